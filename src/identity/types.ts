@@ -1,0 +1,79 @@
+import type { KeyObject } from 'node:crypto';
+
+/** Asymmetric JWS algorithms a session token may be signed with. HMAC and `none` are never accepted. */
+export type AsymmetricAlgorithm =
+  | 'RS256' | 'RS384' | 'RS512'
+  | 'PS256' | 'PS384' | 'PS512'
+  | 'ES256' | 'ES384' | 'ES512'
+  | 'EdDSA';
+
+/** Which checks a token from this issuer goes through beyond the common ones. */
+export type IssuerKind = 'clerk' | 'oidc' | 'dev';
+
+/** One trusted issuer of session tokens. Built by the config module; the verifier never reads the environment. */
+export interface IssuerOptions {
+  kind: IssuerKind;
+  /** Exact `iss` value; compared byte for byte (no trailing-slash folding). */
+  issuer: string;
+  /** Remote JWKS. For `oidc` issuers without it, discovered from `<issuer>/.well-known/openid-configuration`. */
+  jwksUri?: string;
+  /** Keys known without any network (Clerk's `CLERK_JWT_KEY`, the dev issuer). A token without `kid` may use them. */
+  staticKeys?: KeyObject[];
+  /** Allow-list of `alg` values. */
+  algorithms: AsymmetricAlgorithm[];
+  /** When set, `aud` must contain one of these. */
+  audience?: string[];
+  /** Claim that carries the user id (`sub` unless configured). */
+  userIdClaim: string;
+  /** When non-empty, a present `azp` must be one of these. */
+  authorizedParties: string[];
+  /** Refuse tokens without `azp` (browser-only deployments). */
+  requireAuthorizedParty: boolean;
+  /** Accept impersonated sessions (`act` claim). */
+  allowImpersonation: boolean;
+}
+
+/** Key-cache timing, shared by every remote key set. */
+export interface KeySetTiming {
+  /** Background refresh interval. */
+  cacheTtlSeconds: number;
+  /** Minimum time between two fetches triggered by unknown `kid`s. */
+  cooldownSeconds: number;
+  /** How long the last good keys keep verifying while fetches fail. */
+  maxStaleSeconds: number;
+  /** Per-fetch timeout. */
+  fetchTimeoutMs: number;
+}
+
+/** What the verifier learned from a token it accepted. Everything here is verified. */
+export interface VerifiedSession {
+  userId: string;
+  issuer: string;
+  kind: IssuerKind;
+  claims: Readonly<Record<string, unknown>>;
+  /** `exp`, seconds since the epoch. */
+  expiresAt: number;
+}
+
+/** Readiness detail of one issuer's keys, shown on /readyz. */
+export interface IssuerKeyStatus {
+  issuer: string;
+  kind: IssuerKind;
+  ready: boolean;
+  keyCount: number;
+  /** Seconds since the keys in use were fetched (0 for static keys). */
+  keyAgeSeconds: number | null;
+  stale: boolean;
+  lastError: string | null;
+}
+
+/** Hooks for metrics and logs; every one optional. */
+export interface VerifierObserver {
+  jwksFetch?(issuer: string, outcome: 'success' | 'error', reason?: string): void;
+}
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
