@@ -1,0 +1,24 @@
+import { describeConfig } from '../../config/index.js';
+import { loadCliConfig, type Command } from '../context.js';
+
+export const checkConfigCommand: Command = {
+  summary: 'Validate the configuration and print it without secrets',
+  usage: [
+    'Usage: stream-token-service check-config [--dev]',
+    '',
+    'Reads the environment and .env exactly as `serve` does, validates every variable, and prints',
+    'the resolved configuration as JSON with secrets shown only as "set" or "not set".',
+    'Exits 2 and lists every problem with its fix when the configuration is invalid.',
+    '',
+    'Options:',
+    '  --dev       check as dev mode (like DEV_MODE=true)',
+    '  -h, --help  show this help',
+  ].join('\n'),
+  options: { dev: { type: 'boolean' } },
+  async run(values, _positionals, context) {
+    const config = loadCliConfig(context, { devMode: values.dev === true });
+    if (typeof config === 'number') return config;
+    context.stdout(`${JSON.stringify(describeConfig(config), null, 2)}\n`);
+    return 0;
+  },
+};

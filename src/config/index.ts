@@ -1,0 +1,6 @@
+export { loadConfig, frontendApiFromPublishableKey, isLoopbackHost, type LoadConfigOptions } from './load.js';
+export { readEnvironment, resolveSecretFiles, SECRET_VARIABLES, type Environment } from './environment.js';
+export { ConfigError, formatProblems, type ConfigProblem } from './problems.js';
+export { Secret } from './secret.js';
+export { describeConfig } from './describe.js';
+export type * from './types.js';

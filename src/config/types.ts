@@ -1,0 +1,75 @@
+import type { AsymmetricAlgorithm, IssuerOptions, KeySetTiming } from '../identity/types.js';
+import type { Secret } from './secret.js';
+
+export type SyncFailureMode = 'closed' | 'open';
+export type UserDeletedAction = 'deactivate' | 'delete' | 'none';
+export type StoreErrorAction = 'allow' | 'deny';
+
+/** Declarative description of an OIDC issuer from `OIDC_ISSUERS`. */
+export interface OidcIssuerEntry {
+  issuer: string;
+  jwks_uri?: string;
+  audience?: string | string[];
+  algorithms?: AsymmetricAlgorithm[];
+  user_id_claim?: string;
+}
+
+/** The whole validated configuration, read once at start and passed down. */
+export interface ServiceConfig {
+  /** `NODE_ENV === 'production'`. */
+  production: boolean;
+  devMode: boolean;
+  http: {
+    host: string;
+    port: number;
+    /** `TRUST_PROXY`: false, a hop count, or a list of addresses/CIDRs. */
+    trustProxy: false | number | string[];
+    corsOrigins: string[];
+    tls: { certFile: string; keyFile: string } | null;
+    shutdownGraceSeconds: number;
+  };
+  log: { level: string };
+  stream: {
+    apiKey: string;
+    apiSecret: Secret;
+    /** True when dev mode generated the credentials: tokens work only against the local stand-in. */
+    placeholderCredentials: boolean;
+    tokenTtlSeconds: number;
+    baseUrl: string | null;
+    timeoutMs: number;
+  };
+  identity: {
+    issuers: IssuerOptions[];
+    keySetTiming: KeySetTiming;
+    clockSkewSeconds: number;
+  };
+  clerk: {
+    secretKey: Secret | null;
+    apiUrl: string;
+    webhookSecret: Secret | null;
+  };
+  dev: {
+    /** Where the dev issuer's key pair and placeholder Stream credentials live. */
+    directory: string;
+    /** `iss` of dev session tokens. */
+    issuer: string;
+  };
+  sync: {
+    enabled: boolean;
+    ttlSeconds: number;
+    failureMode: SyncFailureMode;
+    onUserDeleted: UserDeletedAction;
+  };
+  policy: {
+    roleMap: string | null;
+    policyFile: string | null;
+  };
+  rateLimit: {
+    perIpPerMinute: number;
+    perUserPerMinute: number;
+    onStoreError: StoreErrorAction;
+  };
+  redisUrl: Secret | null;
+  metrics: { port: number | null };
+  webConcurrency: number;
+}

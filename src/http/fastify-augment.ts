@@ -1,0 +1,10 @@
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The problem code, or `ok`, that this request ended with; logged and counted. */
+    outcome: string | null;
+    /** The verified user id, once known. Never taken from the request body. */
+    userId: string | null;
+  }
+}
+
+export {};

@@ -1,0 +1,43 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { DevIssuer } from '../../identity/dev-issuer.js';
+
+export interface DevRoutesOptions {
+  devIssuer: DevIssuer;
+}
+
+const USER_ID_PATTERN = '^[A-Za-z0-9@_-]{1,255}$';
+
+/**
+ * The development issuer's public face, registered only in dev mode: its JWKS
+ * (like Clerk's `/.well-known/jwks.json`) and a route that signs a session
+ * token for any user id. Tokens it signs go through the same verification as
+ * any provider's; nothing here skips a check.
+ */
+export const devRoutes: FastifyPluginAsync<DevRoutesOptions> = async (app, { devIssuer }) => {
+  app.get('/.well-known/jwks.json', async (request) => {
+    request.outcome = 'ok';
+    return devIssuer.jwks;
+  });
+
+  app.post<{ Body: { user_id: string; claims?: Record<string, unknown> } }>(
+    '/token',
+    {
+      bodyLimit: 16 * 1024,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['user_id'],
+          additionalProperties: false,
+          properties: {
+            user_id: { type: 'string', pattern: USER_ID_PATTERN },
+            claims: { type: 'object' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      request.outcome = 'ok';
+      return { token: devIssuer.sign(request.body.user_id, request.body.claims ?? {}) };
+    },
+  );
+};

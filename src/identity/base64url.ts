@@ -1,0 +1,76 @@
+/**
+ * Strict base64url (RFC 4648 §5) as used by JWS compact serialization
+ * (RFC 7515 §2): only `[A-Za-z0-9_-]`, no padding, no whitespace, and only
+ * the canonical encoding of each byte string.
+ *
+ * Canonical means the unused low bits of the final character are zero. A
+ * lenient decoder maps `eA`, `eB`, … `eP` to the same byte, so an attacker
+ * could change the text of a token (and with it any cache key, log
+ * correlation or replay check built from that text) without changing the
+ * bytes that were signed. Refusing non-canonical input makes the mapping
+ * between token text and signed bytes one-to-one.
+ */
+
+/** Character code → 6-bit value, or -1 for characters outside the alphabet. */
+const DECODE_TABLE: Int8Array = (() => {
+  const table = new Int8Array(128).fill(-1);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  for (let i = 0; i < alphabet.length; i++) table[alphabet.charCodeAt(i)] = i;
+  return table;
+})();
+
+/**
+ * Whether `input[start, end)` is canonical unpadded base64url. The empty
+ * range is valid (it encodes zero bytes); callers that need content check
+ * the length themselves.
+ */
+export function isBase64UrlRange(input: string, start: number, end: number): boolean {
+  const length = end - start;
+  const remainder = length & 3;
+  if (length < 0 || remainder === 1) return false;
+  let last = 0;
+  for (let i = start; i < end; i++) {
+    const code = input.charCodeAt(i);
+    if (code >= 128) return false;
+    last = DECODE_TABLE[code]!;
+    if (last < 0) return false;
+  }
+  // 2 trailing characters carry 12 bits for 1 byte: the low 4 bits are unused.
+  // 3 trailing characters carry 18 bits for 2 bytes: the low 2 bits are unused.
+  if (remainder === 2) return (last & 0x0f) === 0;
+  if (remainder === 3) return (last & 0x03) === 0;
+  return true;
+}
+
+/** Whether `input` is canonical unpadded base64url. */
+export function isBase64Url(input: string): boolean {
+  return typeof input === 'string' && isBase64UrlRange(input, 0, input.length);
+}
+
+/** Decodes canonical base64url; throws `TypeError` for anything else. */
+export function decodeBase64Url(input: string): Buffer {
+  if (!isBase64Url(input)) throw new TypeError('input is not canonical unpadded base64url');
+  return Buffer.from(input, 'base64url');
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes bytes as UTF-8 and throws `TypeError` on invalid sequences instead
+ * of substituting U+FFFD (two different byte strings must not become the same
+ * text). A leading byte-order mark is kept, so JSON parsing then refuses it.
+ */
+export function decodeUtf8Strict(bytes: Uint8Array): string {
+  return strictUtf8.decode(bytes);
+}
+
+/** Decodes canonical base64url holding UTF-8 text; throws `TypeError` on either failure. */
+export function decodeBase64UrlToString(input: string): string {
+  return decodeUtf8Strict(decodeBase64Url(input));
+}
+
+/** Encodes bytes (or a string as UTF-8) to unpadded base64url. */
+export function encodeBase64Url(input: Uint8Array | string): string {
+  if (typeof input === 'string') return Buffer.from(input, 'utf8').toString('base64url');
+  return Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('base64url');
+}

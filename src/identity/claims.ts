@@ -1,0 +1,131 @@
+import { SessionTokenError } from './errors.js';
+import type { IssuerOptions } from './types.js';
+
+/** Stream's user-id alphabet. */
+const USER_ID_PATTERN = /^[A-Za-z0-9@_-]+$/;
+export const MAX_USER_ID_LENGTH = 255;
+
+type Claims = Readonly<Record<string, unknown>>;
+
+/** An own claim of the payload; inherited properties never count as claims. */
+function claim(payload: Claims, name: string): unknown {
+  return Object.hasOwn(payload, name) ? payload[name] : undefined;
+}
+
+function numericDate(payload: Claims, name: 'exp' | 'nbf' | 'iat', required: boolean): number | undefined {
+  const value = claim(payload, name);
+  if (value === undefined) {
+    if (required) throw new SessionTokenError('malformed_token', `The token has no "${name}" claim.`);
+    return undefined;
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new SessionTokenError('malformed_token', `The "${name}" claim is not a finite number.`);
+  }
+  return value;
+}
+
+/**
+ * `exp` is required; `exp`, `nbf` and `iat` must be finite numbers when
+ * present. With `now` in whole seconds (as jose computes it): expired when
+ * `exp + skew <= now`; not yet valid when `nbf` or `iat` is later than
+ * `now + skew`. Returns `exp`.
+ */
+export function assertTimeClaims(payload: Claims, nowSeconds: number, skewSeconds: number): number {
+  const exp = numericDate(payload, 'exp', true)!;
+  const nbf = numericDate(payload, 'nbf', false);
+  const iat = numericDate(payload, 'iat', false);
+  if (exp + skewSeconds <= nowSeconds) throw new SessionTokenError('token_expired', 'The token has expired.');
+  if (nbf !== undefined && nbf > nowSeconds + skewSeconds) {
+    throw new SessionTokenError('token_not_yet_valid', 'The token is not valid yet.');
+  }
+  if (iat !== undefined && iat > nowSeconds + skewSeconds) {
+    throw new SessionTokenError('token_not_yet_valid', 'The token was issued in the future.');
+  }
+  return exp;
+}
+
+/** `iss` must equal the configured issuer exactly. */
+export function assertIssuerClaim(payload: Claims, issuer: string): void {
+  if (claim(payload, 'iss') !== issuer) throw new SessionTokenError('invalid_issuer', 'The token issuer is not trusted.');
+}
+
+/**
+ * When `audience` is non-empty, `aud` (a string, or an array of strings) must
+ * contain one of its values.
+ */
+export function assertAudienceClaim(payload: Claims, audience: readonly string[] | undefined): void {
+  if (audience === undefined || audience.length === 0) return;
+  const aud = claim(payload, 'aud');
+  const ok = typeof aud === 'string'
+    ? audience.includes(aud)
+    : Array.isArray(aud) && aud.some((value) => typeof value === 'string' && audience.includes(value));
+  if (!ok) throw new SessionTokenError('invalid_audience', 'The token is not meant for this service.');
+}
+
+/**
+ * A present `azp` must be a string, and one of `authorizedParties` when that
+ * list is non-empty. An absent `azp` is refused when `requireAuthorizedParty`.
+ */
+export function assertAuthorizedParty(
+  payload: Claims,
+  authorizedParties: readonly string[],
+  requireAuthorizedParty: boolean,
+): void {
+  const azp = claim(payload, 'azp');
+  if (azp === undefined) {
+    if (requireAuthorizedParty) {
+      throw new SessionTokenError('unauthorized_party', 'The token does not name the party it was issued to.');
+    }
+    return;
+  }
+  if (typeof azp !== 'string' || (authorizedParties.length > 0 && !authorizedParties.includes(azp))) {
+    throw new SessionTokenError('unauthorized_party', 'The token was issued to a party that is not allowed.');
+  }
+}
+
+/** The user id from `userIdClaim`: 1–255 characters of `[A-Za-z0-9@_-]`. */
+export function extractUserId(payload: Claims, userIdClaim: string): string {
+  const value = claim(payload, userIdClaim);
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_USER_ID_LENGTH || !USER_ID_PATTERN.test(value)) {
+    throw new SessionTokenError('invalid_subject', 'The token does not carry a usable user id.');
+  }
+  return value;
+}
+
+/**
+ * Clerk session state: `sts: "pending"` (a session still missing a required
+ * step) is refused; an `act` claim (impersonation) is refused unless allowed.
+ */
+export function assertSessionState(payload: Claims, allowImpersonation: boolean): void {
+  if (claim(payload, 'sts') === 'pending') {
+    throw new SessionTokenError('session_pending', 'The session has not completed all required steps.');
+  }
+  const act = claim(payload, 'act');
+  if (act !== undefined && act !== null && !allowImpersonation) {
+    throw new SessionTokenError('impersonation_not_allowed', 'Impersonated sessions are not accepted.');
+  }
+}
+
+export interface CheckedClaims {
+  userId: string;
+  expiresAt: number;
+}
+
+/**
+ * Every claim check, in order: issuer, time, audience, authorized party,
+ * user id, session state. Call only after the signature has been verified.
+ */
+export function assertSessionClaims(
+  payload: Claims,
+  issuer: IssuerOptions,
+  nowMs: number,
+  clockSkewSeconds: number,
+): CheckedClaims {
+  assertIssuerClaim(payload, issuer.issuer);
+  const expiresAt = assertTimeClaims(payload, Math.floor(nowMs / 1000), clockSkewSeconds);
+  assertAudienceClaim(payload, issuer.audience);
+  assertAuthorizedParty(payload, issuer.authorizedParties, issuer.requireAuthorizedParty);
+  const userId = extractUserId(payload, issuer.userIdClaim);
+  assertSessionState(payload, issuer.allowImpersonation);
+  return { userId, expiresAt };
+}

@@ -1,0 +1,113 @@
+import { isIP } from 'node:net';
+import { decodeUtf8Strict } from './base64url.js';
+
+/** Largest JWKS or discovery document read, in bytes. Real ones are a few KiB. */
+export const MAX_DOCUMENT_BYTES = 256 * 1024;
+
+/**
+ * A failed document fetch. The message is safe to log and to show on
+ * /readyz: it names what went wrong, never the response body or key material.
+ */
+export class DocumentFetchError extends Error {
+  override readonly name = 'DocumentFetchError';
+}
+
+/** Whether a URL hostname (as parsed by WHATWG `URL`) is a loopback address. */
+export function isLoopbackHostname(hostname: string): boolean {
+  if (hostname === 'localhost') return true;
+  if (hostname === '[::1]') return true;
+  return isIP(hostname) === 4 && hostname.startsWith('127.');
+}
+
+/**
+ * Parses `value` and requires `https:`, or `http:` on a loopback host
+ * (127.0.0.0/8, ::1, localhost). Throws a plain `Error` naming `what`
+ * otherwise, meant to fail configuration at startup.
+ */
+export function parseKeyUrl(value: string, what: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`${what} is not a valid URL.`);
+  }
+  if (url.protocol === 'https:') return url;
+  if (url.protocol === 'http:' && isLoopbackHostname(url.hostname)) return url;
+  if (url.protocol === 'http:') {
+    throw new Error(`${what} must use https: (plain http: is allowed only for loopback hosts such as 127.0.0.1 or localhost).`);
+  }
+  throw new Error(`${what} must be an https: URL.`);
+}
+
+export interface FetchJsonOptions {
+  fetch: typeof fetch;
+  timeoutMs: number;
+  maxBytes?: number;
+  /** Aborts the request early (e.g. on shutdown), in addition to the timeout. */
+  signal?: AbortSignal;
+}
+
+function describeFailure(error: unknown, timeoutMs: number): string {
+  if (error instanceof DocumentFetchError) return error.message;
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === 'TimeoutError') return `request timed out after ${timeoutMs} ms`;
+  if (name === 'AbortError') return 'request aborted';
+  const cause = (error as { cause?: { code?: unknown } } | null)?.cause;
+  if (cause && typeof cause.code === 'string') return `request failed (${cause.code})`;
+  return 'request failed';
+}
+
+async function readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
+  const declared = response.headers.get('content-length');
+  if (declared !== null && Number(declared) > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new DocumentFetchError(`response larger than ${maxBytes} bytes`);
+  }
+  const body = response.body;
+  if (body === null) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new DocumentFetchError(`response larger than ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/**
+ * GETs a JSON document: no redirects, a timeout covering headers and body,
+ * a size cap, a 2xx status, and valid UTF-8 JSON. Every failure is a
+ * {@link DocumentFetchError} with a loggable message.
+ */
+export async function fetchJsonDocument(url: URL, options: FetchJsonOptions): Promise<unknown> {
+  const maxBytes = options.maxBytes ?? MAX_DOCUMENT_BYTES;
+  try {
+    const response = await options.fetch(url, {
+      method: 'GET',
+      redirect: 'error',
+      headers: { accept: 'application/json' },
+      signal: options.signal
+        ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)])
+        : AbortSignal.timeout(options.timeoutMs),
+    });
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new DocumentFetchError(`unexpected HTTP status ${response.status}`);
+    }
+    const bytes = await readCapped(response, maxBytes);
+    try {
+      return JSON.parse(decodeUtf8Strict(bytes));
+    } catch {
+      throw new DocumentFetchError('response is not valid JSON');
+    }
+  } catch (error) {
+    throw new DocumentFetchError(describeFailure(error, options.timeoutMs));
+  }
+}

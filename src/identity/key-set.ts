@@ -1,0 +1,471 @@
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { SessionTokenError } from './errors.js';
+import { DocumentFetchError, fetchJsonDocument, parseKeyUrl } from './fetch-json.js';
+import { isAsymmetricAlgorithm, keyFitsAlgorithm } from './jws.js';
+import { discoverJwksUri, discoveryUrl } from './oidc-discovery.js';
+import { jwkThumbprint } from './thumbprint.js';
+import type {
+  AsymmetricAlgorithm,
+  IssuerKeyStatus,
+  IssuerOptions,
+  KeySetTiming,
+  Logger,
+  VerifierObserver,
+} from './types.js';
+
+export interface KeySetOptions {
+  issuer: IssuerOptions;
+  timing: KeySetTiming;
+  /** Defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Milliseconds since the epoch; defaults to `Date.now`. Drives cooldown, refresh and staleness decisions. */
+  now?: () => number;
+  logger?: Logger;
+  observer?: VerifierObserver;
+  /** Response size cap for the JWKS and discovery documents. */
+  maxDocumentBytes?: number;
+}
+
+interface KeyEntry {
+  key: KeyObject;
+  /** The JWK's `alg`, when it restricts the key to one algorithm. */
+  alg: AsymmetricAlgorithm | undefined;
+  /** RFC 7638 thumbprint, to recognise the same key listed twice. */
+  thumbprint: string;
+}
+
+interface KeyIndex {
+  entries: KeyEntry[];
+  byKid: Map<string, KeyEntry[]>;
+}
+
+interface RemoteKeys extends KeyIndex {
+  /** Clock time (ms) at which these keys were fetched. */
+  fetchedAt: number;
+}
+
+/** JWK members that only a private or symmetric key has. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+const SUPPORTED_KTY: ReadonlySet<unknown> = new Set(['RSA', 'EC', 'OKP']);
+/** Retry timers never fire more often than this, whatever the configuration. */
+const MIN_TIMER_MS = 1000;
+
+const noopLogger: Logger = { info() {}, warn() {}, error() {} };
+
+function emptyIndex(): KeyIndex {
+  return { entries: [], byKid: new Map() };
+}
+
+function addToIndex(index: KeyIndex, entry: KeyEntry, kid: string | undefined): void {
+  index.entries.push(entry);
+  if (kid === undefined) return;
+  const list = index.byKid.get(kid);
+  if (list) list.push(entry);
+  else index.byKid.set(kid, [entry]);
+}
+
+function usableFor(entry: KeyEntry, alg: AsymmetricAlgorithm): boolean {
+  return (entry.alg === undefined || entry.alg === alg) && keyFitsAlgorithm(entry.key, alg);
+}
+
+function validateTiming(timing: KeySetTiming): void {
+  const checks: Array<[keyof KeySetTiming, number, boolean]> = [
+    ['cacheTtlSeconds', timing.cacheTtlSeconds, timing.cacheTtlSeconds > 0],
+    ['cooldownSeconds', timing.cooldownSeconds, timing.cooldownSeconds >= 0],
+    ['maxStaleSeconds', timing.maxStaleSeconds, timing.maxStaleSeconds >= 0],
+    ['fetchTimeoutMs', timing.fetchTimeoutMs, timing.fetchTimeoutMs > 0],
+  ];
+  for (const [name, value, ok] of checks) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || !ok) {
+      throw new Error(`Key set timing ${name} must be a finite ${name === 'cacheTtlSeconds' || name === 'fetchTimeoutMs' ? 'positive' : 'non-negative'} number.`);
+    }
+  }
+}
+
+/**
+ * The signing keys of one issuer: static keys known at startup and/or a
+ * remote JWKS (given, or found by OIDC discovery).
+ *
+ * Fetch discipline: no two fetches start less than `cooldownSeconds` apart
+ * (by the injected clock), whatever triggers them: the background refresh,
+ * tokens with unknown `kid`s, or lookups while no keys are loaded.
+ * Concurrent lookups share the one fetch in flight. A failed fetch keeps
+ * the previous keys, which keep verifying for up to `maxStaleSeconds` after
+ * they were fetched; then they are dropped.
+ */
+export class KeySet {
+  readonly issuer: string;
+  private readonly options: IssuerOptions;
+  private readonly timing: KeySetTiming;
+  private readonly fetchImpl: typeof fetch;
+  private readonly now: () => number;
+  private readonly logger: Logger;
+  private readonly observer: VerifierObserver | undefined;
+  private readonly maxDocumentBytes: number | undefined;
+  private readonly hasRemote: boolean;
+  private readonly configuredJwksUrl: URL | null;
+  private readonly staticKeys: KeyIndex;
+  private readonly abort = new AbortController();
+
+  private discoveredJwksUrl: URL | null = null;
+  private remote: RemoteKeys | null = null;
+  private lastFetchStartedAt: number | null = null;
+  private nextRefreshAt: number | null = null;
+  private inFlight: Promise<void> | null = null;
+  private startPromise: Promise<void> | null = null;
+  private lastError: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(options: KeySetOptions) {
+    const issuer = options.issuer;
+    validateTiming(options.timing);
+    if (typeof issuer.issuer !== 'string' || issuer.issuer.length === 0) {
+      throw new Error('Issuer must be a non-empty string.');
+    }
+    this.issuer = issuer.issuer;
+    this.options = issuer;
+    this.timing = options.timing;
+    const globalFetch: typeof fetch | undefined = globalThis.fetch;
+    const fetchImpl = options.fetch ?? globalFetch;
+    if (typeof fetchImpl !== 'function') throw new Error('No fetch implementation is available.');
+    this.fetchImpl = fetchImpl;
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger ?? noopLogger;
+    this.observer = options.observer;
+    this.maxDocumentBytes = options.maxDocumentBytes;
+
+    if (issuer.jwksUri !== undefined) {
+      this.configuredJwksUrl = parseKeyUrl(issuer.jwksUri, `The jwksUri of issuer ${issuer.issuer}`);
+      this.hasRemote = true;
+    } else if (issuer.kind === 'oidc') {
+      discoveryUrl(issuer.issuer); // throws now for a non-https, non-loopback issuer
+      this.configuredJwksUrl = null;
+      this.hasRemote = true;
+    } else {
+      this.configuredJwksUrl = null;
+      this.hasRemote = false;
+    }
+
+    this.staticKeys = emptyIndex();
+    const seen = new Set<string>();
+    for (const key of issuer.staticKeys ?? []) {
+      if (key?.type !== 'public' || !issuer.algorithms.some((alg) => keyFitsAlgorithm(key, alg))) {
+        throw new Error(`A static key of issuer ${issuer.issuer} is not a public key usable with its algorithms (${issuer.algorithms.join(', ')}).`);
+      }
+      const thumbprint = jwkThumbprint(key);
+      if (seen.has(thumbprint)) continue;
+      seen.add(thumbprint);
+      // Static keys have no kid of their own; their thumbprint stands in (the dev issuer uses it).
+      addToIndex(this.staticKeys, { key, alg: undefined, thumbprint }, thumbprint);
+    }
+    if (!this.hasRemote && this.staticKeys.entries.length === 0) {
+      throw new Error(`Issuer ${issuer.issuer} has neither a jwksUri nor static keys.`);
+    }
+  }
+
+  /** Loads the remote keys once. Never rejects: a failure is logged, reported and retried. */
+  start(): Promise<void> {
+    if (this.startPromise === null) {
+      this.startPromise = this.hasRemote && !this.closed ? this.refresh() : Promise.resolve();
+    }
+    return this.startPromise;
+  }
+
+  /**
+   * Fetches the remote keys now, unless the cooldown since the previous fetch
+   * has not passed (then it does nothing) or a fetch is already in flight
+   * (then it waits for that one). Never rejects.
+   */
+  refresh(): Promise<void> {
+    if (this.inFlight !== null) return this.inFlight;
+    if (!this.mayStartFetch(this.now())) return Promise.resolve();
+    const pending = this.load().finally(() => {
+      this.inFlight = null;
+    });
+    this.inFlight = pending;
+    return pending;
+  }
+
+  /**
+   * The key to verify a token signed with `alg` and carrying `kid` (or none).
+   * Synchronous when the answer is known; a promise when a fetch is needed
+   * first. Fails with `SessionTokenError`: `unknown_key` (no such kid, or no
+   * single key for a token without kid), `invalid_signature` (the kid names a
+   * key of another type or algorithm), `keys_unavailable` (nothing loaded).
+   */
+  getKey(kid: string | undefined, alg: AsymmetricAlgorithm): KeyObject | Promise<KeyObject> {
+    const now = this.now();
+    this.dropExpired(now);
+    if (this.nextRefreshAt !== null && now >= this.nextRefreshAt && this.inFlight === null) {
+      void this.refresh();
+    }
+    if (this.remote === null && this.staticKeys.entries.length === 0) {
+      return this.afterRefetch(kid, alg);
+    }
+    const found = this.find(kid, alg);
+    if (found !== undefined) return found;
+    if (this.hasRemote && !(kid === undefined && this.countUsable(alg) > 1)) {
+      return this.afterRefetch(kid, alg);
+    }
+    return this.finalAttempt(kid, alg);
+  }
+
+  /** Whether keys are loaded and not expired (static keys always count). */
+  isReady(): boolean {
+    this.dropExpired(this.now());
+    return this.staticKeys.entries.length > 0 || this.remote !== null;
+  }
+
+  status(): IssuerKeyStatus {
+    const now = this.now();
+    this.dropExpired(now);
+    const remote = this.remote;
+    const staticCount = this.staticKeys.entries.length;
+    let keyAgeSeconds: number | null = null;
+    let stale = false;
+    if (remote !== null) {
+      const ageMs = Math.max(0, now - remote.fetchedAt);
+      keyAgeSeconds = Math.floor(ageMs / 1000);
+      stale = this.lastError !== null || ageMs > this.timing.cacheTtlSeconds * 1000;
+    } else if (staticCount > 0) {
+      keyAgeSeconds = 0;
+    }
+    return {
+      issuer: this.issuer,
+      kind: this.options.kind,
+      ready: staticCount > 0 || remote !== null,
+      keyCount: (remote?.entries.length ?? 0) + staticCount,
+      keyAgeSeconds,
+      stale,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Stops background refreshes and aborts a fetch in flight. Loaded keys stay usable. */
+  close(): void {
+    this.closed = true;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.abort.abort();
+  }
+
+  private mayStartFetch(now: number): boolean {
+    if (this.closed || !this.hasRemote) return false;
+    return this.lastFetchStartedAt === null || now - this.lastFetchStartedAt >= this.timing.cooldownSeconds * 1000;
+  }
+
+  private dropExpired(now: number): void {
+    const remote = this.remote;
+    if (remote !== null && now - remote.fetchedAt > this.timing.maxStaleSeconds * 1000) {
+      this.remote = null;
+      this.logger.error(
+        { issuer: this.issuer, maxStaleSeconds: this.timing.maxStaleSeconds, lastError: this.lastError },
+        'Signing keys expired past the stale limit and were dropped',
+      );
+    }
+  }
+
+  /** Keys usable for `alg` across static and remote keys, each distinct key counted once. */
+  private countUsable(alg: AsymmetricAlgorithm): number {
+    const seen = new Set<string>();
+    for (const entry of this.staticKeys.entries) if (usableFor(entry, alg)) seen.add(entry.thumbprint);
+    for (const entry of this.remote?.entries ?? []) if (usableFor(entry, alg)) seen.add(entry.thumbprint);
+    return seen.size;
+  }
+
+  private singleUsable(entries: readonly KeyEntry[], alg: AsymmetricAlgorithm): KeyObject | undefined {
+    let match: KeyEntry | undefined;
+    for (const entry of entries) {
+      if (!usableFor(entry, alg)) continue;
+      if (match !== undefined && match.thumbprint !== entry.thumbprint) return undefined;
+      match = entry;
+    }
+    return match?.key;
+  }
+
+  /**
+   * Looks the key up in what is loaded. Returns undefined when not found;
+   * throws `invalid_signature` when the kid names only keys that cannot
+   * verify `alg`.
+   */
+  private find(kid: string | undefined, alg: AsymmetricAlgorithm): KeyObject | undefined {
+    if (kid === undefined) {
+      if (this.remote === null) return this.singleUsable(this.staticKeys.entries, alg);
+      if (this.countUsable(alg) !== 1) return undefined;
+      return this.singleUsable(this.staticKeys.entries, alg) ?? this.singleUsable(this.remote.entries, alg);
+    }
+    const named = this.remote?.byKid.get(kid) ?? this.staticKeys.byKid.get(kid);
+    if (named === undefined) return undefined;
+    for (const entry of named) if (usableFor(entry, alg)) return entry.key;
+    throw new SessionTokenError('invalid_signature', 'The signing key does not match the token algorithm.');
+  }
+
+  private async afterRefetch(kid: string | undefined, alg: AsymmetricAlgorithm): Promise<KeyObject> {
+    await this.refresh();
+    this.dropExpired(this.now());
+    return this.finalAttempt(kid, alg);
+  }
+
+  /**
+   * The last lookup before giving up. A token whose kid matches nothing is
+   * verified against the issuer's static key when it has exactly one for the
+   * algorithm: a pinned key (Clerk's `CLERK_JWT_KEY`) stands alone, and the
+   * identity provider's kid for it is unknown to us. The signature still has
+   * to verify with that key.
+   */
+  private finalAttempt(kid: string | undefined, alg: AsymmetricAlgorithm): KeyObject {
+    if (this.remote === null && this.staticKeys.entries.length === 0) {
+      throw new SessionTokenError('keys_unavailable', 'Signing keys for this issuer are currently unavailable.');
+    }
+    const found = this.find(kid, alg);
+    if (found !== undefined) return found;
+    if (kid !== undefined) {
+      const pinned = this.singleUsable(this.staticKeys.entries, alg);
+      if (pinned !== undefined) return pinned;
+    }
+    throw new SessionTokenError(
+      'unknown_key',
+      kid === undefined
+        ? 'The token has no key id and the issuer has no single key for its algorithm.'
+        : 'The token is signed with an unknown key.',
+    );
+  }
+
+  private async load(): Promise<void> {
+    const startedAt = this.now();
+    this.lastFetchStartedAt = startedAt;
+    let ok = false;
+    try {
+      const url = await this.jwksUrl();
+      let document: unknown;
+      try {
+        document = await fetchJsonDocument(url, this.fetchOptions());
+      } catch (error) {
+        // The provider may have moved its keys: discover again next time.
+        this.discoveredJwksUrl = null;
+        throw error;
+      }
+      const { index, skipped } = this.importJwks(document);
+      if (this.closed) return;
+      this.remote = { ...index, fetchedAt: this.now() };
+      this.lastError = null;
+      ok = true;
+      this.logger.info({ issuer: this.issuer, keyCount: index.entries.length, skippedKeys: skipped }, 'Loaded signing keys');
+      this.report('success');
+    } catch (error) {
+      if (this.closed) return;
+      const reason = error instanceof DocumentFetchError ? error.message : 'unexpected error while loading keys';
+      this.lastError = reason;
+      const keptKeys = this.remote !== null;
+      this.logger.warn(
+        { issuer: this.issuer, reason, keptPreviousKeys: keptKeys },
+        keptKeys ? 'Signing key refresh failed; still using the previous keys' : 'Signing key fetch failed; no keys loaded',
+      );
+      this.report('error', reason);
+    } finally {
+      if (!this.closed) this.schedule(ok);
+    }
+  }
+
+  private fetchOptions(): { fetch: typeof fetch; timeoutMs: number; signal: AbortSignal; maxBytes?: number } {
+    return {
+      fetch: this.fetchImpl,
+      timeoutMs: this.timing.fetchTimeoutMs,
+      signal: this.abort.signal,
+      ...(this.maxDocumentBytes !== undefined ? { maxBytes: this.maxDocumentBytes } : {}),
+    };
+  }
+
+  private async jwksUrl(): Promise<URL> {
+    if (this.configuredJwksUrl !== null) return this.configuredJwksUrl;
+    if (this.discoveredJwksUrl === null) {
+      this.discoveredJwksUrl = await discoverJwksUri({
+        issuer: this.issuer,
+        fetch: this.fetchImpl,
+        timeoutMs: this.timing.fetchTimeoutMs,
+        signal: this.abort.signal,
+      });
+    }
+    return this.discoveredJwksUrl;
+  }
+
+  private importJwks(document: unknown): { index: KeyIndex; skipped: number } {
+    if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+      throw new DocumentFetchError('JWKS document is not a JSON object');
+    }
+    const keys = (document as { keys?: unknown }).keys;
+    if (!Array.isArray(keys)) throw new DocumentFetchError('JWKS document has no "keys" array');
+    const index = emptyIndex();
+    let skipped = 0;
+    for (const candidate of keys) {
+      const entry = this.importJwk(candidate);
+      if (entry === null) {
+        skipped++;
+        continue;
+      }
+      addToIndex(index, entry.entry, entry.kid);
+    }
+    if (index.entries.length === 0) {
+      throw new DocumentFetchError(`JWKS document has no usable signing keys (${skipped} skipped)`);
+    }
+    return { index, skipped };
+  }
+
+  private importJwk(candidate: unknown): { entry: KeyEntry; kid: string | undefined } | null {
+    if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) return null;
+    const jwk = candidate as Record<string, unknown>;
+    if (!SUPPORTED_KTY.has(jwk['kty'])) return null;
+    if (jwk['use'] !== undefined && jwk['use'] !== 'sig') return null;
+    const keyOps = jwk['key_ops'];
+    if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) return null;
+    for (const member of PRIVATE_MEMBERS) if (jwk[member] !== undefined) return null;
+    const kid = jwk['kid'];
+    if (kid !== undefined && typeof kid !== 'string') return null;
+    const jwkAlg = jwk['alg'];
+    let alg: AsymmetricAlgorithm | undefined;
+    if (jwkAlg !== undefined) {
+      // A symmetric, encryption or unknown alg makes the key unusable for us.
+      if (!isAsymmetricAlgorithm(jwkAlg)) return null;
+      alg = jwkAlg;
+    }
+    let key: KeyObject;
+    try {
+      key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    } catch {
+      return null;
+    }
+    const allowed = this.options.algorithms;
+    const fits = alg === undefined ? allowed.some((a) => keyFitsAlgorithm(key, a)) : allowed.includes(alg) && keyFitsAlgorithm(key, alg);
+    if (!fits) return null;
+    return { entry: { key, alg, thumbprint: jwkThumbprint(key) }, kid };
+  }
+
+  private schedule(succeeded: boolean): void {
+    const ttlMs = this.timing.cacheTtlSeconds * 1000;
+    const cooldownMs = this.timing.cooldownSeconds * 1000;
+    // After a success, refresh every TTL (sooner if the keys would expire first).
+    // After a failure, retry as soon as the cooldown allows: that is sooner than
+    // the TTL in any sensible configuration, and never faster than the cooldown.
+    const delay = succeeded ? Math.min(ttlMs, this.timing.maxStaleSeconds * 1000) : cooldownMs;
+    const timerDelay = Math.max(MIN_TIMER_MS, delay);
+    this.nextRefreshAt = this.now() + delay;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.refresh();
+    }, Math.min(timerDelay, 2 ** 31 - 1));
+    this.timer.unref();
+  }
+
+  private report(outcome: 'success' | 'error', reason?: string): void {
+    try {
+      if (outcome === 'success') this.observer?.jwksFetch?.(this.issuer, outcome);
+      else this.observer?.jwksFetch?.(this.issuer, outcome, reason);
+    } catch {
+      // An observer must not break key loading.
+    }
+  }
+}

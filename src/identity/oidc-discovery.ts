@@ -1,0 +1,48 @@
+import { DocumentFetchError, fetchJsonDocument, parseKeyUrl } from './fetch-json.js';
+
+/**
+ * `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery 1.0
+ * §4.1: a terminating `/` of the issuer is removed before appending). Throws
+ * a plain `Error` unless the result is https: or a loopback http: URL.
+ */
+export function discoveryUrl(issuer: string): URL {
+  const base = issuer.endsWith('/') ? issuer.slice(0, -1) : issuer;
+  return parseKeyUrl(`${base}/.well-known/openid-configuration`, `The OIDC discovery URL for issuer ${issuer}`);
+}
+
+export interface DiscoverJwksUriOptions {
+  issuer: string;
+  fetch: typeof fetch;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Reads the issuer's discovery document and returns its `jwks_uri`. The
+ * document's `issuer` must equal the configured issuer exactly (§4.3), so a
+ * document served for another issuer can never supply keys for this one.
+ * Every failure is a {@link DocumentFetchError}.
+ */
+export async function discoverJwksUri(options: DiscoverJwksUriOptions): Promise<URL> {
+  const document = await fetchJsonDocument(discoveryUrl(options.issuer), {
+    fetch: options.fetch,
+    timeoutMs: options.timeoutMs,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    throw new DocumentFetchError('discovery document is not a JSON object');
+  }
+  const record = document as Record<string, unknown>;
+  if (record['issuer'] !== options.issuer) {
+    throw new DocumentFetchError('discovery document names a different issuer');
+  }
+  const jwksUri = record['jwks_uri'];
+  if (typeof jwksUri !== 'string') {
+    throw new DocumentFetchError('discovery document has no jwks_uri');
+  }
+  try {
+    return parseKeyUrl(jwksUri, 'The discovered jwks_uri');
+  } catch (error) {
+    throw new DocumentFetchError((error as Error).message);
+  }
+}

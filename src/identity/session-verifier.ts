@@ -1,0 +1,216 @@
+import type { KeyObject } from 'node:crypto';
+import { assertSessionClaims } from './claims.js';
+import { SessionTokenError } from './errors.js';
+import { isAsymmetricAlgorithm, parseCompactJws, verifyJwsSignature, type JsonObject, type ParsedJws } from './jws.js';
+import { KeySet } from './key-set.js';
+import type {
+  AsymmetricAlgorithm,
+  IssuerKeyStatus,
+  IssuerKind,
+  IssuerOptions,
+  KeySetTiming,
+  Logger,
+  VerifiedSession,
+  VerifierObserver,
+} from './types.js';
+
+export interface SessionVerifierOptions {
+  issuers: IssuerOptions[];
+  keySetTiming: KeySetTiming;
+  clockSkewSeconds: number;
+  /** Milliseconds since the epoch; defaults to `Date.now`. */
+  now?: () => number;
+  /** Used for JWKS and discovery requests; defaults to the global `fetch`. */
+  fetch?: typeof fetch;
+  logger?: Logger;
+  observer?: VerifierObserver;
+}
+
+interface TrustedIssuer {
+  options: IssuerOptions;
+  keySet: KeySet;
+  algorithms: ReadonlySet<string>;
+  /** Accepted `typ` header values, lower-cased. */
+  tokenTypes: ReadonlySet<string>;
+}
+
+interface PendingVerification {
+  issuer: TrustedIssuer;
+  jws: ParsedJws;
+  alg: AsymmetricAlgorithm;
+  kid: string | undefined;
+}
+
+const SESSION_TOKEN_TYPES: ReadonlySet<string> = new Set(['jwt', 'application/jwt']);
+/** OIDC issuers may hand out RFC 9068 access tokens as well as plain JWTs. */
+const OIDC_TOKEN_TYPES: ReadonlySet<string> = new Set(['jwt', 'application/jwt', 'at+jwt', 'application/at+jwt']);
+
+function tokenTypesFor(kind: IssuerKind): ReadonlySet<string> {
+  return kind === 'oidc' ? OIDC_TOKEN_TYPES : SESSION_TOKEN_TYPES;
+}
+
+function own(object: JsonObject, name: string): unknown {
+  return Object.hasOwn(object, name) ? object[name] : undefined;
+}
+
+function malformed(message: string): SessionTokenError {
+  return new SessionTokenError('malformed_token', message);
+}
+
+/** Whatever went wrong, the caller sees a SessionTokenError. */
+function asSessionTokenError(error: unknown): SessionTokenError {
+  return error instanceof SessionTokenError ? error : malformed('The token could not be processed.');
+}
+
+function validateIssuer(options: IssuerOptions): void {
+  const name = typeof options.issuer === 'string' ? options.issuer : '(invalid)';
+  if (options.kind !== 'clerk' && options.kind !== 'oidc' && options.kind !== 'dev') {
+    throw new Error(`Issuer ${name} has an unknown kind.`);
+  }
+  if (!Array.isArray(options.algorithms) || options.algorithms.length === 0) {
+    throw new Error(`Issuer ${name} must allow at least one algorithm.`);
+  }
+  for (const alg of options.algorithms) {
+    if (!isAsymmetricAlgorithm(alg)) {
+      throw new Error(`Issuer ${name} allows an unsupported algorithm; only RS*, PS*, ES* and EdDSA are accepted.`);
+    }
+  }
+  if (typeof options.userIdClaim !== 'string' || options.userIdClaim.length === 0) {
+    throw new Error(`Issuer ${name} must name the claim that carries the user id.`);
+  }
+  if (!Array.isArray(options.authorizedParties)) {
+    throw new Error(`Issuer ${name} must list its authorized parties (possibly none).`);
+  }
+}
+
+/**
+ * Verifies identity-provider session tokens. Checks run in this order:
+ * parse → header types → route by the (unverified) `iss` → `alg` allow-list
+ * → `typ` → `cat` → `crit`/`b64` → key by `kid` → signature → claims.
+ * `jku`, `x5u`, `jwk` and `x5c` headers are never read: keys come only from
+ * the configuration and the issuer's own JWKS.
+ */
+export class SessionVerifier {
+  private readonly issuers = new Map<string, TrustedIssuer>();
+  private readonly clockSkewSeconds: number;
+  private readonly now: () => number;
+
+  constructor(options: SessionVerifierOptions) {
+    if (!Array.isArray(options.issuers) || options.issuers.length === 0) {
+      throw new Error('At least one trusted issuer is required.');
+    }
+    if (typeof options.clockSkewSeconds !== 'number' || !Number.isFinite(options.clockSkewSeconds) || options.clockSkewSeconds < 0) {
+      throw new Error('clockSkewSeconds must be a finite non-negative number.');
+    }
+    this.clockSkewSeconds = options.clockSkewSeconds;
+    this.now = options.now ?? Date.now;
+    for (const issuerOptions of options.issuers) {
+      validateIssuer(issuerOptions);
+      if (this.issuers.has(issuerOptions.issuer)) {
+        throw new Error(`Issuer ${issuerOptions.issuer} is configured twice.`);
+      }
+      const keySet = new KeySet({
+        issuer: issuerOptions,
+        timing: options.keySetTiming,
+        now: this.now,
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+        ...(options.observer ? { observer: options.observer } : {}),
+      });
+      this.issuers.set(issuerOptions.issuer, {
+        options: issuerOptions,
+        keySet,
+        algorithms: new Set(issuerOptions.algorithms),
+        tokenTypes: tokenTypesFor(issuerOptions.kind),
+      });
+    }
+  }
+
+  /** Loads every issuer's keys once. Never rejects: failures are logged and retried. */
+  async start(): Promise<void> {
+    await Promise.all([...this.issuers.values()].map((issuer) => issuer.keySet.start().catch(() => undefined)));
+  }
+
+  /** Verifies a session token; rejects only with `SessionTokenError`. */
+  verify(token: string): Promise<VerifiedSession> {
+    let pending: PendingVerification;
+    let key: KeyObject | Promise<KeyObject>;
+    try {
+      pending = this.inspect(token);
+      key = pending.issuer.keySet.getKey(pending.kid, pending.alg);
+      if (!(key instanceof Promise)) return Promise.resolve(this.complete(pending, key));
+    } catch (error) {
+      return Promise.reject(asSessionTokenError(error));
+    }
+    return key.then(
+      (resolved) => this.complete(pending, resolved),
+    ).catch((error: unknown) => {
+      throw asSessionTokenError(error);
+    });
+  }
+
+  /** Every issuer has loaded keys at least once and they have not expired past the stale limit. */
+  isReady(): boolean {
+    for (const issuer of this.issuers.values()) if (!issuer.keySet.isReady()) return false;
+    return true;
+  }
+
+  status(): IssuerKeyStatus[] {
+    return [...this.issuers.values()].map((issuer) => issuer.keySet.status());
+  }
+
+  /** Stops background key refreshes so the process can exit. */
+  close(): void {
+    for (const issuer of this.issuers.values()) issuer.keySet.close();
+  }
+
+  /** Everything that can be decided before a key is needed. */
+  private inspect(token: string): PendingVerification {
+    if (typeof token !== 'string') throw malformed('The token is not a string.');
+    if (token.length === 0) throw new SessionTokenError('missing_token', 'No session token was given.');
+    const jws = parseCompactJws(token);
+    const header = jws.header;
+
+    const alg = own(header, 'alg');
+    if (typeof alg !== 'string') throw malformed('The token header has no valid "alg".');
+    const kid = own(header, 'kid');
+    if (kid !== undefined && typeof kid !== 'string') throw malformed('The token header "kid" is not a string.');
+    const typ = own(header, 'typ');
+    if (typ !== undefined && typeof typ !== 'string') throw malformed('The token header "typ" is not a string.');
+
+    const iss = own(jws.payload, 'iss');
+    if (iss === undefined) throw new SessionTokenError('invalid_issuer', 'The token names no issuer.');
+    if (typeof iss !== 'string') throw malformed('The token "iss" claim is not a string.');
+    const issuer = this.issuers.get(iss);
+    if (issuer === undefined) throw new SessionTokenError('invalid_issuer', 'The token issuer is not trusted.');
+
+    if (!issuer.algorithms.has(alg)) {
+      throw new SessionTokenError('invalid_signature', 'The token signing algorithm is not allowed.');
+    }
+    if (typ !== undefined && !issuer.tokenTypes.has(typ.toLowerCase())) {
+      throw new SessionTokenError('unsupported_token_type', 'This kind of token is not accepted.');
+    }
+    if (Object.hasOwn(header, 'cat')) {
+      throw new SessionTokenError('unsupported_token_type', 'Machine tokens are not accepted.');
+    }
+    if (Object.hasOwn(header, 'crit') || Object.hasOwn(header, 'b64')) {
+      throw malformed('The token uses JWS extensions that are not supported.');
+    }
+    return { issuer, jws, alg: alg as AsymmetricAlgorithm, kid };
+  }
+
+  private complete(pending: PendingVerification, key: KeyObject): VerifiedSession {
+    const { issuer, jws, alg } = pending;
+    if (!verifyJwsSignature(alg, key, jws.signingInput, jws.signature)) {
+      throw new SessionTokenError('invalid_signature', 'The token signature is not valid.');
+    }
+    const { userId, expiresAt } = assertSessionClaims(jws.payload, issuer.options, this.now(), this.clockSkewSeconds);
+    return {
+      userId,
+      issuer: issuer.options.issuer,
+      kind: issuer.options.kind,
+      claims: Object.freeze(jws.payload),
+      expiresAt,
+    };
+  }
+}

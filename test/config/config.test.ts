@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { test } from 'node:test';
+import { ConfigError, describeConfig, frontendApiFromPublishableKey, loadConfig, readEnvironment } from '../../src/config/index.js';
+
+const cwd = mkdtempSync(join(tmpdir(), 'sts-config-'));
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  STREAM_API_KEY: 'key123',
+  STREAM_API_SECRET: 'super-secret-value-123456',
+  CLERK_JWT_ISSUER: 'https://example.clerk.accounts.dev',
+};
+
+function problemsOf(env: Record<string, string>, devMode = false): string[] {
+  try {
+    loadConfig({ env, cwd, devMode });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems.map((p) => p.variable);
+  }
+  return [];
+}
+
+test('production without any configuration lists every missing piece at once', () => {
+  const problems = problemsOf({ NODE_ENV: 'production' });
+  assert.deepEqual(problems.sort(), ['CLERK_JWT_ISSUER', 'STREAM_API_KEY']);
+});
+
+test('a valid production configuration resolves Clerk defaults', () => {
+  const config = loadConfig({ env: PRODUCTION, cwd });
+  assert.equal(config.devMode, false);
+  assert.equal(config.http.port, 8080);
+  assert.equal(config.stream.tokenTtlSeconds, 3600);
+  const [clerk] = config.identity.issuers;
+  assert.equal(clerk?.issuer, 'https://example.clerk.accounts.dev');
+  assert.equal(clerk?.jwksUri, 'https://example.clerk.accounts.dev/.well-known/jwks.json');
+  assert.deepEqual(clerk?.algorithms, ['RS256']);
+  assert.equal(config.identity.clockSkewSeconds, 5);
+  assert.deepEqual(config.identity.keySetTiming, { cacheTtlSeconds: 600, cooldownSeconds: 30, maxStaleSeconds: 86400, fetchTimeoutMs: 5000 });
+});
+
+test('dev mode is refused in production, by flag or by variable', () => {
+  assert.ok(problemsOf({ ...PRODUCTION, DEV_MODE: 'true' }).includes('DEV_MODE'));
+  assert.ok(problemsOf(PRODUCTION, true).includes('DEV_MODE'));
+});
+
+test('dev mode without Stream credentials generates placeholders and keeps them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sts-dev-'));
+  const first = loadConfig({ env: { DEV_MODE: 'true' }, cwd: dir });
+  const second = loadConfig({ env: { DEV_MODE: 'true' }, cwd: dir });
+  assert.equal(first.stream.placeholderCredentials, true);
+  assert.equal(first.stream.apiKey, second.stream.apiKey);
+  assert.equal(first.stream.apiSecret.reveal(), second.stream.apiSecret.reveal());
+  assert.equal(first.sync.enabled, false);
+  assert.equal(first.http.host, '127.0.0.1');
+});
+
+test('the issuer comes from CLERK_JWT_ISSUER, else CLERK_FRONTEND_API, else the publishable key', () => {
+  const base = { STREAM_API_KEY: 'k', STREAM_API_SECRET: 's' };
+  const pk = `pk_test_${Buffer.from('clever-fox-12.clerk.accounts.dev$').toString('base64')}`;
+  assert.equal(frontendApiFromPublishableKey(pk), 'clever-fox-12.clerk.accounts.dev');
+  assert.equal(loadConfig({ env: { ...base, CLERK_PUBLISHABLE_KEY: pk }, cwd }).identity.issuers[0]?.issuer, 'https://clever-fox-12.clerk.accounts.dev');
+  assert.equal(loadConfig({ env: { ...base, CLERK_FRONTEND_API: 'clerk.example.com', CLERK_PUBLISHABLE_KEY: pk }, cwd }).identity.issuers[0]?.issuer, 'https://clerk.example.com');
+  assert.equal(
+    loadConfig({ env: { ...base, CLERK_JWT_ISSUER: 'https://a.example', CLERK_FRONTEND_API: 'b.example' }, cwd }).identity.issuers[0]?.issuer,
+    'https://a.example',
+  );
+  assert.ok(problemsOf({ ...base, CLERK_PUBLISHABLE_KEY: 'pk_test_bm90LWEta2V5' }).includes('CLERK_PUBLISHABLE_KEY'));
+});
+
+test('JWKS URLs must be https unless loopback', () => {
+  assert.ok(problemsOf({ ...PRODUCTION, CLERK_JWKS_URL: 'http://evil.example/jwks' }).includes('CLERK_JWKS_URL'));
+  assert.deepEqual(problemsOf({ ...PRODUCTION, CLERK_JWKS_URL: 'http://127.0.0.1:9999/jwks' }), []);
+  assert.ok(problemsOf({ ...PRODUCTION, OIDC_ISSUERS: '[{"issuer":"http://auth.example.com"}]' }).includes('OIDC_ISSUERS'));
+});
+
+test('OIDC_ISSUERS is validated and mapped', () => {
+  const config = loadConfig({
+    env: { ...PRODUCTION, OIDC_ISSUERS: JSON.stringify([{ issuer: 'https://tenant.eu.auth0.com/', audience: 'chat', algorithms: ['RS256', 'ES256'], user_id_claim: 'uid' }]) },
+    cwd,
+  });
+  const oidc = config.identity.issuers[1];
+  assert.equal(oidc?.kind, 'oidc');
+  assert.equal(oidc?.issuer, 'https://tenant.eu.auth0.com/');
+  assert.deepEqual(oidc?.audience, ['chat']);
+  assert.equal(oidc?.userIdClaim, 'uid');
+  assert.ok(problemsOf({ ...PRODUCTION, OIDC_ISSUERS: '{not json' }).includes('OIDC_ISSUERS'));
+  assert.ok(problemsOf({ ...PRODUCTION, OIDC_ISSUERS: '[{"issuer":"https://x.example","algorithms":["HS256"]}]' }).includes('OIDC_ISSUERS'));
+});
+
+test('bad values are reported with the variable and a fix, all in one error', () => {
+  try {
+    loadConfig({ env: { ...PRODUCTION, PORT: 'eighty', CLOCK_SKEW_SECONDS: '-1', STREAM_SYNC_FAILURE: 'maybe', DEV_MODE: 'perhaps' }, cwd });
+    assert.fail('expected ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems.map((p) => p.variable).sort(), ['CLOCK_SKEW_SECONDS', 'DEV_MODE', 'PORT', 'STREAM_SYNC_FAILURE']);
+    for (const p of err.problems) assert.ok(p.fix.length > 10);
+    assert.match(err.message, /PORT/);
+  }
+});
+
+test('the token lifetime is capped by STREAM_TOKEN_MAX_TTL_SECONDS', () => {
+  const config = loadConfig({ env: { ...PRODUCTION, STREAM_TOKEN_TTL_SECONDS: '7200', STREAM_TOKEN_MAX_TTL_SECONDS: '1800' }, cwd });
+  assert.equal(config.stream.tokenTtlSeconds, 1800);
+});
+
+test('every secret can come from NAME_FILE, never both', () => {
+  const file = join(cwd, 'stream-secret');
+  writeFileSync(file, 'secret-from-file-abcdef\n');
+  const { STREAM_API_SECRET: _unused, ...withoutSecret } = PRODUCTION;
+  const config = loadConfig({ env: { ...withoutSecret, STREAM_API_SECRET_FILE: file }, cwd });
+  assert.equal(config.stream.apiSecret.reveal(), 'secret-from-file-abcdef');
+  assert.ok(problemsOf({ ...PRODUCTION, STREAM_API_SECRET_FILE: file }).includes('STREAM_API_SECRET_FILE'));
+  assert.ok(problemsOf({ ...withoutSecret, STREAM_API_SECRET_FILE: join(cwd, 'missing') }).includes('STREAM_API_SECRET_FILE'));
+});
+
+test('secrets never show in the described config, JSON, or inspect output', () => {
+  const config = loadConfig({ env: { ...PRODUCTION, CLERK_SECRET_KEY: 'sk_test_verysecretvalue', CLERK_WEBHOOK_SECRET: 'whsec_abcdefghijkl' }, cwd });
+  const texts = [JSON.stringify(describeConfig(config)), JSON.stringify(config), inspect(config, { depth: 10 }), String(config.stream.apiSecret)];
+  for (const text of texts) {
+    assert.ok(!text.includes('super-secret-value-123456'));
+    assert.ok(!text.includes('sk_test_verysecretvalue'));
+    assert.ok(!text.includes('whsec_abcdefghijkl'));
+  }
+});
+
+test('.env is read, and the real environment wins over it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sts-env-'));
+  writeFileSync(join(dir, '.env'), 'PORT=9000\nLOG_LEVEL=debug\n');
+  const env = readEnvironment({ processEnv: { LOG_LEVEL: 'warn' }, cwd: dir });
+  assert.equal(env.PORT, '9000');
+  assert.equal(env.LOG_LEVEL, 'warn');
+});

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { after, before, test } from 'node:test';
+import { loadConfig } from '../../src/config/index.js';
+import { scrubLine } from '../../src/http/logging.js';
+import { startApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
+import { startTestIssuer, type TestIssuer } from '../support/issuer.js';
+
+let t: TestApp;
+let issuer: TestIssuer;
+let downIssuer: TestIssuer;
+const CLERK_SECRET = 'sk_test_clerk_secret_never_logged_42';
+const WEBHOOK_SECRET = 'whsec_c2VjcmV0LW5ldmVyLWxvZ2dlZA==';
+
+before(async () => {
+  issuer = await startTestIssuer();
+  downIssuer = await startTestIssuer();
+  downIssuer.mode = 'down';
+  const config = loadConfig({
+    env: {
+      STREAM_API_KEY: TEST_STREAM_KEY,
+      STREAM_API_SECRET: TEST_STREAM_SECRET,
+      CLERK_JWT_ISSUER: issuer.issuer,
+      CLERK_AUTHORIZED_PARTIES: 'https://app.example.com',
+      CLERK_SECRET_KEY: CLERK_SECRET,
+      CLERK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      OIDC_ISSUERS: JSON.stringify([{ issuer: downIssuer.issuer, jwks_uri: downIssuer.jwksUrl }]),
+      JWKS_FETCH_TIMEOUT_MS: '500',
+      LOG_LEVEL: 'trace',
+      STREAM_SYNC_USERS: 'false',
+    },
+    cwd: tmpdir(),
+  });
+  t = await startApp(config);
+});
+
+after(async () => {
+  await t.app.close();
+  await issuer.close();
+  await downIssuer.close();
+});
+
+test('no secret, session token, Stream token or Authorization value reaches a log line or a response', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const good = issuer.sessionToken('user_alice');
+  const tokens: Record<string, string> = {
+    ok: good,
+    expired: issuer.sessionToken('user_alice', { exp: now - 100 }),
+    not_yet_valid: issuer.sessionToken('user_alice', { nbf: now + 100 }),
+    unknown_key: issuer.sign({ sub: 'user_alice', iss: issuer.issuer, exp: now + 60 }, { kid: 'nope' }),
+    invalid_signature: `${good.slice(0, good.lastIndexOf('.'))}.${issuer.sessionToken('user_bob').split('.')[2]}`,
+    invalid_issuer: issuer.sessionToken('user_alice', { iss: 'https://other.example' }),
+    unauthorized_party: issuer.sessionToken('user_alice', { azp: 'https://evil.example' }),
+    invalid_subject: issuer.sessionToken('user alice'),
+    session_pending: issuer.sessionToken('user_alice', { sts: 'pending' }),
+    impersonation: issuer.sessionToken('user_alice', { act: { sub: 'user_admin' } }),
+    unsupported: issuer.sign({ sub: 'user_alice', iss: issuer.issuer, exp: now + 60 }, { typ: 'at+jwt' }),
+    keys_unavailable: downIssuer.sessionToken('user_alice'),
+    malformed: `${good}.extra`,
+  };
+  const responses: string[] = [];
+  const seenCodes = new Set<string>();
+  for (const token of Object.values(tokens)) {
+    for (const headers of [{ authorization: `Bearer ${token}` }, { authorization: `bearer ${token}`, 'x-forwarded-for': token }]) {
+      const res = await t.app.inject({ method: 'POST', url: `/stream/token?token=${token}&access_token=${token}`, headers });
+      responses.push(JSON.stringify(res.headers), res.body);
+      seenCodes.add(res.statusCode === 200 ? 'ok' : (res.json() as { code: string }).code);
+    }
+  }
+  const withBody = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${good}`, 'content-type': 'application/json' }, payload: JSON.stringify({ token: good, secret: TEST_STREAM_SECRET }) });
+  const brokenJson = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${good}`, 'content-type': 'application/json' }, payload: `{"token":"${good}"` });
+  const tooBig = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${good}`, 'content-type': 'application/json' }, payload: JSON.stringify({ token: good, pad: 'x'.repeat(2000) }) });
+  const notFound = await t.app.inject({ method: 'GET', url: `/nope/${good}?token=${good}`, headers: { authorization: `Bearer ${good}` } });
+  const missing = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { cookie: `__session=${good}` } });
+  for (const res of [withBody, brokenJson, tooBig, notFound, missing]) {
+    responses.push(JSON.stringify(res.headers), res.body);
+    seenCodes.add((res.json() as { code: string }).code);
+  }
+
+  // Every path above really ran.
+  for (const code of ['ok', 'token_expired', 'token_not_yet_valid', 'unknown_key', 'invalid_signature', 'invalid_issuer', 'unauthorized_party', 'invalid_subject', 'session_pending', 'impersonation_not_allowed', 'unsupported_token_type', 'keys_unavailable', 'malformed_token', 'invalid_request', 'not_found', 'missing_token']) {
+    assert.ok(seenCodes.has(code), `path ${code} was not exercised: ${[...seenCodes].join(', ')}`);
+  }
+
+  const issued = responses.map((r) => /"token":"([^"]+)"/.exec(r)?.[1]).filter((x): x is string => x !== undefined);
+  assert.ok(issued.length > 0);
+  const logs = t.logs.text;
+  assert.ok(t.logs.lines.length >= 30);
+  const forbidden = [TEST_STREAM_SECRET, CLERK_SECRET, WEBHOOK_SECRET, ...Object.values(tokens), ...issued];
+  for (const secret of forbidden) {
+    for (const part of [secret, ...secret.split('.').filter((s) => s.length > 16)]) {
+      assert.ok(!logs.includes(part), `log contains ${part.slice(0, 12)}…`);
+    }
+  }
+  const responseText = responses.join('\n');
+  for (const secret of [TEST_STREAM_SECRET, CLERK_SECRET, WEBHOOK_SECRET, ...Object.values(tokens)]) {
+    for (const part of [secret, ...secret.split('.').filter((s) => s.length > 16)]) {
+      const at = responseText.indexOf(part);
+      assert.ok(at < 0, `response contains ${part.slice(0, 12)}…: ${responseText.slice(Math.max(0, at - 200), at + 20)}`);
+    }
+  }
+  assert.ok(!/authorization/i.test(logs.replace(/"authorization":"\[redacted\]"/g, '')), 'an Authorization header reached the log');
+});
+
+test('the line scrubber removes JWT-shaped text, bearer credentials and secrets', () => {
+  const line = '{"msg":"failed eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln with Bearer abc.def and s3cr3t-value-xyz"}';
+  const out = scrubLine(line, ['s3cr3t-value-xyz']);
+  assert.ok(!out.includes('eyJhbGciOiJSUzI1NiJ9'));
+  assert.ok(!out.includes('abc.def'));
+  assert.ok(!out.includes('s3cr3t-value-xyz'));
+  assert.ok(out.includes('[redacted'));
+});

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { createHmac, createSecretKey } from 'node:crypto';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import jwt from 'jsonwebtoken';
+import { StreamChat } from 'stream-chat';
+import { signStreamToken, StreamTokenMinter } from '../../src/stream/token-minter.js';
+
+const SECRET = 'test-stream-secret-0123456789abcdef';
+const sdk = new StreamChat('test-key', SECRET);
+
+function decode(segment: string): unknown {
+  return JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+}
+
+test('minted tokens equal the SDK createToken output for the same user, exp and iat', () => {
+  const now = 1_800_000_000_000;
+  const minter = new StreamTokenMinter({ apiSecret: SECRET, ttlSeconds: 3600, now: () => now });
+  const minted = minter.mint('user_2abcDEF-x@y');
+  const fromSdk = sdk.createToken('user_2abcDEF-x@y', minted.expiresAt, minted.issuedAt);
+  const [oh, op] = minted.token.split('.') as [string, string, string];
+  const [sh, sp] = fromSdk.split('.') as [string, string, string];
+  assert.deepEqual(decode(oh), decode(sh));
+  assert.deepEqual(decode(op), decode(sp));
+  assert.equal(minted.token, fromSdk);
+  assert.equal(Buffer.from(oh, 'base64url').toString(), '{"alg":"HS256","typ":"JWT"}');
+});
+
+test('minted tokens verify with the secret and carry user_id, iat backdated, exp = iat + ttl', () => {
+  const now = 1_800_000_000_500;
+  const minted = new StreamTokenMinter({ apiSecret: SECRET, ttlSeconds: 900, backdateSeconds: 5, now: () => now }).mint('alice');
+  const claims = jwt.verify(minted.token, SECRET, { algorithms: ['HS256'], clockTimestamp: 1_800_000_000 }) as Record<string, unknown>;
+  assert.deepEqual(claims, { user_id: 'alice', iat: 1_800_000_000 - 5, exp: 1_800_000_000 - 5 + 900 });
+  assert.throws(() => jwt.verify(minted.token, `${SECRET}x`, { algorithms: ['HS256'] }));
+});
+
+test('for any user id in Stream\'s alphabet and any times, the token is the SDK\'s byte for byte', () => {
+  const key = createSecretKey(Buffer.from(SECRET));
+  fc.assert(
+    fc.property(
+      fc.stringMatching(/^[A-Za-z0-9@_-]{1,64}$/),
+      fc.integer({ min: 1, max: 4_000_000_000 }),
+      fc.integer({ min: 1, max: 100_000 }),
+      (userId, iat, ttl) => {
+        assert.equal(signStreamToken(key, userId, iat + ttl, iat), sdk.createToken(userId, iat + ttl, iat));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('the signature is an HMAC-SHA256 of header.payload with the secret', () => {
+  const minted = new StreamTokenMinter({ apiSecret: SECRET, ttlSeconds: 60 }).mint('bob');
+  const [h, p, s] = minted.token.split('.') as [string, string, string];
+  assert.equal(s, createHmac('sha256', SECRET).update(`${h}.${p}`).digest('base64url'));
+});
+
+test('the minter refuses an empty secret or a non-positive lifetime', () => {
+  assert.throws(() => new StreamTokenMinter({ apiSecret: '', ttlSeconds: 60 }), /apiSecret/);
+  assert.throws(() => new StreamTokenMinter({ apiSecret: SECRET, ttlSeconds: 0 }), /ttlSeconds/);
+});

@@ -1,0 +1,57 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type ServiceConfig } from '../../src/config/index.js';
+import { buildApp, type AppDependencies } from '../../src/http/app.js';
+import { loadOrCreateDevIssuer, type DevIssuer } from '../../src/identity/dev-issuer.js';
+
+export const TEST_STREAM_KEY = 'teststreamkey';
+export const TEST_STREAM_SECRET = 'test-stream-secret-do-not-log-0123456789';
+
+/** Captures every log line the app writes, as parsed JSON and as raw text. */
+export class LogCapture {
+  readonly lines: string[] = [];
+
+  write(line: string): void {
+    this.lines.push(line);
+  }
+
+  get records(): Array<Record<string, unknown>> {
+    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  get text(): string {
+    return this.lines.join('');
+  }
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  config: ServiceConfig;
+  logs: LogCapture;
+  devIssuer: DevIssuer;
+  /** A dev session token for the user, signed by the app's own dev issuer. */
+  sessionToken(userId: string, claims?: Record<string, unknown>): string;
+}
+
+/**
+ * An app in dev mode with known Stream credentials, built as `serve --dev`
+ * builds it, ready for `app.inject`.
+ */
+export async function startDevApp(env: Record<string, string> = {}, deps: AppDependencies = {}): Promise<TestApp> {
+  const cwd = mkdtempSync(join(tmpdir(), 'sts-app-'));
+  const config = loadConfig({
+    env: { DEV_MODE: 'true', STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, LOG_LEVEL: 'info', STREAM_SYNC_USERS: 'false', ...env },
+    cwd,
+  });
+  return startApp(config, deps);
+}
+
+export async function startApp(config: ServiceConfig, deps: AppDependencies = {}): Promise<TestApp> {
+  const logs = new LogCapture();
+  const app = await buildApp(config, { logDestination: logs, ...deps });
+  await app.ready();
+  const devIssuer = loadOrCreateDevIssuer({ directory: config.dev.directory, issuer: config.dev.issuer, ...(deps.now ? { now: deps.now } : {}) });
+  return { app, config, logs, devIssuer, sessionToken: (userId, claims) => devIssuer.sign(userId, claims) };
+}
