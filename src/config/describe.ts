@@ -34,7 +34,7 @@ export function describeConfig(config: ServiceConfig): Record<string, unknown> {
       webhookSecret: config.clerk.webhookSecret === null ? 'not set' : 'set',
     },
     sync: config.sync,
-    policy: config.policy,
+    policy: { roleMap: config.policy.roleMapSource, policyFile: config.policy.policyFile },
     rateLimit: config.rateLimit,
     redis: config.redisUrl === null ? 'not set (in-memory state)' : 'set',
     metrics: config.metrics,

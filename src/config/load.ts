@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { AsymmetricAlgorithm, IssuerOptions } from '../identity/types.js';
+import { parsePolicyText, parseRoleMap, PolicyFileError, policyFormatFor, type PolicyDocument } from '../policy/index.js';
 import { loadOrCreateDevStreamCredentials } from './dev-credentials.js';
 import { resolveSecretFiles, type Environment } from './environment.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
@@ -170,7 +171,24 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
     failureMode: read.choice('STREAM_SYNC_FAILURE', ['closed', 'open'] as const, 'closed'),
     onUserDeleted: read.choice('STREAM_ON_USER_DELETED', ['deactivate', 'delete', 'none'] as const, 'deactivate'),
   };
-  const policyFile = read.string('POLICY_FILE');
+  const roleMapSource = read.string('STREAM_ROLE_MAP');
+  const roleMap = parseRoleMap(roleMapSource);
+  for (const message of roleMap.problems) {
+    problems.push({ variable: 'STREAM_ROLE_MAP', message, fix: 'write it as clerk-role=stream-role pairs, comma-separated, e.g. org:admin=admin,org:moderator=moderator' });
+  }
+  const policyFileSetting = read.string('POLICY_FILE');
+  const policyFile = policyFileSetting !== undefined ? resolve(options.cwd, policyFileSetting) : null;
+  let policyDocument: PolicyDocument | null = null;
+  if (policyFile !== null) {
+    try {
+      policyDocument = parsePolicyText(readFile(policyFile), policyFormatFor(policyFile), policyFileSetting);
+    } catch (err) {
+      const messages = err instanceof PolicyFileError ? err.problems : [`cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`];
+      for (const message of messages) {
+        problems.push({ variable: 'POLICY_FILE', message, fix: 'correct the policy file; docs/policy.md describes its format with examples' });
+      }
+    }
+  }
 
   // HTTP
   const tlsCert = read.string('TLS_CERT_FILE');
@@ -222,8 +240,10 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
     dev: { directory: devDirectory, issuer: devIssuer },
     sync,
     policy: {
-      roleMap: read.string('STREAM_ROLE_MAP') ?? null,
-      policyFile: policyFile !== undefined ? resolve(options.cwd, policyFile) : null,
+      roleMapSource: roleMapSource ?? null,
+      roleMap: roleMap.map,
+      policyFile,
+      document: policyDocument,
     },
     rateLimit: {
       perIpPerMinute: read.integer('RATE_LIMIT_PER_IP', 600, 1, 1_000_000),

@@ -1,4 +1,5 @@
 import type { AsymmetricAlgorithm, IssuerOptions, KeySetTiming } from '../identity/types.js';
+import type { PolicyDocument, RoleMap } from '../policy/index.js';
 import type { Secret } from './secret.js';
 
 export type SyncFailureMode = 'closed' | 'open';
@@ -61,8 +62,12 @@ export interface ServiceConfig {
     onUserDeleted: UserDeletedAction;
   };
   policy: {
-    roleMap: string | null;
+    /** `STREAM_ROLE_MAP` as written. */
+    roleMapSource: string | null;
+    roleMap: RoleMap;
+    /** `POLICY_FILE`, resolved, and its validated content. */
     policyFile: string | null;
+    document: PolicyDocument | null;
   };
   rateLimit: {
     perIpPerMinute: number;

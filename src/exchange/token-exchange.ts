@@ -1,10 +1,26 @@
-import type { SessionVerifier } from '../identity/session-verifier.js';
+import type { SyncFailureMode } from '../config/types.js';
+import { ProblemError } from '../http/problem.js';
+import type { Logger, VerifiedSession } from '../identity/types.js';
+import { evaluateAccess, profileFromClaims, type CompiledPolicy } from '../policy/index.js';
+import type { SyncStore } from '../state/sync-store.js';
+import { StreamRejectedError, StreamUnavailableError, SyncStoreUnavailableError, UserRemovedError, type StreamUserSync } from '../stream/user-sync.js';
 import type { StreamTokenMinter } from '../stream/token-minter.js';
 
 export interface TokenExchangeOptions {
-  verifier: Pick<SessionVerifier, 'verify'>;
   minter: StreamTokenMinter;
   apiKey: string;
+  policy: CompiledPolicy;
+  /** Where removed users are listed (and profile hashes cached). */
+  store: SyncStore;
+  /** Stream user operations; null when there is no Stream to talk to (dev mode with placeholder credentials). */
+  streamUsers: StreamUserSync | null;
+  /** Upsert the Stream user before issuing (`STREAM_SYNC_USERS`). */
+  syncOnIssue: boolean;
+  /** `STREAM_SYNC_FAILURE`: refuse (closed) or issue anyway (open) when Stream cannot be reached. */
+  failureMode: SyncFailureMode;
+  /** Called when a token is issued although the sync failed (open mode). */
+  onIssuedWithoutSync?: () => void;
+  logger?: Logger;
   now?: () => number;
 }
 
@@ -17,34 +33,110 @@ export interface IssuedStreamToken {
   expires_at: string;
 }
 
+/** The body of a successful `POST /stream/revoke`. */
+export interface RevokedStreamTokens {
+  user_id: string;
+  revoked_before: string;
+}
+
+function upstreamUnavailable(retryAfterSeconds: number, detail = 'Stream could not be reached to update this user; try again shortly.'): ProblemError {
+  return new ProblemError({ code: 'upstream_unavailable', detail, retryAfterSeconds });
+}
+
+function forbidden(detail: string): ProblemError {
+  return new ProblemError({ code: 'forbidden', detail });
+}
+
 /**
- * Session token in, Stream token out: verify, then mint for the verified
- * subject. The user id has no other source.
+ * What happens between a verified session and a Stream token: the access
+ * policy decides role and teams (or refuses), removed users are refused, the
+ * Stream user record is brought in step, and only then a token is minted for
+ * the verified subject. The user id has no other source.
  */
 export class TokenExchange {
-  readonly #verifier: Pick<SessionVerifier, 'verify'>;
-  readonly #minter: StreamTokenMinter;
-  readonly #apiKey: string;
+  readonly #options: TokenExchangeOptions;
   readonly #now: () => number;
 
   constructor(options: TokenExchangeOptions) {
-    this.#verifier = options.verifier;
-    this.#minter = options.minter;
-    this.#apiKey = options.apiKey;
+    this.#options = options;
     this.#now = options.now ?? Date.now;
   }
 
-  /** `onVerified` learns the user id as soon as it is verified, so a later refusal is still attributed in logs. */
-  async issue(sessionToken: string, onVerified?: (userId: string) => void): Promise<IssuedStreamToken> {
-    const session = await this.#verifier.verify(sessionToken);
-    onVerified?.(session.userId);
-    const minted = this.#minter.mint(session.userId);
+  async issue(session: VerifiedSession): Promise<IssuedStreamToken> {
+    const { policy, minter, apiKey } = this.#options;
+    const decision = evaluateAccess({ userId: session.userId, claims: session.claims }, policy);
+    if (!decision.allowed) throw forbidden(`Access refused by policy: ${decision.reason}.`);
+
+    if (this.#options.syncOnIssue && this.#options.streamUsers !== null) {
+      const profile = profileFromClaims(session.claims);
+      await this.#syncUser({ id: session.userId, ...profile, role: decision.role, teams: decision.teams });
+    } else {
+      await this.#refuseRemoved(session.userId);
+    }
+
+    const minted = minter.mint(session.userId);
     return {
       token: minted.token,
       user_id: minted.userId,
-      api_key: this.#apiKey,
+      api_key: apiKey,
       expires_in: Math.max(0, minted.expiresAt - Math.floor(this.#now() / 1000)),
       expires_at: new Date(minted.expiresAt * 1000).toISOString(),
     };
+  }
+
+  /** Revokes every Stream token of the caller minted before now ("sign out everywhere"). */
+  async revoke(session: VerifiedSession): Promise<RevokedStreamTokens> {
+    const streamUsers = this.#options.streamUsers;
+    if (streamUsers === null) {
+      throw upstreamUnavailable(60, 'Revocation needs Stream credentials; dev mode is running with placeholders.');
+    }
+    const nowMs = this.#now();
+    try {
+      await streamUsers.revokeTokens(session.userId, this.#options.minter.revocationCutoff(nowMs));
+    } catch (err) {
+      throw this.#streamProblem(err, 'revoke');
+    }
+    return { user_id: session.userId, revoked_before: new Date(nowMs).toISOString() };
+  }
+
+  async #refuseRemoved(userId: string): Promise<void> {
+    let removed: boolean;
+    try {
+      removed = await this.#options.store.isRemoved(userId);
+    } catch (err) {
+      if (this.#options.failureMode === 'open') {
+        this.#options.logger?.warn({ err: { message: (err as Error).message } }, 'sync store unavailable: removed-user check skipped (STREAM_SYNC_FAILURE=open)');
+        this.#options.onIssuedWithoutSync?.();
+        return;
+      }
+      throw upstreamUnavailable(5, 'User state could not be checked; try again shortly.');
+    }
+    if (removed) throw forbidden('This user was deleted and may not use chat.');
+  }
+
+  async #syncUser(user: Parameters<StreamUserSync['syncOnIssue']>[0]): Promise<void> {
+    try {
+      await this.#options.streamUsers!.syncOnIssue(user);
+    } catch (err) {
+      if (err instanceof UserRemovedError) throw forbidden('This user was deleted and may not use chat.');
+      if (this.#options.failureMode === 'open') {
+        this.#options.logger?.warn({ userId: user.id, err: { type: (err as Error).name, message: (err as Error).message } }, 'Stream user sync failed: issuing anyway (STREAM_SYNC_FAILURE=open)');
+        this.#options.onIssuedWithoutSync?.();
+        return;
+      }
+      throw this.#streamProblem(err, 'sync');
+    }
+  }
+
+  #streamProblem(err: unknown, what: 'sync' | 'revoke'): ProblemError {
+    if (err instanceof StreamUnavailableError || err instanceof SyncStoreUnavailableError) {
+      return upstreamUnavailable(err.retryAfterSeconds);
+    }
+    if (err instanceof StreamRejectedError) {
+      // A 4xx from Stream here is a configuration problem (unknown role, teams not enabled), not the caller's.
+      this.#options.logger?.error({ operation: err.operation, status: err.status, streamCode: err.streamCode, message: err.message }, `Stream refused the ${what}`);
+      return upstreamUnavailable(30, 'Stream refused to update this user; the operator has been told in the logs.');
+    }
+    throw err;
   }
 }

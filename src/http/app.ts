@@ -1,19 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
+import { StreamChat } from 'stream-chat';
 import type { ServiceConfig } from '../config/types.js';
 import { TokenExchange } from '../exchange/token-exchange.js';
 import { loadOrCreateDevIssuer } from '../identity/dev-issuer.js';
 import { SessionTokenError } from '../identity/errors.js';
 import { SessionVerifier } from '../identity/session-verifier.js';
 import type { IssuerOptions } from '../identity/types.js';
+import { compilePolicy } from '../policy/index.js';
+import { closeRedis, createRedisClient, type RedisClient } from '../state/redis.js';
+import { MemorySyncStore, RedisSyncStore, type SyncStore } from '../state/sync-store.js';
+import { createClerkWebhookHandlers } from '../stream/clerk-webhook-handlers.js';
 import { StreamTokenMinter } from '../stream/token-minter.js';
+import { StreamUserSync, type StreamServerClient } from '../stream/user-sync.js';
+import { sessionAuthenticator } from './authenticate.js';
 import './fastify-augment.js';
 import { createLogger } from './logging.js';
+import { ServiceMetrics } from './metrics.js';
 import { ProblemError, sendProblem } from './problem.js';
+import { registerRateLimits } from './rate-limits.js';
+import { clerkWebhooksPlugin } from './routes/clerk-webhooks.js';
 import { devRoutes } from './routes/dev.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { tokenRoutes } from './routes/token.js';
 
 /** Things a test or an embedding program may supply instead of the defaults. */
@@ -26,11 +39,23 @@ export interface AppDependencies {
   fetch?: typeof fetch;
   /** Clock in milliseconds. */
   now?: () => number;
+  /** A Stream server client to use instead of `new StreamChat(key, secret, …)`. */
+  streamClient?: StreamServerClient;
+  /** Shared state to use instead of the one `REDIS_URL` selects. */
+  syncStore?: SyncStore;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This app's metrics registry, for a separate `METRICS_PORT` listener. */
+    serviceMetrics: ServiceMetrics;
+  }
 }
 
 /** Requests carry at most an empty JSON object. */
 export const BODY_LIMIT_BYTES = 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const PROBE_ROUTES = ['/healthz', '/readyz', '/metrics'];
 
 /**
  * Builds the whole service as a Fastify instance without opening a port, so
@@ -42,8 +67,9 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     createLogger({
       level: config.log.level,
       ...(deps.logDestination !== undefined ? { destination: deps.logDestination } : {}),
-      secrets: [config.stream.apiSecret.reveal(), config.clerk.secretKey?.reveal() ?? '', config.clerk.webhookSecret?.reveal() ?? ''],
+      secrets: [config.stream.apiSecret.reveal(), config.clerk.secretKey?.reveal() ?? '', config.clerk.webhookSecret?.reveal() ?? '', config.redisUrl?.reveal() ?? ''],
     });
+  const now = deps.now;
 
   // With TLS files the service speaks HTTPS itself; without, it expects a TLS-terminating proxy.
   const https = config.http.tls !== null ? { https: { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } } : {};
@@ -65,6 +91,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
 
   app.decorateRequest('outcome', null);
   app.decorateRequest('userId', null);
+  app.decorateRequest('session', null);
 
   // An empty body with a JSON content type counts as no body; anything else goes through Fastify's own
   // parser, which also refuses prototype-poisoning keys.
@@ -78,59 +105,144 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     defaultJsonParser(request, body as string, done);
   });
 
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-    reply.header('cache-control', 'no-store');
-  });
-
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: reply.statusCode,
-        code: request.outcome ?? (reply.statusCode < 400 ? 'ok' : 'error'),
-        userId: request.userId ?? undefined,
-        ms: Math.round(reply.elapsedTime * 100) / 100,
-      },
-      'request',
-    );
-  });
-
-  app.setErrorHandler((error: FastifyError | Error, request, reply) => sendProblem(reply, toProblem(error, request.log)));
-  // The path is not echoed: it may carry a token someone pasted into a URL.
-  app.setNotFoundHandler((_request, reply) => sendProblem(reply, new ProblemError({ code: 'not_found', detail: 'No such route. See /healthz, /readyz and POST /stream/token.' })));
-
+  // Identity
   const issuers: IssuerOptions[] = [...config.identity.issuers];
   const devIssuer = config.devMode
-    ? loadOrCreateDevIssuer({ directory: config.dev.directory, issuer: config.dev.issuer, ...(deps.now ? { now: deps.now } : {}) })
+    ? loadOrCreateDevIssuer({ directory: config.dev.directory, issuer: config.dev.issuer, ...(now ? { now } : {}) })
     : null;
   if (devIssuer !== null) issuers.push(devIssuer.issuerOptions);
-
+  let metrics: ServiceMetrics | undefined;
   const verifier = new SessionVerifier({
     issuers,
     keySetTiming: config.identity.keySetTiming,
     clockSkewSeconds: config.identity.clockSkewSeconds,
     logger: app.log,
+    observer: { jwksFetch: (issuer, outcome) => metrics?.jwksFetches.inc({ issuer, outcome }) },
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
-    ...(deps.now ? { now: deps.now } : {}),
+    ...(now ? { now } : {}),
   });
+  metrics = new ServiceMetrics({ issuerStatus: () => verifier.status() });
+  app.decorate('serviceMetrics', metrics);
+
+  // Shared state
+  let redis: RedisClient | null = null;
+  if (deps.syncStore === undefined && config.redisUrl !== null) {
+    redis = createRedisClient(config.redisUrl.reveal(), { logger: app.log });
+  }
+  const store: SyncStore = deps.syncStore ?? (redis !== null ? new RedisSyncStore({ client: redis }) : new MemorySyncStore());
+
+  // Stream
+  const minter = new StreamTokenMinter({ apiSecret: config.stream.apiSecret.reveal(), ttlSeconds: config.stream.tokenTtlSeconds, ...(now ? { now } : {}) });
+  const hasStream = !config.stream.placeholderCredentials || config.stream.baseUrl !== null || deps.streamClient !== undefined;
+  const streamUsers = hasStream
+    ? new StreamUserSync({
+        client:
+          deps.streamClient ??
+          new StreamChat(config.stream.apiKey, config.stream.apiSecret.reveal(), {
+            timeout: config.stream.timeoutMs,
+            ...(config.stream.baseUrl !== null ? { baseURL: config.stream.baseUrl } : {}),
+          }),
+        store,
+        profileTtlSeconds: config.sync.ttlSeconds,
+        observer: { streamCall: (operation, outcome) => metrics.streamCalls.inc({ operation, outcome }) },
+        logger: app.log,
+      })
+    : null;
+  const policy = compilePolicy({ ...(config.policy.document !== null ? { document: config.policy.document } : {}), roleMap: config.policy.roleMap });
+  const exchange = new TokenExchange({
+    minter,
+    apiKey: config.stream.apiKey,
+    policy,
+    store,
+    streamUsers,
+    syncOnIssue: config.sync.enabled,
+    failureMode: config.sync.failureMode,
+    onIssuedWithoutSync: () => metrics.tokensIssuedWithoutSync.inc(),
+    logger: app.log,
+    ...(now ? { now } : {}),
+  });
+
+  // Cross-cutting hooks
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('cache-control', 'no-store');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const code = request.outcome ?? (reply.statusCode < 400 ? 'ok' : 'error');
+    metrics.requests.inc({ route, method: request.method, status: reply.statusCode, code });
+    metrics.requestDuration.observe({ route }, reply.elapsedTime / 1000);
+    request.log.info(
+      { method: request.method, route, status: reply.statusCode, code, userId: request.userId ?? undefined, ms: Math.round(reply.elapsedTime * 100) / 100 },
+      'request',
+    );
+  });
+  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+    if (error instanceof SessionTokenError) metrics.verificationFailures.inc({ reason: error.code });
+    return sendProblem(reply, toProblem(error, request.log));
+  });
+  // The path is not echoed: it may carry a token someone pasted into a URL.
+  app.setNotFoundHandler((_request, reply) => sendProblem(reply, new ProblemError({ code: 'not_found', detail: 'No such route. See /healthz, /readyz and POST /stream/token.' })));
+
+  await app.register(helmet, {
+    // A JSON API: nothing may be framed, scripted or embedded from its answers.
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginResourcePolicy: { policy: 'same-site' },
+    hsts: config.http.tls !== null ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+  });
+  const allowedOrigins = new Set(config.http.corsOrigins);
+  await app.register(cors, {
+    // Exact matches only; `null` (sandboxed frames, file://) and unknown origins get no CORS headers.
+    origin: (origin, callback) => callback(null, origin !== undefined && allowedOrigins.has(origin)),
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
+    maxAge: 600,
+  });
+  const limits = await registerRateLimits(app, {
+    perIpPerMinute: config.rateLimit.perIpPerMinute,
+    perUserPerMinute: config.rateLimit.perUserPerMinute,
+    onStoreError: config.rateLimit.onStoreError,
+    redis,
+    metrics,
+    exemptRoutes: PROBE_ROUTES,
+  });
+
   app.addHook('onReady', async () => {
     await verifier.start();
   });
   app.addHook('onClose', async () => {
     verifier.close();
+    if (redis !== null) await closeRedis(redis);
   });
-
-  const minter = new StreamTokenMinter({
-    apiSecret: config.stream.apiSecret.reveal(),
-    ttlSeconds: config.stream.tokenTtlSeconds,
-    ...(deps.now ? { now: deps.now } : {}),
-  });
-  const exchange = new TokenExchange({ verifier, minter, apiKey: config.stream.apiKey, ...(deps.now ? { now: deps.now } : {}) });
 
   await app.register(healthRoutes, { isReady: () => verifier.isReady(), issuerStatus: () => verifier.status() });
-  await app.register(tokenRoutes, { exchange });
+  if (config.metrics.port === null) await app.register(metricsRoutes, { metrics });
+  await app.register(tokenRoutes, { exchange, authenticate: sessionAuthenticator(verifier), perUserLimit: limits.perUser });
+  if (config.clerk.webhookSecret !== null) {
+    if (streamUsers === null) {
+      app.log.warn('CLERK_WEBHOOK_SECRET is set but there is no Stream to apply webhooks to (placeholder credentials): /webhooks/clerk is off');
+    } else {
+      await app.register(clerkWebhooksPlugin, {
+        secret: config.clerk.webhookSecret.reveal(),
+        store,
+        logger: app.log,
+        observer: { webhook: (type, outcome) => metrics.webhooks.inc({ type, outcome }) },
+        handlers: createClerkWebhookHandlers({
+          sync: {
+            onUserUpserted: (user) => streamUsers.onUserUpserted(user),
+            onUserDeleted: (userId, mode) => streamUsers.onUserDeleted(userId, mode),
+            onMembershipChanged: (change) => streamUsers.onMembershipChanged(change),
+            // Minted tokens carry a backdated iat; shift the cutoff the same way.
+            revokeTokens: (userId, before) => streamUsers.revokeTokens(userId, minter.revocationCutoff(before.getTime())),
+          },
+          policy,
+          onUserDeleted: config.sync.onUserDeleted,
+        }),
+        ...(now ? { now } : {}),
+      });
+    }
+  }
   if (devIssuer !== null) await app.register(devRoutes, { prefix: '/dev', devIssuer });
 
   return app;
@@ -152,7 +264,7 @@ function toProblem(error: FastifyError | Error, log: { error(obj: object, msg?: 
   }
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ProblemError({ code: 'invalid_request', status: 413, detail: `The body is larger than allowed.` });
+      return new ProblemError({ code: 'invalid_request', status: 413, detail: 'The body is larger than allowed.' });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ProblemError({ code: 'invalid_request', status: 415, detail: 'Send no body, or a JSON body with Content-Type: application/json.' });
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

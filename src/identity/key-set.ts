@@ -1,4 +1,4 @@
-import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { SessionTokenError } from './errors.js';
 import { DocumentFetchError, fetchJsonDocument, parseKeyUrl } from './fetch-json.js';
 import { isAsymmetricAlgorithm, keyFitsAlgorithm } from './jws.js';
@@ -64,6 +64,15 @@ function addToIndex(index: KeyIndex, entry: KeyEntry, kid: string | undefined): 
   else index.byKid.set(kid, [entry]);
 }
 
+/** Identity of a key: its RFC 7638 thumbprint, or a hash of its SPKI when it has no JWK form (RSA-PSS). */
+function keyIdentity(key: KeyObject): string {
+  try {
+    return jwkThumbprint(key);
+  } catch {
+    return `spki:${createHash('sha256').update(key.export({ format: 'der', type: 'spki' })).digest('base64url')}`;
+  }
+}
+
 function usableFor(entry: KeyEntry, alg: AsymmetricAlgorithm): boolean {
   return (entry.alg === undefined || entry.alg === alg) && keyFitsAlgorithm(entry.key, alg);
 }
@@ -91,7 +100,8 @@ function validateTiming(timing: KeySetTiming): void {
  * tokens with unknown `kid`s, or lookups while no keys are loaded.
  * Concurrent lookups share the one fetch in flight. A failed fetch keeps
  * the previous keys, which keep verifying for up to `maxStaleSeconds` after
- * they were fetched; then they are dropped.
+ * they were fetched (never less than `cacheTtlSeconds`, so `maxStaleSeconds:
+ * 0` means "no use past the normal cache lifetime"); then they are dropped.
  */
 export class KeySet {
   readonly issuer: string;
@@ -153,7 +163,7 @@ export class KeySet {
       if (key?.type !== 'public' || !issuer.algorithms.some((alg) => keyFitsAlgorithm(key, alg))) {
         throw new Error(`A static key of issuer ${issuer.issuer} is not a public key usable with its algorithms (${issuer.algorithms.join(', ')}).`);
       }
-      const thumbprint = jwkThumbprint(key);
+      const thumbprint = keyIdentity(key);
       if (seen.has(thumbprint)) continue;
       seen.add(thumbprint);
       // Static keys have no kid of their own; their thumbprint stands in (the dev issuer uses it).
@@ -197,7 +207,7 @@ export class KeySet {
   getKey(kid: string | undefined, alg: AsymmetricAlgorithm): KeyObject | Promise<KeyObject> {
     const now = this.now();
     this.dropExpired(now);
-    if (this.nextRefreshAt !== null && now >= this.nextRefreshAt && this.inFlight === null) {
+    if (this.nextRefreshAt !== null && now >= this.nextRefreshAt && this.inFlight === null && this.mayStartFetch(now)) {
       void this.refresh();
     }
     if (this.remote === null && this.staticKeys.entries.length === 0) {
@@ -257,9 +267,14 @@ export class KeySet {
     return this.lastFetchStartedAt === null || now - this.lastFetchStartedAt >= this.timing.cooldownSeconds * 1000;
   }
 
+  /** Age (ms) after which fetched keys are dropped. */
+  private get maxKeyAgeMs(): number {
+    return Math.max(this.timing.maxStaleSeconds, this.timing.cacheTtlSeconds) * 1000;
+  }
+
   private dropExpired(now: number): void {
     const remote = this.remote;
-    if (remote !== null && now - remote.fetchedAt > this.timing.maxStaleSeconds * 1000) {
+    if (remote !== null && now - remote.fetchedAt > this.maxKeyAgeMs) {
       this.remote = null;
       this.logger.error(
         { issuer: this.issuer, maxStaleSeconds: this.timing.maxStaleSeconds, lastError: this.lastError },
@@ -440,16 +455,16 @@ export class KeySet {
     const allowed = this.options.algorithms;
     const fits = alg === undefined ? allowed.some((a) => keyFitsAlgorithm(key, a)) : allowed.includes(alg) && keyFitsAlgorithm(key, alg);
     if (!fits) return null;
-    return { entry: { key, alg, thumbprint: jwkThumbprint(key) }, kid };
+    return { entry: { key, alg, thumbprint: keyIdentity(key) }, kid };
   }
 
   private schedule(succeeded: boolean): void {
     const ttlMs = this.timing.cacheTtlSeconds * 1000;
     const cooldownMs = this.timing.cooldownSeconds * 1000;
-    // After a success, refresh every TTL (sooner if the keys would expire first).
-    // After a failure, retry as soon as the cooldown allows: that is sooner than
-    // the TTL in any sensible configuration, and never faster than the cooldown.
-    const delay = succeeded ? Math.min(ttlMs, this.timing.maxStaleSeconds * 1000) : cooldownMs;
+    // After a success, refresh every TTL. After a failure, retry as soon as the
+    // cooldown allows: sooner than the TTL in any sensible configuration, and
+    // never faster than the cooldown.
+    const delay = succeeded ? ttlMs : cooldownMs;
     const timerDelay = Math.max(MIN_TIMER_MS, delay);
     this.nextRefreshAt = this.now() + delay;
     if (this.timer !== null) clearTimeout(this.timer);

@@ -46,6 +46,16 @@ export class StreamTokenMinter {
     this.#now = options.now ?? Date.now;
   }
 
+  /**
+   * The `revoke_tokens_issued_before` that revokes every token minted up to
+   * `atMs` (this second included). Tokens carry a backdated `iat`, so the
+   * cutoff is shifted by the same amount; otherwise a token minted just before
+   * a revocation would survive it.
+   */
+  revocationCutoff(atMs: number): Date {
+    return new Date((Math.floor(atMs / 1000) - this.#backdateSeconds + 1) * 1000);
+  }
+
   mint(userId: string): MintedStreamToken {
     const issuedAt = Math.floor(this.#now() / 1000) - this.#backdateSeconds;
     const expiresAt = issuedAt + this.#ttlSeconds;

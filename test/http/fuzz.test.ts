@@ -15,7 +15,7 @@ let valid: string;
 before(async () => {
   issuer = await startTestIssuer();
   const config = loadConfig({
-    env: { STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, CLERK_JWT_ISSUER: issuer.issuer, LOG_LEVEL: 'silent', STREAM_SYNC_USERS: 'false', JWKS_COOLDOWN_SECONDS: '3600' },
+    env: { STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, CLERK_JWT_ISSUER: issuer.issuer, LOG_LEVEL: 'silent', STREAM_SYNC_USERS: 'false', JWKS_COOLDOWN_SECONDS: '3600', RATE_LIMIT_PER_IP: '1000000', RATE_LIMIT_PER_USER: '1000000' },
     cwd: tmpdir(),
   });
   t = await startApp(config);

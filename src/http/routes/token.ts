@@ -1,10 +1,13 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenExchange } from '../../exchange/token-exchange.js';
-import { bearerToken } from '../bearer.js';
-import { ProblemError } from '../problem.js';
+import { requireEmptyBody } from '../authenticate.js';
 
 export interface TokenRoutesOptions {
   exchange: TokenExchange;
+  /** Verifies the bearer session token (sets `request.session`). */
+  authenticate: (request: FastifyRequest) => Promise<void>;
+  /** Per-user rate limit, run once the user is known. */
+  perUserLimit: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
 const tokenResponseSchema = {
@@ -19,24 +22,25 @@ const tokenResponseSchema = {
   },
 } as const;
 
-/** A token request carries nothing but the bearer header: an empty body or `{}`. */
-function assertEmptyBody(body: unknown): void {
-  if (body === undefined) return;
-  if (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0) return;
-  throw new ProblemError({
-    code: 'invalid_request',
-    detail: 'The body must be empty or {}: the user comes only from the session token.',
-  });
-}
+const revokeResponseSchema = {
+  type: 'object',
+  required: ['user_id', 'revoked_before'],
+  properties: { user_id: { type: 'string' }, revoked_before: { type: 'string' } },
+} as const;
 
-export const tokenRoutes: FastifyPluginAsync<TokenRoutesOptions> = async (app, { exchange }) => {
-  app.post('/stream/token', { schema: { response: { 200: tokenResponseSchema } } }, async (request) => {
-    const sessionToken = bearerToken(request.headers.authorization);
-    assertEmptyBody(request.body);
-    const issued = await exchange.issue(sessionToken, (userId) => {
-      request.userId = userId;
-    });
+/** The token exchange and "sign out everywhere", both for the caller's own verified user only. */
+export const tokenRoutes: FastifyPluginAsync<TokenRoutesOptions> = async (app, { exchange, authenticate, perUserLimit }) => {
+  const guarded = { preValidation: requireEmptyBody, preHandler: [authenticate, perUserLimit] };
+
+  app.post('/stream/token', { ...guarded, schema: { response: { 200: tokenResponseSchema } } }, async (request) => {
+    const issued = await exchange.issue(request.session!);
     request.outcome = 'ok';
     return issued;
+  });
+
+  app.post('/stream/revoke', { ...guarded, schema: { response: { 200: revokeResponseSchema } } }, async (request) => {
+    const revoked = await exchange.revoke(request.session!);
+    request.outcome = 'ok';
+    return revoked;
   });
 };

@@ -1,0 +1,284 @@
+/**
+ * `POST /webhooks/clerk`: Clerk's webhooks, delivered by Svix.
+ *
+ * Encapsulated plugin: its raw-body content-type parser, body limit and error
+ * handler apply to this route only.
+ *
+ *   1. The signature is checked over the exact bytes received, with the
+ *      `svix` library (`svix-id`, `svix-timestamp`, `svix-signature`; the
+ *      timestamp must be within 5 minutes). Failure: 400 `invalid_webhook`,
+ *      nothing changes.
+ *   2. Unknown event types: 200 `{ ok: true, ignored: true }`.
+ *   3. The `svix-id` is claimed in the sync store (`SET NX EX`): a delivery
+ *      already applied answers 200 `{ ok: true, duplicate: true }`.
+ *   4. The event is applied. If Stream (or the store) fails, the claim is
+ *      given back, so Svix's retry applies it, and the answer is 503
+ *      `upstream_unavailable` with `Retry-After`.
+ */
+
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Webhook, WebhookVerificationError } from 'svix';
+import type { Logger } from '../../identity/types.js';
+import type { ClerkUserPayload } from '../../policy/clerk-user.js';
+import type { SyncStore } from '../../state/sync-store.js';
+import type { ClerkEventContext, ClerkMembershipChange, ClerkWebhookHandlers } from '../../stream/clerk-webhook-handlers.js';
+import {
+  DEFAULT_RETRY_AFTER_SECONDS,
+  StreamRejectedError,
+  StreamUnavailableError,
+  SyncStoreUnavailableError,
+} from '../../stream/sync-errors.js';
+
+/** svix's fixed timestamp tolerance. */
+export const SVIX_TOLERANCE_SECONDS = 300;
+/** How long an applied `svix-id` is remembered: Svix retries a message for about 28 hours. */
+export const DEFAULT_REPLAY_TTL_SECONDS = 3 * 24 * 3600;
+export const DEFAULT_WEBHOOK_BODY_LIMIT = 256 * 1024;
+
+export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored' | 'invalid' | 'unavailable' | 'failed';
+
+export interface ClerkWebhookPluginOptions {
+  /** `CLERK_WEBHOOK_SECRET` (`whsec_...`). */
+  secret: string;
+  /**
+   * Largest accepted age (and clock lead) of `svix-timestamp`, seconds.
+   * Default and maximum: 300 (svix's own check); a smaller value tightens it.
+   */
+  toleranceSeconds?: number;
+  handlers: ClerkWebhookHandlers;
+  store: SyncStore;
+  logger?: Logger;
+  /** How long an applied `svix-id` is remembered. Default 3 days; must exceed the tolerance. */
+  replayTtlSeconds?: number;
+  /** Largest body, bytes. Default 256 KiB. */
+  bodyLimit?: number;
+  /** Route path. Default `/webhooks/clerk`. */
+  path?: string;
+  /** Metrics hook, called once per request. */
+  observer?: { webhook?(eventType: string, outcome: WebhookOutcome): void };
+  /** Clock in milliseconds, for tests. */
+  now?: () => number;
+}
+
+type ProblemCode = 'invalid_webhook' | 'upstream_unavailable' | 'invalid_request' | 'internal';
+
+const TITLES: Record<ProblemCode, string> = {
+  invalid_webhook: 'The webhook could not be verified',
+  upstream_unavailable: 'Stream is not available',
+  invalid_request: 'The request is not valid',
+  internal: 'Internal error',
+};
+
+/** RFC 9457 problem response. */
+function sendProblem(
+  reply: FastifyReply,
+  status: number,
+  code: ProblemCode,
+  detail: string,
+  retryAfterSeconds?: number,
+): FastifyReply {
+  if (retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds))));
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({
+      type: `urn:stream-token-service:problem:${code}`,
+      title: TITLES[code],
+      status,
+      detail,
+      code,
+      request_id: reply.request.id,
+    });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function singleHeader(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+const USER_UPSERT = new Set(['user.created', 'user.updated']);
+const SESSION_END = new Set(['session.ended', 'session.removed', 'session.revoked']);
+const MEMBERSHIP = new Map<string, ClerkMembershipChange['kind']>([
+  ['organizationMembership.created', 'created'],
+  ['organizationMembership.updated', 'updated'],
+  ['organizationMembership.deleted', 'deleted'],
+]);
+
+/** A handled event, ready to apply; `null` when the payload lacks what the event needs. */
+type Action = (handlers: ClerkWebhookHandlers, context: ClerkEventContext) => Promise<void>;
+
+function actionFor(type: string, data: Record<string, unknown>, deliveredAt: Date, nowMs: number): Action | null {
+  if (USER_UPSERT.has(type)) {
+    const id = nonEmptyString(data.id);
+    if (id === undefined) return null;
+    const user = { ...data, id } as ClerkUserPayload;
+    return (h, ctx) => h.userUpserted(user, ctx);
+  }
+  if (type === 'user.deleted') {
+    const id = nonEmptyString(data.id);
+    if (id === undefined) return null;
+    return (h, ctx) => h.userDeleted(id, ctx);
+  }
+  if (SESSION_END.has(type)) {
+    const userId = nonEmptyString(data.user_id);
+    if (userId === undefined) return null;
+    // When the session ended (Clerk's clock, ms); the delivery time when absent or implausible.
+    const updatedAt = data.updated_at;
+    const endedAt =
+      typeof updatedAt === 'number' && Number.isFinite(updatedAt) && updatedAt > 0 && updatedAt <= nowMs + SVIX_TOLERANCE_SECONDS * 1000
+        ? new Date(updatedAt)
+        : deliveredAt;
+    return (h, ctx) => h.sessionEnded(userId, endedAt, ctx);
+  }
+  const kind = MEMBERSHIP.get(type);
+  if (kind !== undefined) {
+    const userData = data.public_user_data;
+    const org = data.organization;
+    const userId = isRecord(userData) ? nonEmptyString(userData.user_id) : undefined;
+    const organizationId = isRecord(org) ? nonEmptyString(org.id) : undefined;
+    if (userId === undefined || organizationId === undefined) return null;
+    const change: ClerkMembershipChange = { kind, userId, organizationId };
+    const slug = isRecord(org) ? nonEmptyString(org.slug) : undefined;
+    if (slug !== undefined) change.organizationSlug = slug;
+    const role = nonEmptyString(data.role);
+    if (role !== undefined) change.role = role;
+    return (h, ctx) => h.membershipChanged(change, ctx);
+  }
+  return null;
+}
+
+function isKnownType(type: string): boolean {
+  return USER_UPSERT.has(type) || type === 'user.deleted' || SESSION_END.has(type) || MEMBERSHIP.has(type);
+}
+
+export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> = async (app, options) => {
+  const tolerance = options.toleranceSeconds ?? SVIX_TOLERANCE_SECONDS;
+  if (!(tolerance > 0 && tolerance <= SVIX_TOLERANCE_SECONDS)) {
+    throw new RangeError(`toleranceSeconds must be between 1 and ${SVIX_TOLERANCE_SECONDS}`);
+  }
+  const replayTtl = options.replayTtlSeconds ?? DEFAULT_REPLAY_TTL_SECONDS;
+  if (!(replayTtl > tolerance)) throw new RangeError('replayTtlSeconds must be longer than the timestamp tolerance');
+  const bodyLimit = options.bodyLimit ?? DEFAULT_WEBHOOK_BODY_LIMIT;
+  const now = options.now ?? Date.now;
+  // Throws on a malformed secret: registration fails at start, not on the first webhook.
+  const webhook = new Webhook(options.secret);
+  const { handlers, store, observer } = options;
+
+  // The signature covers the exact bytes: keep the body as a string, whatever its type.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_request, body, done) => {
+    done(null, body);
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status === 413) return sendProblem(reply, 413, 'invalid_request', `the body is larger than ${bodyLimit} bytes`);
+    if (status >= 400 && status < 500) return sendProblem(reply, status, 'invalid_request', 'the request could not be read');
+    (options.logger ?? request.log).error({ err: error }, 'clerk webhook failed');
+    return sendProblem(reply, 500, 'internal', 'the webhook could not be processed');
+  });
+
+  app.post(options.path ?? '/webhooks/clerk', { bodyLimit }, async (request, reply) => {
+    const log = options.logger ?? request.log;
+    const svixId = singleHeader(request, 'svix-id');
+    const svixTimestamp = singleHeader(request, 'svix-timestamp');
+    const svixSignature = singleHeader(request, 'svix-signature');
+    const body = typeof request.body === 'string' ? request.body : '';
+
+    const invalid = (detail: string): FastifyReply => {
+      observer?.webhook?.('unknown', 'invalid');
+      log.warn({ svixId, reason: detail }, 'clerk webhook refused');
+      return sendProblem(reply, 400, 'invalid_webhook', detail);
+    };
+
+    if (svixId === undefined || svixTimestamp === undefined || svixSignature === undefined) {
+      return invalid('the svix-id, svix-timestamp and svix-signature headers are required');
+    }
+    if (!/^\d{1,12}$/.test(svixTimestamp)) return invalid('svix-timestamp is not a Unix time');
+    const deliveredAtSeconds = Number(svixTimestamp);
+    const skew = now() / 1000 - deliveredAtSeconds;
+    if (Math.abs(skew) > tolerance) return invalid(skew > 0 ? 'the webhook timestamp is too old' : 'the webhook timestamp is in the future');
+
+    let payload: unknown;
+    try {
+      payload = webhook.verify(body, {
+        'svix-id': svixId,
+        'svix-timestamp': svixTimestamp,
+        'svix-signature': svixSignature,
+      });
+    } catch (error) {
+      if (error instanceof WebhookVerificationError) {
+        const message = error.message.toLowerCase();
+        if (message.includes('too old')) return invalid('the webhook timestamp is too old');
+        if (message.includes('too new')) return invalid('the webhook timestamp is in the future');
+        return invalid('the webhook signature does not match');
+      }
+      // A signature-valid body that is not JSON.
+      return invalid('the webhook body is not JSON');
+    }
+
+    if (!isRecord(payload) || typeof payload.type !== 'string' || !isRecord(payload.data)) {
+      observer?.webhook?.('unknown', 'ignored');
+      log.warn({ svixId }, 'clerk webhook without type or data ignored');
+      return reply.code(200).send({ ok: true, ignored: true });
+    }
+    const type = payload.type;
+    if (!isKnownType(type)) {
+      observer?.webhook?.(type, 'ignored');
+      return reply.code(200).send({ ok: true, ignored: true });
+    }
+    const deliveredAt = new Date(deliveredAtSeconds * 1000);
+    const action = actionFor(type, payload.data, deliveredAt, now());
+    if (action === null) {
+      observer?.webhook?.(type, 'ignored');
+      log.warn({ svixId, type }, 'clerk webhook payload lacks the fields its type needs; ignored');
+      return reply.code(200).send({ ok: true, ignored: true });
+    }
+
+    let claimed: boolean;
+    try {
+      claimed = await store.claimWebhookId(svixId, replayTtl);
+    } catch (error) {
+      observer?.webhook?.(type, 'unavailable');
+      log.error({ svixId, type, err: { message: (error as Error).message } }, 'sync store unavailable for clerk webhook');
+      return sendProblem(reply, 503, 'upstream_unavailable', 'the service state store is not available; retry later', DEFAULT_RETRY_AFTER_SECONDS);
+    }
+    if (!claimed) {
+      observer?.webhook?.(type, 'duplicate');
+      return reply.code(200).send({ ok: true, duplicate: true });
+    }
+
+    try {
+      await action(handlers, { type, id: svixId, deliveredAt });
+    } catch (error) {
+      await store.releaseWebhookId(svixId).catch((releaseError: unknown) => {
+        log.error({ svixId, err: { message: (releaseError as Error).message } }, 'could not release a clerk webhook claim');
+      });
+      if (error instanceof StreamUnavailableError || error instanceof SyncStoreUnavailableError) {
+        observer?.webhook?.(type, 'unavailable');
+        log.warn({ svixId, type, err: { name: error.name, message: error.message } }, 'clerk webhook not applied; will be retried');
+        const what = error instanceof StreamUnavailableError ? 'Stream is not available' : 'the service state store is not available';
+        return sendProblem(reply, 503, 'upstream_unavailable', `${what}; retry later`, error.retryAfterSeconds);
+      }
+      observer?.webhook?.(type, 'failed');
+      if (error instanceof StreamRejectedError) {
+        log.error({ svixId, type, status: error.status, streamCode: error.streamCode, err: { message: error.message } }, 'Stream rejected a clerk webhook update');
+        return sendProblem(reply, 500, 'internal', 'Stream rejected the update');
+      }
+      log.error({ svixId, type, err: error }, 'clerk webhook failed');
+      return sendProblem(reply, 500, 'internal', 'the webhook could not be processed');
+    }
+    observer?.webhook?.(type, 'applied');
+    return reply.code(200).send({ ok: true });
+  });
+};
+
+export default clerkWebhooksPlugin;

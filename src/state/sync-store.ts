@@ -1,0 +1,269 @@
+/**
+ * Small pieces of state the user sync and the Clerk webhooks keep between
+ * requests: a per-user profile hash (so an unchanged profile is not sent to
+ * Stream again), the users removed by a `user.deleted` webhook (refused
+ * tokens from then on), and the webhook ids already applied (replay guard).
+ *
+ * `MemorySyncStore` serves a single instance; `RedisSyncStore` is used when
+ * `REDIS_URL` is set, so every instance sees the same state.
+ */
+
+import type { RedisClient } from './redis.js';
+
+export interface SyncStore {
+  /** The cached profile hash, or `null` when absent or expired. */
+  getProfileHash(userId: string): Promise<string | null>;
+  setProfileHash(userId: string, hash: string, ttlSeconds: number): Promise<void>;
+  /** Drop the cached profile hash, so the next token request upserts again. */
+  forget(userId: string): Promise<void>;
+
+  markRemoved(userId: string): Promise<void>;
+  clearRemoved(userId: string): Promise<void>;
+  isRemoved(userId: string): Promise<boolean>;
+
+  /** `true` the first time an id is claimed within `ttlSeconds`, `false` after. Atomic across instances. */
+  claimWebhookId(id: string, ttlSeconds: number): Promise<boolean>;
+  /** Give a claim back, so a redelivery of the same webhook is applied (used when applying it failed). */
+  releaseWebhookId(id: string): Promise<void>;
+}
+
+/**
+ * How long a removed-user mark lives unless configured. It must outlast the
+ * longest-lived session token the service accepts; the identity provider
+ * stops issuing tokens to a deleted user, so the mark only has to cover those
+ * already issued.
+ */
+export const DEFAULT_REMOVED_TTL_SECONDS = 30 * 24 * 3600;
+
+// ---------------------------------------------------------------------------
+// In memory
+
+interface Entry<V> {
+  value: V;
+  /** Epoch milliseconds; `Infinity` for no expiry. */
+  expiresAt: number;
+}
+
+/**
+ * A Map kept in least-recently-used order with per-entry expiry and a hard
+ * size cap: memory stays flat however many distinct keys go through it.
+ */
+export class BoundedTtlMap<V> {
+  readonly #entries = new Map<string, Entry<V>>();
+  readonly #maxEntries: number;
+  readonly #now: () => number;
+
+  constructor(maxEntries: number, now: () => number = Date.now) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+    this.#maxEntries = maxEntries;
+    this.#now = now;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get(key: string): V | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= this.#now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    // Refresh recency.
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    return entry.value;
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** Store a value; `ttlSeconds <= 0` or non-finite means no expiry. */
+  set(key: string, value: V, ttlSeconds: number): void {
+    const expiresAt = Number.isFinite(ttlSeconds) && ttlSeconds > 0 ? this.#now() + ttlSeconds * 1000 : Infinity;
+    this.#entries.delete(key);
+    this.#entries.set(key, { value, expiresAt });
+    this.#evict();
+  }
+
+  /** Store only when absent or expired; `true` when stored. */
+  setIfAbsent(key: string, value: V, ttlSeconds: number): boolean {
+    if (this.get(key) !== undefined) return false;
+    this.set(key, value, ttlSeconds);
+    return true;
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  #evict(): void {
+    if (this.#entries.size <= this.#maxEntries) return;
+    // First pass: drop expired entries from the cold end; then the least recently used.
+    const now = this.#now();
+    for (const [key, entry] of this.#entries) {
+      if (this.#entries.size <= this.#maxEntries) return;
+      if (entry.expiresAt <= now) this.#entries.delete(key);
+      else break;
+    }
+    while (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done === true) return;
+      this.#entries.delete(oldest.value);
+    }
+  }
+}
+
+export interface MemorySyncStoreOptions {
+  /** Most profile hashes kept (least recently used dropped first). Default 50,000. */
+  maxProfiles?: number;
+  /** Most removed-user marks kept. Default 100,000. */
+  maxRemoved?: number;
+  /** Most webhook ids remembered. Default 20,000. */
+  maxWebhookIds?: number;
+  /** How long a removed-user mark lives. Default {@link DEFAULT_REMOVED_TTL_SECONDS}; 0 keeps it until evicted. */
+  removedTtlSeconds?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** Single-instance store. Bounded: each list has a size cap and entries expire. */
+export class MemorySyncStore implements SyncStore {
+  readonly #hashes: BoundedTtlMap<string>;
+  readonly #removed: BoundedTtlMap<true>;
+  readonly #webhooks: BoundedTtlMap<true>;
+  readonly #removedTtlSeconds: number;
+
+  constructor(options: MemorySyncStoreOptions = {}) {
+    const now = options.now ?? Date.now;
+    this.#hashes = new BoundedTtlMap(options.maxProfiles ?? 50_000, now);
+    this.#removed = new BoundedTtlMap(options.maxRemoved ?? 100_000, now);
+    this.#webhooks = new BoundedTtlMap(options.maxWebhookIds ?? 20_000, now);
+    this.#removedTtlSeconds = options.removedTtlSeconds ?? DEFAULT_REMOVED_TTL_SECONDS;
+  }
+
+  /** Entry counts, for tests and diagnostics. */
+  get sizes(): { profiles: number; removed: number; webhookIds: number } {
+    return { profiles: this.#hashes.size, removed: this.#removed.size, webhookIds: this.#webhooks.size };
+  }
+
+  async getProfileHash(userId: string): Promise<string | null> {
+    return this.#hashes.get(userId) ?? null;
+  }
+
+  async setProfileHash(userId: string, hash: string, ttlSeconds: number): Promise<void> {
+    if (!(ttlSeconds > 0)) {
+      this.#hashes.delete(userId);
+      return;
+    }
+    this.#hashes.set(userId, hash, ttlSeconds);
+  }
+
+  async forget(userId: string): Promise<void> {
+    this.#hashes.delete(userId);
+  }
+
+  async markRemoved(userId: string): Promise<void> {
+    this.#removed.set(userId, true, this.#removedTtlSeconds);
+  }
+
+  async clearRemoved(userId: string): Promise<void> {
+    this.#removed.delete(userId);
+  }
+
+  async isRemoved(userId: string): Promise<boolean> {
+    return this.#removed.has(userId);
+  }
+
+  async claimWebhookId(id: string, ttlSeconds: number): Promise<boolean> {
+    return this.#webhooks.setIfAbsent(id, true, Math.max(1, ttlSeconds));
+  }
+
+  async releaseWebhookId(id: string): Promise<void> {
+    this.#webhooks.delete(id);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Redis
+
+export interface RedisSyncStoreOptions {
+  /** An ioredis client from `createRedisClient`; the store never closes it. */
+  client: RedisClient;
+  /** Prefix of every key, so several services can share a Redis. Default `sts:`. */
+  keyPrefix?: string;
+  /** How long a removed-user mark lives. Default {@link DEFAULT_REMOVED_TTL_SECONDS}; 0 keeps it forever. */
+  removedTtlSeconds?: number;
+}
+
+/**
+ * Shared store. Keys (with the default prefix):
+ *   sts:profile:<userId>  profile hash, expires after the sync TTL
+ *   sts:removed:<userId>  removed-user mark
+ *   sts:webhook:<id>      applied webhook id, `SET NX EX`
+ */
+export class RedisSyncStore implements SyncStore {
+  readonly #client: RedisClient;
+  readonly #prefix: string;
+  readonly #removedTtlSeconds: number;
+
+  constructor(options: RedisSyncStoreOptions) {
+    this.#client = options.client;
+    this.#prefix = options.keyPrefix ?? 'sts:';
+    this.#removedTtlSeconds = options.removedTtlSeconds ?? DEFAULT_REMOVED_TTL_SECONDS;
+  }
+
+  get keyPrefix(): string {
+    return this.#prefix;
+  }
+
+  #key(kind: 'profile' | 'removed' | 'webhook', id: string): string {
+    return `${this.#prefix}${kind}:${id}`;
+  }
+
+  async getProfileHash(userId: string): Promise<string | null> {
+    return this.#client.get(this.#key('profile', userId));
+  }
+
+  async setProfileHash(userId: string, hash: string, ttlSeconds: number): Promise<void> {
+    const key = this.#key('profile', userId);
+    if (!(ttlSeconds > 0)) {
+      await this.#client.del(key);
+      return;
+    }
+    await this.#client.set(key, hash, 'EX', Math.ceil(ttlSeconds));
+  }
+
+  async forget(userId: string): Promise<void> {
+    await this.#client.del(this.#key('profile', userId));
+  }
+
+  async markRemoved(userId: string): Promise<void> {
+    const key = this.#key('removed', userId);
+    if (this.#removedTtlSeconds > 0) await this.#client.set(key, '1', 'EX', Math.ceil(this.#removedTtlSeconds));
+    else await this.#client.set(key, '1');
+  }
+
+  async clearRemoved(userId: string): Promise<void> {
+    await this.#client.del(this.#key('removed', userId));
+  }
+
+  async isRemoved(userId: string): Promise<boolean> {
+    return (await this.#client.exists(this.#key('removed', userId))) === 1;
+  }
+
+  async claimWebhookId(id: string, ttlSeconds: number): Promise<boolean> {
+    const result = await this.#client.set(this.#key('webhook', id), '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX');
+    return result === 'OK';
+  }
+
+  async releaseWebhookId(id: string): Promise<void> {
+    await this.#client.del(this.#key('webhook', id));
+  }
+}
