@@ -167,6 +167,17 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     reply.header('x-request-id', request.id);
     reply.header('cache-control', 'no-store');
   });
+  // While draining, every answer closes its connection, so keep-alive clients reconnect elsewhere
+  // instead of reusing a socket that is about to go away.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const code = request.outcome ?? (reply.statusCode < 400 ? 'ok' : 'error');

@@ -24,6 +24,9 @@ export function installShutdown(app: FastifyInstance, options: ShutdownOptions):
     }
     closing = true;
     app.log.info({ signal, graceSeconds: options.graceSeconds }, 'shutting down: draining in-flight requests');
+    // Connections that finish their last request while draining are closed as soon as they go idle.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    sweep.unref();
     const timer = setTimeout(() => {
       app.log.error({ graceSeconds: options.graceSeconds }, 'grace period over: exiting with requests still open');
       exit(1);
@@ -32,11 +35,13 @@ export function installShutdown(app: FastifyInstance, options: ShutdownOptions):
     app.close().then(
       () => {
         clearTimeout(timer);
+        clearInterval(sweep);
         app.log.info('shut down cleanly');
         exit(0);
       },
       (err: unknown) => {
         clearTimeout(timer);
+        clearInterval(sweep);
         app.log.error({ err: { message: (err as Error).message } }, 'error while shutting down');
         exit(1);
       },

@@ -1,6 +1,8 @@
 import { isLoopbackHost } from '../../config/index.js';
 import type { ServiceConfig } from '../../config/index.js';
+import Fastify from 'fastify';
 import { buildApp } from '../../http/app.js';
+import { metricsRoutes } from '../../http/routes/metrics.js';
 import { installShutdown } from '../../http/shutdown.js';
 import { loadCliConfig, type Command } from '../context.js';
 
@@ -22,8 +24,17 @@ export const serveCommand: Command = {
     const config = loadCliConfig(context, { devMode: values.dev === true });
     if (typeof config === 'number') return config;
     const app = await buildApp(config);
+    // Metrics on a port of their own, for a scrape network that never sees public traffic.
+    const metricsApp = config.metrics.port !== null ? Fastify({ logger: false }) : null;
+    if (metricsApp !== null) {
+      await metricsApp.register(metricsRoutes, { metrics: app.serviceMetrics });
+      app.addHook('onClose', async () => {
+        await metricsApp.close();
+      });
+    }
     try {
       await app.listen({ host: config.http.host, port: config.http.port });
+      if (metricsApp !== null) await metricsApp.listen({ host: config.http.host, port: config.metrics.port as number });
     } catch (err) {
       context.stderr(`Cannot listen on ${config.http.host}:${config.http.port}: ${(err as Error).message}\n`);
       await app.close();

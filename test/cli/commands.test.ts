@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import jwt from 'jsonwebtoken';
+import { runCli } from '../../src/cli/run.js';
+import { startDevApp, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
+
+interface Ran {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+async function run(args: string[], env: Record<string, string> = {}, cwd = mkdtempSync(join(tmpdir(), 'sts-cli-'))): Promise<Ran> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { env, cwd, stdout: (s) => (out += s), stderr: (s) => (err += s) });
+  return { code, out, err };
+}
+
+describe('CLI', () => {
+  test('--help on the tool and on each command', async () => {
+    const top = await run(['--help']);
+    assert.equal(top.code, 0);
+    for (const command of ['serve', 'dev-token', 'request', 'clerk-token', 'inspect', 'check-config']) {
+      assert.match(top.out, new RegExp(`\\b${command}\\b`));
+      const help = await run([command, '--help']);
+      assert.equal(help.code, 0, command);
+      assert.match(help.out, new RegExp(`Usage: stream-token-service ${command}`));
+    }
+    const unknown = await run(['frobnicate']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /Unknown command "frobnicate"/);
+    const badFlag = await run(['inspect', '--nope']);
+    assert.equal(badFlag.code, 1);
+  });
+
+  test('check-config prints the resolved configuration without secrets, or exits 2 with the problems', async () => {
+    const ok = await run(['check-config'], { STREAM_API_KEY: 'k1', STREAM_API_SECRET: 'very-secret-value-xyz', CLERK_FRONTEND_API: 'my-app.clerk.accounts.dev', CLERK_SECRET_KEY: 'sk_test_hidden_value' });
+    assert.equal(ok.code, 0, ok.err);
+    const printed = JSON.parse(ok.out) as { stream: { apiSecret: string }; issuers: Array<{ issuer: string }>; clerk: { secretKey: string } };
+    assert.equal(printed.stream.apiSecret, 'set');
+    assert.equal(printed.clerk.secretKey, 'set');
+    assert.equal(printed.issuers[0]?.issuer, 'https://my-app.clerk.accounts.dev');
+    assert.ok(!ok.out.includes('very-secret-value-xyz'));
+    assert.ok(!ok.out.includes('sk_test_hidden_value'));
+    const bad = await run(['check-config'], { NODE_ENV: 'production', PORT: 'x' });
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /PORT/);
+    assert.match(bad.err, /STREAM_API_KEY/);
+  });
+
+  test('dev-token signs a token with the dev key that a dev server in the same directory accepts', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sts-devtoken-'));
+    const made = await run(['dev-token', 'cli_user', '--claims', '{"org_role":"org:admin"}'], {}, cwd);
+    assert.equal(made.code, 0, made.err);
+    const token = made.out.trim();
+    const claims = jwt.decode(token) as Record<string, unknown>;
+    assert.equal(claims.sub, 'cli_user');
+    assert.equal(claims.org_role, 'org:admin');
+    const app = await startDevApp({ DEV_DIRECTORY: join(cwd, '.dev') });
+    try {
+      const res = await app.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().user_id, 'cli_user');
+    } finally {
+      await app.app.close();
+    }
+    assert.equal((await run(['dev-token', 'bad user'])).code, 1);
+    assert.equal((await run(['dev-token', 'u', '--claims', '[1]'])).code, 1);
+    assert.equal((await run(['dev-token', 'u'], { NODE_ENV: 'production' })).code, 2);
+  });
+
+  test('inspect decodes without verifying and says so', async () => {
+    const token = jwt.sign({ sub: 'x', exp: 4_000_000_000 }, 'k');
+    const res = await run(['inspect', token]);
+    assert.equal(res.code, 0);
+    const printed = JSON.parse(res.out) as { verified: boolean; claims: { sub: string }; times: { exp: string } };
+    assert.equal(printed.verified, false);
+    assert.equal(printed.claims.sub, 'x');
+    assert.match(printed.times.exp, /^2096-/);
+    assert.equal((await run(['inspect', 'nope'])).code, 1);
+  });
+});
+
+describe('CLI request against a running service', () => {
+  let t: TestApp;
+  let base: string;
+  before(async () => {
+    t = await startDevApp();
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}`;
+  });
+  after(() => t.app.close());
+
+  test('prints the decoded Stream token and checks it, including the signature with --secret', async () => {
+    const res = await run(['request', '--url', base, '--token', t.sessionToken('req_user'), '--secret', TEST_STREAM_SECRET]);
+    assert.equal(res.code, 0, res.err);
+    const printed = JSON.parse(res.out) as { response: { user_id: string }; stream_token: { claims: { user_id: string } }; checks: Record<string, string> };
+    assert.equal(printed.response.user_id, 'req_user');
+    assert.equal(printed.stream_token.claims.user_id, 'req_user');
+    assert.deepEqual(printed.checks, { header: 'ok', user_id: 'ok', exp: 'ok', signature: 'ok' });
+  });
+
+  test('reads the token from a file and fails the signature check with a wrong secret', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sts-tok-')), 'session.jwt');
+    writeFileSync(file, `${t.sessionToken('req_user')}\n`);
+    const res = await run(['request', '--url', `${base}/stream/token`, '--token-file', file, '--secret', 'wrong-secret']);
+    assert.equal(res.code, 1);
+    assert.match(res.out, /does not verify with this secret/);
+  });
+
+  test('shows the problem and exits 1 when the service refuses', async () => {
+    const res = await run(['request', '--url', base, '--token', 'not.a.token']);
+    assert.equal(res.code, 1);
+    assert.match(res.err, /HTTP 401 malformed_token/);
+  });
+});
