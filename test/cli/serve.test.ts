@@ -112,6 +112,25 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
     }
   });
 
+  test('WEB_CONCURRENCY=2 runs two workers that serve, and SIGTERM stops them all with exit 0', async () => {
+    const port = await freePort();
+    const cli = spawnCli(['serve', '--dev'], { env: { PORT: String(port), WEB_CONCURRENCY: '2', LOG_LEVEL: 'info' }, cwd: tempDir() });
+    try {
+      await waitForHttp(`http://127.0.0.1:${port}/healthz`);
+      const deadline = Date.now() + 15_000;
+      while ((cli.stdout().match(/Server listening/g) ?? []).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.equal((cli.stdout().match(/Server listening/g) ?? []).length, 2, cli.stdout());
+      const session = (await (await fetch(`http://127.0.0.1:${port}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_id":"w"}' })).json()) as { token: string };
+      for (let i = 0; i < 4; i += 1) {
+        const res = await fetch(`http://127.0.0.1:${port}/stream/token`, { method: 'POST', headers: { authorization: `Bearer ${session.token}` } });
+        assert.equal(res.status, 200);
+      }
+    } finally {
+      cli.child.kill('SIGTERM');
+      assert.equal(await cli.exited, 0);
+    }
+  });
+
   test('SIGTERM under load: in-flight requests all finish, then the process exits 0', async () => {
     const apiKey = 'drainkey';
     const apiSecret = 'drain-secret-0123456789abcdefghij';

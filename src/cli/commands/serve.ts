@@ -4,6 +4,7 @@ import Fastify from 'fastify';
 import { buildApp } from '../../http/app.js';
 import { metricsRoutes } from '../../http/routes/metrics.js';
 import { installShutdown } from '../../http/shutdown.js';
+import { isClusterPrimary, superviseWorkers } from '../cluster.js';
 import { loadCliConfig, type Command } from '../context.js';
 
 export const serveCommand: Command = {
@@ -23,6 +24,10 @@ export const serveCommand: Command = {
   async run(values, _positionals, context) {
     const config = loadCliConfig(context, { devMode: values.dev === true });
     if (typeof config === 'number') return config;
+    if (config.webConcurrency > 1 && isClusterPrimary()) {
+      if (config.devMode) context.stderr(devBanner(config, config.http.port));
+      return superviseWorkers({ workers: config.webConcurrency, graceSeconds: config.http.shutdownGraceSeconds, log: (m) => context.stderr(`${m}\n`) });
+    }
     const app = await buildApp(config);
     // Metrics on a port of their own, for a scrape network that never sees public traffic.
     const metricsApp = config.metrics.port !== null ? Fastify({ logger: false }) : null;
@@ -43,7 +48,7 @@ export const serveCommand: Command = {
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
     warnAboutExposure(config, (msg) => app.log.warn(msg));
-    if (config.devMode) context.stderr(devBanner(config, port));
+    if (config.devMode && isClusterPrimary()) context.stderr(devBanner(config, port));
     installShutdown(app, { graceSeconds: config.http.shutdownGraceSeconds });
     return null;
   },

@@ -1,0 +1,41 @@
+import cluster from 'node:cluster';
+
+export interface ClusterOptions {
+  workers: number;
+  graceSeconds: number;
+  log: (message: string) => void;
+}
+
+/**
+ * `WEB_CONCURRENCY` > 1: this process becomes a supervisor that forks one
+ * worker per slot, restarts a worker that dies unexpectedly, and on SIGTERM or
+ * SIGINT passes the signal on and exits once every worker has drained.
+ * In-process state (memory rate limits, sync cache) is per worker: set
+ * REDIS_URL so workers share it.
+ */
+export function superviseWorkers(options: ClusterOptions): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const fork = () => cluster.fork();
+    for (let i = 0; i < options.workers; i += 1) fork();
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) {
+        if (Object.keys(cluster.workers ?? {}).length === 0) resolve(0);
+        return;
+      }
+      options.log(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
+      setTimeout(fork, 1000).unref();
+    });
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      options.log(`${signal}: stopping ${options.workers} workers`);
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
+      setTimeout(() => resolve(1), (options.graceSeconds + 5) * 1000).unref();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+export const isClusterPrimary = (): boolean => cluster.isPrimary;
