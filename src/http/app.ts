@@ -133,6 +133,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
   const store: SyncStore = deps.syncStore ?? (redis !== null ? new RedisSyncStore({ client: redis }) : new MemorySyncStore());
 
   // Stream
+  const policy = compilePolicy({ ...(config.policy.document !== null ? { document: config.policy.document } : {}), roleMap: config.policy.roleMap });
   const minter = new StreamTokenMinter({ apiSecret: config.stream.apiSecret.reveal(), ttlSeconds: config.stream.tokenTtlSeconds, ...(now ? { now } : {}) });
   const hasStream = !config.stream.placeholderCredentials || config.stream.baseUrl !== null || deps.streamClient !== undefined;
   const streamUsers = hasStream
@@ -145,11 +146,12 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
           }),
         store,
         profileTtlSeconds: config.sync.ttlSeconds,
+        // With teams from the policy, an empty list is written too, so leaving the last organization clears it.
+        manageTeams: policy.teams !== null,
         observer: { streamCall: (operation, outcome) => metrics.streamCalls.inc({ operation, outcome }) },
         logger: app.log,
       })
     : null;
-  const policy = compilePolicy({ ...(config.policy.document !== null ? { document: config.policy.document } : {}), roleMap: config.policy.roleMap });
   const exchange = new TokenExchange({
     minter,
     apiKey: config.stream.apiKey,

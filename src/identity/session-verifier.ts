@@ -41,6 +41,12 @@ interface PendingVerification {
   kid: string | undefined;
 }
 
+/**
+ * Clerk's `cat` header values that mark a session token (`cl_B7d4PD111AAA`) or ask to be ignored
+ * (`cl_I7d4PD111III`), as `@clerk/backend` tells them from machine tokens (M2M, OAuth, API keys).
+ * Any other category is a machine token and is refused.
+ */
+const SESSION_TOKEN_CATEGORIES: ReadonlySet<unknown> = new Set(['cl_B7d4PD111AAA', 'cl_I7d4PD111III']);
 const SESSION_TOKEN_TYPES: ReadonlySet<string> = new Set(['jwt', 'application/jwt']);
 /** OIDC issuers may hand out RFC 9068 access tokens as well as plain JWTs. */
 const OIDC_TOKEN_TYPES: ReadonlySet<string> = new Set(['jwt', 'application/jwt', 'at+jwt', 'application/at+jwt']);
@@ -190,7 +196,7 @@ export class SessionVerifier {
     if (typ !== undefined && !issuer.tokenTypes.has(typ.toLowerCase())) {
       throw new SessionTokenError('unsupported_token_type', 'This kind of token is not accepted.');
     }
-    if (Object.hasOwn(header, 'cat')) {
+    if (Object.hasOwn(header, 'cat') && !SESSION_TOKEN_CATEGORIES.has(header.cat as string)) {
       throw new SessionTokenError('unsupported_token_type', 'Machine tokens are not accepted.');
     }
     if (Object.hasOwn(header, 'crit') || Object.hasOwn(header, 'b64')) {

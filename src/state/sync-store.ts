@@ -45,34 +45,43 @@ interface Entry<V> {
 }
 
 /**
- * A Map kept in least-recently-used order with per-entry expiry and a hard
- * size cap: memory stays flat however many distinct keys go through it.
+ * A size-capped map with per-entry expiry, evicting roughly least recently
+ * used first, in O(1) per operation: entries live in two generations; when
+ * the current one is full it becomes the previous one and the old previous
+ * one is dropped whole. Reading an entry of the previous generation moves it
+ * to the current one. At most `maxEntries` entries are held, so memory stays
+ * flat however many distinct keys go through it.
  */
 export class BoundedTtlMap<V> {
-  readonly #entries = new Map<string, Entry<V>>();
-  readonly #maxEntries: number;
+  #current = new Map<string, Entry<V>>();
+  #previous = new Map<string, Entry<V>>();
+  readonly #generationSize: number;
   readonly #now: () => number;
 
   constructor(maxEntries: number, now: () => number = Date.now) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
-    this.#maxEntries = maxEntries;
+    if (!Number.isInteger(maxEntries) || maxEntries < 2) throw new RangeError('maxEntries must be an integer of at least 2');
+    this.#generationSize = Math.floor(maxEntries / 2);
     this.#now = now;
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#current.size + this.#previous.size;
   }
 
   get(key: string): V | undefined {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
+    let entry = this.#current.get(key);
+    if (entry === undefined) {
+      entry = this.#previous.get(key);
+      if (entry === undefined) return undefined;
+      this.#previous.delete(key);
+      if (entry.expiresAt <= this.#now()) return undefined;
+      this.#insert(key, entry);
+      return entry.value;
+    }
     if (entry.expiresAt <= this.#now()) {
-      this.#entries.delete(key);
+      this.#current.delete(key);
       return undefined;
     }
-    // Refresh recency.
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
     return entry.value;
   }
 
@@ -83,9 +92,8 @@ export class BoundedTtlMap<V> {
   /** Store a value; `ttlSeconds <= 0` or non-finite means no expiry. */
   set(key: string, value: V, ttlSeconds: number): void {
     const expiresAt = Number.isFinite(ttlSeconds) && ttlSeconds > 0 ? this.#now() + ttlSeconds * 1000 : Infinity;
-    this.#entries.delete(key);
-    this.#entries.set(key, { value, expiresAt });
-    this.#evict();
+    this.#previous.delete(key);
+    this.#insert(key, { value, expiresAt });
   }
 
   /** Store only when absent or expired; `true` when stored. */
@@ -96,32 +104,27 @@ export class BoundedTtlMap<V> {
   }
 
   delete(key: string): void {
-    this.#entries.delete(key);
+    this.#current.delete(key);
+    this.#previous.delete(key);
   }
 
   clear(): void {
-    this.#entries.clear();
+    this.#current.clear();
+    this.#previous.clear();
   }
 
-  #evict(): void {
-    if (this.#entries.size <= this.#maxEntries) return;
-    // First pass: drop expired entries from the cold end; then the least recently used.
-    const now = this.#now();
-    for (const [key, entry] of this.#entries) {
-      if (this.#entries.size <= this.#maxEntries) return;
-      if (entry.expiresAt <= now) this.#entries.delete(key);
-      else break;
-    }
-    while (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done === true) return;
-      this.#entries.delete(oldest.value);
+  #insert(key: string, entry: Entry<V>): void {
+    const isNew = !this.#current.has(key);
+    this.#current.set(key, entry);
+    if (isNew && this.#current.size >= this.#generationSize) {
+      this.#previous = this.#current;
+      this.#current = new Map();
     }
   }
 }
 
 export interface MemorySyncStoreOptions {
-  /** Most profile hashes kept (least recently used dropped first). Default 50,000. */
+  /** Most profile hashes kept (least recently used dropped first, roughly). Default 50,000. */
   maxProfiles?: number;
   /** Most removed-user marks kept. Default 100,000. */
   maxRemoved?: number;

@@ -16,6 +16,7 @@
  *      `upstream_unavailable` with `Retry-After`.
  */
 
+import { ProblemError, sendProblem } from '../problem.js';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Webhook, WebhookVerificationError } from 'svix';
 import type { Logger } from '../../identity/types.js';
@@ -41,7 +42,7 @@ export interface ClerkWebhookPluginOptions {
   /** `CLERK_WEBHOOK_SECRET` (`whsec_...`). */
   secret: string;
   /**
-   * Largest accepted age (and clock lead) of `svix-timestamp`, seconds.
+   * Largest accepted age of `svix-timestamp` (and how far ahead of this clock it may be), seconds.
    * Default and maximum: 300 (svix's own check); a smaller value tightens it.
    */
   toleranceSeconds?: number;
@@ -60,35 +61,10 @@ export interface ClerkWebhookPluginOptions {
   now?: () => number;
 }
 
-type ProblemCode = 'invalid_webhook' | 'upstream_unavailable' | 'invalid_request' | 'internal';
+type WebhookProblemCode = 'invalid_webhook' | 'upstream_unavailable' | 'invalid_request' | 'internal';
 
-const TITLES: Record<ProblemCode, string> = {
-  invalid_webhook: 'The webhook could not be verified',
-  upstream_unavailable: 'Stream is not available',
-  invalid_request: 'The request is not valid',
-  internal: 'Internal error',
-};
-
-/** RFC 9457 problem response. */
-function sendProblem(
-  reply: FastifyReply,
-  status: number,
-  code: ProblemCode,
-  detail: string,
-  retryAfterSeconds?: number,
-): FastifyReply {
-  if (retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds))));
-  return reply
-    .code(status)
-    .type('application/problem+json')
-    .send({
-      type: `urn:stream-token-service:problem:${code}`,
-      title: TITLES[code],
-      status,
-      detail,
-      code,
-      request_id: reply.request.id,
-    });
+function problem(reply: FastifyReply, status: number, code: WebhookProblemCode, detail: string, retryAfterSeconds?: number): FastifyReply {
+  return sendProblem(reply, new ProblemError({ code, status, detail, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) }));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -180,10 +156,10 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;
-    if (status === 413) return sendProblem(reply, 413, 'invalid_request', `the body is larger than ${bodyLimit} bytes`);
-    if (status >= 400 && status < 500) return sendProblem(reply, status, 'invalid_request', 'the request could not be read');
+    if (status === 413) return problem(reply, 413, 'invalid_request', `the body is larger than ${bodyLimit} bytes`);
+    if (status >= 400 && status < 500) return problem(reply, status, 'invalid_request', 'the request could not be read');
     (options.logger ?? request.log).error({ err: error }, 'clerk webhook failed');
-    return sendProblem(reply, 500, 'internal', 'the webhook could not be processed');
+    return problem(reply, 500, 'internal', 'the webhook could not be processed');
   });
 
   app.post(options.path ?? '/webhooks/clerk', { bodyLimit }, async (request, reply) => {
@@ -196,7 +172,7 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
     const invalid = (detail: string): FastifyReply => {
       observer?.webhook?.('unknown', 'invalid');
       log.warn({ svixId, reason: detail }, 'clerk webhook refused');
-      return sendProblem(reply, 400, 'invalid_webhook', detail);
+      return problem(reply, 400, 'invalid_webhook', detail);
     };
 
     if (svixId === undefined || svixTimestamp === undefined || svixSignature === undefined) {
@@ -249,7 +225,7 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
     } catch (error) {
       observer?.webhook?.(type, 'unavailable');
       log.error({ svixId, type, err: { message: (error as Error).message } }, 'sync store unavailable for clerk webhook');
-      return sendProblem(reply, 503, 'upstream_unavailable', 'the service state store is not available; retry later', DEFAULT_RETRY_AFTER_SECONDS);
+      return problem(reply, 503, 'upstream_unavailable', 'the service state store is not available; retry later', DEFAULT_RETRY_AFTER_SECONDS);
     }
     if (!claimed) {
       observer?.webhook?.(type, 'duplicate');
@@ -266,15 +242,15 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
         observer?.webhook?.(type, 'unavailable');
         log.warn({ svixId, type, err: { name: error.name, message: error.message } }, 'clerk webhook not applied; will be retried');
         const what = error instanceof StreamUnavailableError ? 'Stream is not available' : 'the service state store is not available';
-        return sendProblem(reply, 503, 'upstream_unavailable', `${what}; retry later`, error.retryAfterSeconds);
+        return problem(reply, 503, 'upstream_unavailable', `${what}; retry later`, error.retryAfterSeconds);
       }
       observer?.webhook?.(type, 'failed');
       if (error instanceof StreamRejectedError) {
         log.error({ svixId, type, status: error.status, streamCode: error.streamCode, err: { message: error.message } }, 'Stream rejected a clerk webhook update');
-        return sendProblem(reply, 500, 'internal', 'Stream rejected the update');
+        return problem(reply, 500, 'internal', 'Stream rejected the update');
       }
       log.error({ svixId, type, err: error }, 'clerk webhook failed');
-      return sendProblem(reply, 500, 'internal', 'the webhook could not be processed');
+      return problem(reply, 500, 'internal', 'the webhook could not be processed');
     }
     observer?.webhook?.(type, 'applied');
     return reply.code(200).send({ ok: true });
