@@ -9,12 +9,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import ts from 'typescript';
-import { loadConfig } from '../../src/config/index.js';
-import { startApp, startDevApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
+import { startDevApp, startProductionApp, TEST_STREAM_KEY, type TestApp } from '../support/harness.js';
 import { startTestIssuer } from '../support/issuer.js';
 
 /** Serves src/client compiled to plain ESM at /client/*.js, and an empty page at /, as an app's own web server would. */
@@ -158,11 +156,7 @@ describe('GET /dev/ (dev playground)', () => {
   it('does not exist outside dev mode', async () => {
     const issuer = await startTestIssuer();
     try {
-      const config = loadConfig({
-        env: { STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, CLERK_JWT_ISSUER: issuer.issuer, STREAM_SYNC_USERS: 'false' },
-        cwd: tmpdir(),
-      });
-      const t = await startApp(config);
+      const t = await startProductionApp(issuer);
       apps.push(t);
       for (const url of ['/dev/', '/dev']) {
         const res = await t.app.inject({ method: 'GET', url });

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { tmpdir } from 'node:os';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { loadConfig } from '../../src/config/index.js';
-import { startApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
+import { startProductionApp, type TestApp } from '../support/harness.js';
 import { startTestIssuer, type TestIssuer } from '../support/issuer.js';
 
 /** Property: whatever arrives in headers, token or body, the answer is never a 5xx and always a well-formed response. */
@@ -14,11 +12,7 @@ let valid: string;
 
 before(async () => {
   issuer = await startTestIssuer();
-  const config = loadConfig({
-    env: { STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, CLERK_JWT_ISSUER: issuer.issuer, LOG_LEVEL: 'silent', STREAM_SYNC_USERS: 'false', JWKS_COOLDOWN_SECONDS: '3600', RATE_LIMIT_PER_IP: '1000000', RATE_LIMIT_PER_USER: '1000000' },
-    cwd: tmpdir(),
-  });
-  t = await startApp(config);
+  t = await startProductionApp(issuer, { LOG_LEVEL: 'silent', JWKS_COOLDOWN_SECONDS: '3600', RATE_LIMIT_PER_IP: '1000000', RATE_LIMIT_PER_USER: '1000000' });
   valid = issuer.sessionToken('user_fuzz');
 });
 

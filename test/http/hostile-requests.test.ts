@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, createHmac, sign } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { after, before, test } from 'node:test';
-import { loadConfig } from '../../src/config/index.js';
-import { startApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
+import { startProductionApp, type TestApp } from '../support/harness.js';
 import { startTestIssuer, type TestIssuer } from '../support/issuer.js';
 
 /**
@@ -142,17 +140,7 @@ before(async () => {
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-  const config = loadConfig({
-    env: {
-      STREAM_API_KEY: TEST_STREAM_KEY,
-      STREAM_API_SECRET: TEST_STREAM_SECRET,
-      CLERK_JWT_ISSUER: issuer.issuer,
-      CLERK_AUTHORIZED_PARTIES: 'https://app.example.com',
-      STREAM_SYNC_USERS: 'false',
-    },
-    cwd: tmpdir(),
-  });
-  t = await startApp(config);
+  t = await startProductionApp(issuer, { CLERK_AUTHORIZED_PARTIES: 'https://app.example.com' });
 });
 
 after(async () => {

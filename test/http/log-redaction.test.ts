@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { tmpdir } from 'node:os';
 import { after, before, test } from 'node:test';
-import { loadConfig } from '../../src/config/index.js';
 import { scrubLine } from '../../src/http/logging.js';
-import { startApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
+import { startProductionApp, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
 import { startTestIssuer, type TestIssuer } from '../support/issuer.js';
 
 let t: TestApp;
@@ -16,22 +14,14 @@ before(async () => {
   issuer = await startTestIssuer();
   downIssuer = await startTestIssuer();
   downIssuer.mode = 'down';
-  const config = loadConfig({
-    env: {
-      STREAM_API_KEY: TEST_STREAM_KEY,
-      STREAM_API_SECRET: TEST_STREAM_SECRET,
-      CLERK_JWT_ISSUER: issuer.issuer,
-      CLERK_AUTHORIZED_PARTIES: 'https://app.example.com',
-      CLERK_SECRET_KEY: CLERK_SECRET,
-      CLERK_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      OIDC_ISSUERS: JSON.stringify([{ issuer: downIssuer.issuer, jwks_uri: downIssuer.jwksUrl }]),
-      JWKS_FETCH_TIMEOUT_MS: '500',
-      LOG_LEVEL: 'trace',
-      STREAM_SYNC_USERS: 'false',
-    },
-    cwd: tmpdir(),
+  t = await startProductionApp(issuer, {
+    CLERK_AUTHORIZED_PARTIES: 'https://app.example.com',
+    CLERK_SECRET_KEY: CLERK_SECRET,
+    CLERK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    OIDC_ISSUERS: JSON.stringify([{ issuer: downIssuer.issuer, jwks_uri: downIssuer.jwksUrl }]),
+    JWKS_FETCH_TIMEOUT_MS: '500',
+    LOG_LEVEL: 'trace',
   });
-  t = await startApp(config);
 });
 
 after(async () => {

@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import { tmpdir } from 'node:os';
 import { test } from 'node:test';
-import { loadConfig } from '../../src/config/index.js';
-import { startApp, TEST_STREAM_KEY, TEST_STREAM_SECRET } from '../support/harness.js';
+import { startProductionApp } from '../support/harness.js';
 import { startTestIssuer } from '../support/issuer.js';
 
-const base = { STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, STREAM_SYNC_USERS: 'false', JWKS_COOLDOWN_SECONDS: '1', JWKS_FETCH_TIMEOUT_MS: '500' };
+const base = { JWKS_COOLDOWN_SECONDS: '1', JWKS_FETCH_TIMEOUT_MS: '500' };
 
 test('/readyz is 503 and tokens get 503 keys_unavailable until the JWKS can be loaded, then both recover', async () => {
   const issuer = await startTestIssuer();
   issuer.mode = 'down';
-  const t = await startApp(loadConfig({ env: { ...base, CLERK_JWT_ISSUER: issuer.issuer }, cwd: tmpdir() }));
+  const t = await startProductionApp(issuer, base);
   try {
     const notReady = await t.app.inject('/readyz');
     assert.equal(notReady.statusCode, 503);
@@ -38,7 +36,7 @@ test('/readyz is 503 and tokens get 503 keys_unavailable until the JWKS can be l
 
 test('CLERK_JWT_KEY verifies without any network: the JWKS is never fetched', async () => {
   const issuer = await startTestIssuer();
-  const t = await startApp(loadConfig({ env: { ...base, CLERK_JWT_ISSUER: issuer.issuer, CLERK_JWT_KEY: issuer.publicKeyPem }, cwd: tmpdir() }));
+  const t = await startProductionApp(issuer, { ...base, CLERK_JWT_KEY: issuer.publicKeyPem });
   try {
     assert.equal((await t.app.inject('/readyz')).statusCode, 200);
     const res = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${issuer.sessionToken('user_pem')}` } });

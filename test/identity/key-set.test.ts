@@ -72,14 +72,15 @@ async function jwksServer(document: unknown): Promise<TestServer> {
   return server;
 }
 
-function verifierFor(
-  server: TestServer,
+/** A verifier for one issuer (`issuerOptions(issuer)`) on the test clock, closed after the test. */
+function verifierWith(
+  issuer: Partial<IssuerOptions>,
   clock: TestClock,
   timing: Partial<KeySetTiming> = {},
   extra: Partial<ConstructorParameters<typeof SessionVerifier>[0]> = {},
 ): SessionVerifier {
   const verifier = new SessionVerifier({
-    issuers: [issuerOptions({ jwksUri: server.url('/jwks') })],
+    issuers: [issuerOptions(issuer)],
     keySetTiming: defaultTiming(timing),
     clockSkewSeconds: 0,
     now: clock.now,
@@ -87,6 +88,16 @@ function verifierFor(
   });
   cleanup.push(() => verifier.close());
   return verifier;
+}
+
+/** A verifier for the Clerk issuer whose keys `server` serves at `/jwks`. */
+function verifierFor(
+  server: TestServer,
+  clock: TestClock,
+  timing: Partial<KeySetTiming> = {},
+  extra: Partial<ConstructorParameters<typeof SessionVerifier>[0]> = {},
+): SessionVerifier {
+  return verifierWith({ jwksUri: server.url('/jwks') }, clock, timing, extra);
 }
 
 describe('key rotation', () => {
@@ -385,13 +396,7 @@ describe('JWKS content', () => {
 
 describe('tokens without kid', () => {
   it('use the single static key (CLERK_JWT_KEY)', async () => {
-    const verifier = new SessionVerifier({
-      issuers: [issuerOptions({ staticKeys: [keyA.publicKey] })],
-      keySetTiming: defaultTiming(),
-      clockSkewSeconds: 0,
-      now: new TestClock().now,
-    });
-    cleanup.push(() => verifier.close());
+    const verifier = verifierWith({ staticKeys: [keyA.publicKey] }, new TestClock());
     await verifier.start();
     assert.equal(verifier.isReady(), true);
     assert.equal((await verifier.verify(token(keyA, undefined))).userId, 'user_1');
@@ -413,14 +418,7 @@ describe('tokens without kid', () => {
 
   it('use the single remote key for the algorithm, ignoring keys for other algorithms', async () => {
     const server = await jwksServer({ keys: [jwkA, publicJwk(keyC.publicKey, { kid: 'key-c', alg: 'ES256' })] });
-    const clock = new TestClock();
-    const verifier = new SessionVerifier({
-      issuers: [issuerOptions({ jwksUri: server.url('/jwks'), algorithms: ['RS256', 'ES256'] })],
-      keySetTiming: defaultTiming(),
-      clockSkewSeconds: 0,
-      now: clock.now,
-    });
-    cleanup.push(() => verifier.close());
+    const verifier = verifierWith({ jwksUri: server.url('/jwks'), algorithms: ['RS256', 'ES256'] }, new TestClock());
     await verifier.start();
     await verifier.verify(token(keyA, undefined));
   });
@@ -469,13 +467,7 @@ describe('OIDC discovery', () => {
   it('uses the discovered jwks_uri', async () => {
     const server = await discoveryServer((origin) => `${origin}/tenant`);
     const issuer = `${server.origin}/tenant`;
-    const verifier = new SessionVerifier({
-      issuers: [issuerOptions({ kind: 'oidc', issuer })],
-      keySetTiming: defaultTiming(),
-      clockSkewSeconds: 0,
-      now: new TestClock().now,
-    });
-    cleanup.push(() => verifier.close());
+    const verifier = verifierWith({ kind: 'oidc', issuer }, new TestClock());
     await verifier.start();
     assert.equal(verifier.isReady(), true);
     const session = await verifier.verify(token(keyA, 'key-a', {}, issuer));
@@ -487,13 +479,7 @@ describe('OIDC discovery', () => {
     const server = await discoveryServer((origin) => `${origin}/tenant/`);
     const issuer = `${server.origin}/tenant`;
     const clock = new TestClock();
-    const verifier = new SessionVerifier({
-      issuers: [issuerOptions({ kind: 'oidc', issuer })],
-      keySetTiming: defaultTiming({ cooldownSeconds: 30 }),
-      clockSkewSeconds: 0,
-      now: clock.now,
-    });
-    cleanup.push(() => verifier.close());
+    const verifier = verifierWith({ kind: 'oidc', issuer }, clock, { cooldownSeconds: 30 });
     await verifier.start();
     assert.equal(verifier.isReady(), false);
     assert.match(verifier.status()[0]?.lastError ?? '', /different issuer/);

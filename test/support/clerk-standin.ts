@@ -24,7 +24,15 @@
  */
 import { generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  closeServer,
+  injectedFailureReason,
+  listen,
+  readRequest,
+  takeFailure,
+  type InjectedFailure,
+  type RecordedRequest,
+} from './http-standin.js';
 
 /** Seed data for a user; anything else given is copied into the user JSON as is. */
 export interface ClerkStandInUser {
@@ -69,35 +77,15 @@ export interface ClerkStandInOptions {
   port?: number;
 }
 
-export interface ClerkRecordedCall {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  body: unknown;
+export interface ClerkRecordedCall extends RecordedRequest {
   /** True when the request carried the configured secret key. */
   authenticated: boolean;
   /** `secret_key` when an `Authorization: Bearer …` header was sent (right or wrong), `none` otherwise. */
   authKind: 'secret_key' | 'none';
-  rejectedReason?: string;
-  /** HTTP status answered; 0 when the connection was dropped on purpose. */
-  status: number;
-  headers: Record<string, string>;
-  at: number;
 }
 
-export interface ClerkFailure {
-  /** Status to answer with; 0 destroys the socket. Omit to answer normally after `delayMs`. */
-  status?: number;
-  delayMs?: number;
-  body?: unknown;
-  /** How many requests to affect; unlimited when omitted. */
-  times?: number;
-  /** `Retry-After` for 429 answers (default 1). */
-  retryAfter?: number | string;
-  /** Only requests whose path starts with this string (or matches this pattern), e.g. `/.well-known/jwks.json`. */
-  path?: string | RegExp;
-  method?: string;
-}
+/** Fault injection for BAPI and JWKS requests; see {@link InjectedFailure}. */
+export type ClerkFailure = InjectedFailure;
 
 export interface MintOptions {
   /** `kid` header to put in the token (the key used to sign stays the current one). */
@@ -165,19 +153,6 @@ function nowSeconds(): number {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function sortKeys(obj: Record<string, unknown>): Record<string, unknown> {
@@ -532,34 +507,10 @@ export async function startClerkStandIn(options: ClerkStandInOptions): Promise<C
     );
   }
 
-  function failureApplies(failure: ClerkFailure, method: string, path: string): boolean {
-    if (failure.method && failure.method.toUpperCase() !== method) return false;
-    if (failure.path instanceof RegExp) return failure.path.test(path);
-    if (typeof failure.path === 'string') return path.startsWith(failure.path);
-    return true;
-  }
-
   async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://stand-in');
-    const method = (req.method ?? 'GET').toUpperCase();
-    const path = url.pathname;
-    const raw = await readBody(req);
-    let body: unknown;
-    let bodyIsJson = true;
-    if (raw !== '') {
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        body = raw;
-        bodyIsJson = false;
-      }
-    }
+    const { url, method, path, body, bodyIsJson, headers } = await readRequest(req);
     const authorization = req.headers.authorization ?? '';
     const bearer = /^Bearer (.+)$/.exec(authorization)?.[1];
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
     const call: ClerkRecordedCall = {
       method,
       path,
@@ -573,23 +524,16 @@ export async function startClerkStandIn(options: ClerkStandInOptions): Promise<C
     };
     calls.push(call);
 
-    const failure = state.failure;
-    if (failure && failureApplies(failure, method, path)) {
-      if (failure.times !== undefined) {
-        failure.times -= 1;
-        if (failure.times <= 0 && state.failure === failure) state.failure = null;
-      }
-      if (failure.delayMs) await sleep(failure.delayMs);
-      if (failure.status !== undefined) {
-        call.status = failure.status;
-        call.rejectedReason = failure.status === 0 ? 'injected failure: connection dropped' : `injected failure: HTTP ${failure.status}`;
-        if (failure.status === 0) {
-          req.socket.destroy();
-          return;
-        }
-        send(res, failure.status, failure.body ?? defaultFailureBody(failure.status), failure.status === 429 ? { 'retry-after': String(failure.retryAfter ?? 1) } : {});
+    const failure = await takeFailure(state, method, path);
+    if (failure) {
+      call.status = failure.status;
+      call.rejectedReason = injectedFailureReason(failure.status);
+      if (failure.status === 0) {
+        req.socket.destroy();
         return;
       }
+      send(res, failure.status, failure.body ?? defaultFailureBody(failure.status), failure.status === 429 ? { 'retry-after': String(failure.retryAfter ?? 1) } : {});
+      return;
     }
 
     const reply = (status: number, payload: unknown, reason?: string): void => {
@@ -642,16 +586,7 @@ export async function startClerkStandIn(options: ClerkStandInOptions): Promise<C
       else res.destroy();
     });
   });
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const apiUrl = `http://${host}:${port}`;
+  const apiUrl = await listen(server, options.host ?? '127.0.0.1', options.port);
   const issuer = options.issuer ?? apiUrl;
 
   return {
@@ -686,10 +621,7 @@ export async function startClerkStandIn(options: ClerkStandInOptions): Promise<C
       state.failure = null;
       seedUsers();
     },
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
+    close: () => closeServer(server),
   };
 }
 

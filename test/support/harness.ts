@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig, type ServiceConfig } from '../../src/config/index.js';
 import { buildApp, type AppDependencies } from '../../src/http/app.js';
 import { loadOrCreateDevIssuer, type DevIssuer } from '../../src/identity/dev-issuer.js';
+import type { TestIssuer } from './issuer.js';
 
 export const TEST_STREAM_KEY = 'teststreamkey';
 export const TEST_STREAM_SECRET = 'test-stream-secret-do-not-log-0123456789';
@@ -44,6 +45,18 @@ export async function startDevApp(env: Record<string, string> = {}, deps: AppDep
   const config = loadConfig({
     env: { DEV_MODE: 'true', STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, LOG_LEVEL: 'info', STREAM_SYNC_USERS: 'false', ...env },
     cwd,
+  });
+  return startApp(config, deps);
+}
+
+/**
+ * An app outside dev mode that trusts `issuer` (as `CLERK_JWT_ISSUER`), with known
+ * Stream credentials and user sync off; `env` adds to or overrides those settings.
+ */
+export async function startProductionApp(issuer: Pick<TestIssuer, 'issuer'>, env: Record<string, string> = {}, deps: AppDependencies = {}): Promise<TestApp> {
+  const config = loadConfig({
+    env: { STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, CLERK_JWT_ISSUER: issuer.issuer, STREAM_SYNC_USERS: 'false', ...env },
+    cwd: tmpdir(),
   });
   return startApp(config, deps);
 }

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from './process.js';
 
 /** The Redis under test, or null (tests that need it skip with this message). */
 export const REDIS_URL = process.env.REDIS_URL ?? null;
@@ -7,14 +8,6 @@ export const NO_REDIS_MESSAGE = 'REDIS_URL is not set: Redis-backed behaviour no
 
 export function hasRedisServerBinary(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export interface PrivateRedis {

@@ -34,9 +34,18 @@
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import {
+  closeServer,
+  injectedFailureReason,
+  listen,
+  readRequest,
+  sleep,
+  takeFailure,
+  type InjectedFailure,
+  type RecordedRequest,
+} from './http-standin.js';
 
 export interface StreamStandInOptions {
   apiKey: string;
@@ -47,43 +56,18 @@ export interface StreamStandInOptions {
   port?: number;
 }
 
-export interface RecordedCall {
-  method: string;
-  /** Request path without the query string, e.g. `/users/u1/deactivate`. */
-  path: string;
-  query: Record<string, string>;
-  /** Parsed JSON body, the raw text when it is not JSON, `undefined` when empty. */
-  body: unknown;
+/** A REST request; `path` is e.g. `/users/u1/deactivate`. */
+export interface RecordedCall extends RecordedRequest {
   /** True when the credentials were valid (signature, api_key, auth type, claims). */
   authenticated: boolean;
   /** What the presented token claims to be (`server` for `{server: true}`, `user` for `{user_id}`), valid or not. */
   authKind: 'server' | 'user' | 'none';
   /** `user_id` of a user token. */
   userId?: string;
-  /** Why the stand-in refused the call (auth failure, bad input, injected fault). Absent when the call succeeded. */
-  rejectedReason?: string;
-  /** HTTP status answered; 0 when the connection was dropped on purpose. */
-  status: number;
-  headers: Record<string, string>;
-  at: number;
 }
 
-export interface StreamFailure {
-  /** Status to answer with; 0 destroys the socket without an answer. Omit to answer normally (after `delayMs`). */
-  status?: number;
-  /** Wait this long before answering (or dropping). */
-  delayMs?: number;
-  /** Response body; defaults to what Stream (or the edge in front of it) sends for that status. */
-  body?: unknown;
-  /** How many requests to affect; unlimited when omitted. The stand-in sets `failure` back to null when used up. */
-  times?: number;
-  /** `Retry-After` header for 429 answers (default `1`). */
-  retryAfter?: number | string;
-  /** Only requests whose path starts with this string (or matches this pattern). */
-  path?: string | RegExp;
-  /** Only requests with this method. */
-  method?: string;
-}
+/** Fault injection for REST requests; see {@link InjectedFailure}. */
+export type StreamFailure = InjectedFailure;
 
 export interface RecordedConnection {
   /** The stand-in's own id for the socket. */
@@ -251,19 +235,6 @@ function duration(startedAt: number): string {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function getPath(obj: Record<string, unknown>, path: string): unknown {
@@ -929,21 +900,6 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
     },
   };
 
-  function headersOf(req: IncomingMessage): Record<string, string> {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
-    return headers;
-  }
-
-  function failureApplies(failure: StreamFailure, method: string, path: string): boolean {
-    if (failure.method && failure.method.toUpperCase() !== method) return false;
-    if (failure.path instanceof RegExp) return failure.path.test(path);
-    if (typeof failure.path === 'string') return path.startsWith(failure.path);
-    return true;
-  }
-
   function send(res: ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
     const isText = typeof body === 'string';
     const payload = isText ? body : JSON.stringify(body);
@@ -980,20 +936,7 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
 
   async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = performance.now();
-    const url = new URL(req.url ?? '/', 'http://stand-in');
-    const method = (req.method ?? 'GET').toUpperCase();
-    const path = url.pathname;
-    const rawBody = await readBody(req);
-    let body: unknown;
-    let bodyIsJson = true;
-    if (rawBody !== '') {
-      try {
-        body = JSON.parse(rawBody);
-      } catch {
-        body = rawBody;
-        bodyIsJson = false;
-      }
-    }
+    const { url, method, path, body, bodyIsJson, headers } = await readRequest(req);
     const auth = authenticate(req, url.searchParams);
     const call: RecordedCall = {
       method,
@@ -1004,35 +947,28 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
       authKind: auth.authKind,
       ...(auth.userId !== undefined ? { userId: auth.userId } : {}),
       status: 0,
-      headers: headersOf(req),
+      headers,
       at: Date.now(),
     };
     calls.push(call);
     const matched = route(method, path);
     const op = matched?.route.op ?? 'Request';
 
-    const failure = state.failure;
-    if (failure && failureApplies(failure, method, path)) {
-      if (failure.times !== undefined) {
-        failure.times -= 1;
-        if (failure.times <= 0 && state.failure === failure) state.failure = null;
-      }
-      if (failure.delayMs) await sleep(failure.delayMs);
-      if (failure.status !== undefined) {
-        call.rejectedReason = failure.status === 0 ? 'injected failure: connection dropped' : `injected failure: HTTP ${failure.status}`;
-        call.status = failure.status;
-        if (failure.status === 0) {
-          req.socket.destroy();
-          return;
-        }
-        const headers: Record<string, string> = {};
-        if (failure.status === 429) {
-          headers['retry-after'] = String(failure.retryAfter ?? 1);
-          headers['x-ratelimit-remaining'] = '0';
-        }
-        send(res, failure.status, failure.body ?? defaultFailureBody(failure.status, op, startedAt), headers);
+    const failure = await takeFailure(state, method, path);
+    if (failure) {
+      call.rejectedReason = injectedFailureReason(failure.status);
+      call.status = failure.status;
+      if (failure.status === 0) {
+        req.socket.destroy();
         return;
       }
+      const failureHeaders: Record<string, string> = {};
+      if (failure.status === 429) {
+        failureHeaders['retry-after'] = String(failure.retryAfter ?? 1);
+        failureHeaders['x-ratelimit-remaining'] = '0';
+      }
+      send(res, failure.status, failure.body ?? defaultFailureBody(failure.status, op, startedAt), failureHeaders);
+      return;
     }
 
     const reply = (status: number, payload: unknown, reason?: string): void => {
@@ -1297,16 +1233,7 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req));
   });
 
-  const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const baseURL = `http://${host}:${port}`;
+  const baseURL = await listen(server, options.host ?? '127.0.0.1', options.port);
 
   const standIn: StreamStandIn = {
     baseURL,
@@ -1380,8 +1307,7 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
       for (const { ws } of live.values()) ws.terminate();
       live.clear();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+      await closeServer(server);
     },
   };
   return standIn;
