@@ -56,18 +56,23 @@ function forbidden(detail: string): ProblemError {
 export class TokenExchange {
   readonly #options: TokenExchangeOptions;
   readonly #now: () => number;
+  /** Role and teams matter only when the user is synced; without sync and without access rules there is nothing to decide. */
+  readonly #needsPolicy: boolean;
 
   constructor(options: TokenExchangeOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    const { policy } = options;
+    const hasAccessRules = policy.denyUsers.size > 0 || policy.requireOrganizations !== null || policy.requireClaims.length > 0;
+    this.#needsPolicy = hasAccessRules || (options.syncOnIssue && options.streamUsers !== null);
   }
 
   async issue(session: VerifiedSession): Promise<IssuedStreamToken> {
     const { policy, minter, apiKey } = this.#options;
-    const decision = evaluateAccess({ userId: session.userId, claims: session.claims }, policy);
-    if (!decision.allowed) throw forbidden(`Access refused by policy: ${decision.reason}.`);
+    const decision = this.#needsPolicy ? evaluateAccess({ userId: session.userId, claims: session.claims }, policy) : null;
+    if (decision !== null && !decision.allowed) throw forbidden(`Access refused by policy: ${decision.reason}.`);
 
-    if (this.#options.syncOnIssue && this.#options.streamUsers !== null) {
+    if (decision !== null && this.#options.syncOnIssue && this.#options.streamUsers !== null) {
       const profile = profileFromClaims(session.claims);
       await this.#syncUser({ id: session.userId, ...profile, role: decision.role, teams: decision.teams });
     } else {

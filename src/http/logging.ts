@@ -6,6 +6,16 @@ export interface LoggerOptions {
   destination?: DestinationStream;
   /** Values that must never appear in a line (API secrets, webhook secret). */
   secrets?: readonly string[];
+  /**
+   * Censor the field paths in REDACTED_PATHS (default true). Off only for a logger whose every call
+   * site writes fixed, known-safe fields; its lines are still scrubbed.
+   */
+  redactPaths?: boolean;
+}
+
+/** Standard output through pino's asynchronous writer. */
+export function standardOutput(): DestinationStream {
+  return destination({ dest: 1, sync: false });
 }
 
 /** Anything shaped like a JWT: three base64url segments, the first a JSON object (`eyJ`). */
@@ -36,7 +46,7 @@ export const REDACTED_PATHS = [
  * up inside an error message or URL cannot reach the log either.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const target = options.destination ?? destination({ dest: 1, sync: false });
+  const target = options.destination ?? standardOutput();
   const secrets = (options.secrets ?? []).filter((s) => s.length >= 8);
   const scrubbing: DestinationStream = {
     write(line: string) {
@@ -46,7 +56,7 @@ export function createLogger(options: LoggerOptions): Logger {
   return pino(
     {
       level: options.level,
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      ...(options.redactPaths === false ? {} : { redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }),
       base: { service: 'stream-token-service', pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },

@@ -81,6 +81,27 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly #requestCounters = new Map<string, { inc(): void }>();
+  readonly #durationHistograms = new Map<string, { observe(value: number): void }>();
+
+  /** Counts one answered request; labelled children are looked up once and kept (a handful of routes and codes). */
+  recordRequest(route: string, method: string, status: number, code: string, seconds: number): void {
+    const key = `${route} ${method} ${status} ${code}`;
+    let counter = this.#requestCounters.get(key);
+    if (counter === undefined) {
+      counter = this.requests.labels({ route, method, status, code });
+      // Unmatched routes and odd methods could mint labels without end; past the cap they are counted uncached.
+      if (this.#requestCounters.size < 1000) this.#requestCounters.set(key, counter);
+    }
+    counter.inc();
+    let histogram = this.#durationHistograms.get(route);
+    if (histogram === undefined) {
+      histogram = this.requestDuration.labels({ route });
+      if (this.#durationHistograms.size < 100) this.#durationHistograms.set(route, histogram);
+    }
+    histogram.observe(seconds);
+  }
+
   constructor(options: ServiceMetricsOptions) {
     const keyAge = new Gauge({
       name: `${PREFIX}jwks_key_age_seconds`,

@@ -1,5 +1,5 @@
-import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createRequire } from 'node:module';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { StoreErrorAction } from '../config/types.js';
 import type { RedisClient } from '../state/redis.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -13,78 +13,91 @@ export interface RateLimitsOptions {
   /** Shared counters across instances; in-process counters when null. */
   redis: RedisClient | null;
   metrics: ServiceMetrics;
-  /** Routes that are never limited (probes and scrapes). */
-  exemptRoutes: readonly string[];
 }
 
-export interface RateLimits {
-  /** preHandler for routes that know the verified user: counts per user id. */
-  perUser: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+/** The counter interface of `@fastify/rate-limit`'s stores (LocalStore, RedisStore). */
+interface CounterStore {
+  incr(key: string, callback: (err: Error | null, result: { current: number; ttl: number } | null) => void, timeWindowMs: number, max: number): void;
 }
+type StoreConstructor = new (continueExceeding: boolean, exponentialBackoff: boolean, ...rest: unknown[]) => CounterStore;
 
-type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
-type LimitResult = Awaited<ReturnType<Limiter>>;
+// The stores are the plugin's own (its LRU for memory, its Lua script for Redis); they are driven
+// directly so the hot path runs without the plugin's per-call promises, and synchronously in memory.
+const require = createRequire(import.meta.url);
+const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as StoreConstructor;
+const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as StoreConstructor;
 
 const WINDOW_MS = 60_000;
 /** Bounds the in-process counters (LRU) so a flood of distinct IPs or users cannot grow memory. */
 const LOCAL_CACHE_ENTRIES = 20_000;
+const STORE_KEY_PREFIX = 'sts:ratelimit:';
+
+export type LimitScope = 'ip' | 'user';
 
 /**
- * Two fixed-window limits on `@fastify/rate-limit`'s stores: per client IP
- * on every request, before any verification work, and per verified user on
- * the token and revoke routes. Answers carry the IETF RateLimit headers; a
- * refusal is a 429 problem with Retry-After.
+ * Fixed one-minute windows per client IP (every request, before any
+ * verification work) and per verified user (token and revoke routes), on
+ * `@fastify/rate-limit`'s memory or Redis store. A refusal is a 429 problem
+ * with Retry-After and the IETF RateLimit headers.
  */
-export async function registerRateLimits(app: FastifyInstance, options: RateLimitsOptions): Promise<RateLimits> {
-  await app.register(rateLimit, {
-    global: false,
-    enableDraftSpec: true,
-    nameSpace: 'sts:ratelimit:',
-    cache: LOCAL_CACHE_ENTRIES,
-    ...(options.redis !== null ? { redis: options.redis } : {}),
-  });
-  const perIp = app.createRateLimit({
-    max: options.perIpPerMinute,
-    timeWindow: WINDOW_MS,
-    keyGenerator: (request) => `ip:${request.ip}`,
-    skipOnError: false,
-  });
-  const perUser = app.createRateLimit({
-    max: options.perUserPerMinute,
-    timeWindow: WINDOW_MS,
-    keyGenerator: (request) => `user:${request.userId ?? ''}`,
-    skipOnError: false,
-  });
-  const exempt = new Set(options.exemptRoutes);
+export class RateLimits {
+  readonly #store: CounterStore;
+  readonly #options: RateLimitsOptions;
 
-  const enforce = async (limiter: Limiter, scope: 'ip' | 'user', request: FastifyRequest, reply: FastifyReply) => {
-    let result: LimitResult;
-    try {
-      result = await limiter(request);
-    } catch (err) {
-      options.metrics.rateLimitStoreErrors.inc({ action: options.onStoreError });
-      request.log.warn({ scope, action: options.onStoreError, err: { message: (err as Error).message } }, 'rate-limit store unavailable');
-      if (options.onStoreError === 'allow') return;
-      throw new ProblemError({ code: 'rate_limited', status: 503, detail: 'Rate limits cannot be checked right now.', retryAfterSeconds: 5 });
-    }
-    if (result.isAllowed) return;
-    reply.header('ratelimit-limit', result.max);
-    reply.header('ratelimit-remaining', result.remaining);
-    reply.header('ratelimit-reset', result.ttlInSeconds);
-    if (result.isExceeded) {
-      options.metrics.rateLimited.inc({ scope });
-      throw new ProblemError({
-        code: 'rate_limited',
-        detail: scope === 'ip' ? 'Too many requests from this address.' : 'Too many token requests for this user.',
-        retryAfterSeconds: Math.max(1, result.ttlInSeconds),
-      });
-    }
-  };
+  constructor(options: RateLimitsOptions) {
+    this.#options = options;
+    this.#store = options.redis !== null ? new RedisStore(false, false, options.redis, STORE_KEY_PREFIX) : new LocalStore(false, false, LOCAL_CACHE_ENTRIES);
+  }
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (exempt.has(request.routeOptions.url ?? '')) return;
-    await enforce(perIp, 'ip', request, reply);
-  });
+  /**
+   * Counts one request for the scope's key and calls back with the problem to answer, if any.
+   * The memory store answers synchronously.
+   */
+  check(scope: LimitScope, key: string, request: FastifyRequest, reply: FastifyReply, done: (problem?: ProblemError) => void): void {
+    const max = scope === 'ip' ? this.#options.perIpPerMinute : this.#options.perUserPerMinute;
+    this.#store.incr(
+      `${scope}:${key}`,
+      (err, result) => {
+        if (err !== null || result === null) {
+          done(this.#storeFailed(scope, err, request));
+          return;
+        }
+        const resetSeconds = Math.max(1, Math.ceil(result.ttl / 1000));
+        const exceeded = result.current > max;
+        // Every user-limited answer says where the caller stands; per-IP counts only show once exceeded.
+        if (scope === 'user' || exceeded) {
+          reply.header('ratelimit-limit', max);
+          reply.header('ratelimit-remaining', Math.max(0, max - result.current));
+          reply.header('ratelimit-reset', resetSeconds);
+        }
+        if (!exceeded) {
+          done();
+          return;
+        }
+        this.#options.metrics.rateLimited.inc({ scope });
+        done(
+          new ProblemError({
+            code: 'rate_limited',
+            detail: scope === 'ip' ? 'Too many requests from this address.' : 'Too many token requests for this user.',
+            retryAfterSeconds: resetSeconds,
+          }),
+        );
+      },
+      WINDOW_MS,
+      max,
+    );
+  }
 
-  return { perUser: (request, reply) => enforce(perUser, 'user', request, reply) };
+  /** `check` as a promise, for async hooks. */
+  checkAsync(scope: LimitScope, key: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    return new Promise((resolve, reject) => this.check(scope, key, request, reply, (problem) => (problem === undefined ? resolve() : reject(problem))));
+  }
+
+  #storeFailed(scope: LimitScope, err: Error | null, request: FastifyRequest): ProblemError | undefined {
+    const action = this.#options.onStoreError;
+    this.#options.metrics.rateLimitStoreErrors.inc({ action });
+    request.log.warn({ reqId: request.id, scope, action, err: { message: err?.message ?? 'no result' } }, 'rate-limit store unavailable');
+    if (action === 'allow') return undefined;
+    return new ProblemError({ code: 'rate_limited', status: 503, detail: 'Rate limits cannot be checked right now.', retryAfterSeconds: 5 });
+  }
 }

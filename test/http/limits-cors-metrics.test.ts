@@ -99,7 +99,9 @@ describe('CORS and security headers', () => {
     const res = await t.app.inject('/healthz');
     assert.equal(res.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'");
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
-    assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN');
+    assert.equal(res.headers['x-frame-options'], 'DENY');
+    assert.equal(res.headers['referrer-policy'], 'no-referrer');
+    assert.equal(res.headers['cache-control'], 'no-store');
     assert.equal(res.headers['x-powered-by'], undefined);
   });
 });

@@ -4,10 +4,8 @@ import { requireEmptyBody } from '../authenticate.js';
 
 export interface TokenRoutesOptions {
   exchange: TokenExchange;
-  /** Verifies the bearer session token (sets `request.session`). */
-  authenticate: (request: FastifyRequest) => Promise<void>;
-  /** Per-user rate limit, run once the user is known. */
-  perUserLimit: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /** Verifies the bearer session token (sets `request.session`) and applies the per-user limit. */
+  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
 const tokenResponseSchema = {
@@ -29,8 +27,8 @@ const revokeResponseSchema = {
 } as const;
 
 /** The token exchange and "sign out everywhere", both for the caller's own verified user only. */
-export const tokenRoutes: FastifyPluginAsync<TokenRoutesOptions> = async (app, { exchange, authenticate, perUserLimit }) => {
-  const guarded = { preValidation: requireEmptyBody, preHandler: [authenticate, perUserLimit] };
+export const tokenRoutes: FastifyPluginAsync<TokenRoutesOptions> = async (app, { exchange, authenticate }) => {
+  const guarded = { preValidation: requireEmptyBody, preHandler: authenticate };
 
   app.post('/stream/token', { ...guarded, schema: { response: { 200: tokenResponseSchema } } }, async (request) => {
     const issued = await exchange.issue(request.session!);
