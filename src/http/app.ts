@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import { StreamChat } from 'stream-chat';
 import type { ServiceConfig } from '../config/types.js';
@@ -72,11 +72,12 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
 
   // With TLS files the service speaks HTTPS itself; without, it expects a TLS-terminating proxy.
   const https = config.http.tls !== null ? { https: { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } } : {};
+  const requestLog = new RequestLog({ disableRequestLogging: true });
   const app = Fastify({
     ...https,
     loggerInstance: logger,
-    // One line per request, written by the onResponse hook below, instead of Fastify's two.
-    logController: new LogController({ disableRequestLogging: true }),
+    // One line per request (and its metrics), instead of Fastify's two; see RequestLog below.
+    logController: requestLog,
     // No child logger per request: lines that concern a request carry its reqId explicitly.
     childLoggerFactory: (parent) => parent,
     bodyLimit: BODY_LIMIT_BYTES,
@@ -125,6 +126,20 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
   });
   metrics = new ServiceMetrics({ issuerStatus: () => verifier.status() });
   app.decorate('serviceMetrics', metrics);
+
+  // Fastify calls requestCompleted on every finished response; doing the line and the metrics there
+  // costs no onResponse hook (a hook runner per request, measured at a sixth of the token route).
+  requestLog.write = (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const code = request.outcome ?? (reply.statusCode < 400 ? 'ok' : 'error');
+    const ms = reply.elapsedTime;
+    metrics.recordRequest(route, request.method, reply.statusCode, code, ms / 1000);
+    requestLogger.info(
+      { reqId: request.id, method: request.method, route, status: reply.statusCode, code, userId: request.userId ?? undefined, ms: Math.round(ms * 100) / 100 },
+      'request',
+    );
+  };
+
 
   // Shared state
   let redis: RedisClient | null = null;
@@ -176,37 +191,24 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     metrics,
   });
   const unlimited = new Set(PROBE_ROUTES);
+  // While draining, answers close their connection so keep-alive clients reconnect elsewhere; requests
+  // already in flight finish, and the sockets they leave idle are swept by the shutdown.
+  let closing = false;
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(everyAnswer);
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
     if (unlimited.has(request.routeOptions.url ?? '')) {
       done();
       return;
     }
     limits.check('ip', request.ip, request, reply, done);
   });
-  // While draining, every answer closes its connection, so keep-alive clients reconnect elsewhere
-  // instead of reusing a socket that is about to go away.
-  let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
     done();
   });
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) reply.header('connection', 'close');
-    done(null, payload);
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const code = request.outcome ?? (reply.statusCode < 400 ? 'ok' : 'error');
-    const ms = reply.elapsedTime;
-    metrics.recordRequest(route, request.method, reply.statusCode, code, ms / 1000);
-    requestLogger.info(
-      { reqId: request.id, method: request.method, route, status: reply.statusCode, code, userId: request.userId ?? undefined, ms: Math.round(ms * 100) / 100 },
-      'request',
-    );
-    done();
-  });
+
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof SessionTokenError) metrics.verificationFailures.inc({ reason: error.code });
     return sendProblem(reply, toProblem(error, request.id, request.log));
@@ -244,7 +246,8 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
       const session = await verifier.verify(bearerToken(request.headers.authorization));
       request.session = session;
       request.userId = session.userId;
-      await limits.checkAsync('user', session.userId, request, reply);
+      const pending = limits.checkNow('user', session.userId, request, reply);
+      if (pending !== undefined) await pending;
     },
   });
   if (config.clerk.webhookSecret !== null) {
@@ -308,4 +311,13 @@ function toProblem(error: FastifyError | Error, reqId: string, log: { error(obj:
   }
   log.error({ reqId, err: { type: error.name, message: error.message, stack: error.stack } }, 'unexpected error');
   return new ProblemError({ code: 'internal', detail: 'Something went wrong; the request id identifies it in the logs.' });
+}
+
+/** Writes the one line per request and its metrics when Fastify reports a finished response. */
+class RequestLog extends LogController {
+  write: (request: FastifyRequest, reply: FastifyReply) => void = () => undefined;
+
+  override requestCompleted(_error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    this.write(request, reply);
+  }
 }

@@ -88,9 +88,32 @@ export class RateLimits {
     );
   }
 
-  /** `check` as a promise, for async hooks. */
-  checkAsync(scope: LimitScope, key: string, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    return new Promise((resolve, reject) => this.check(scope, key, request, reply, (problem) => (problem === undefined ? resolve() : reject(problem))));
+  /**
+   * `check` for async code without a promise when the store answers at once (memory): returns
+   * undefined when allowed, throws the problem when refused, or returns a promise (Redis).
+   */
+  checkNow(scope: LimitScope, key: string, request: FastifyRequest, reply: FastifyReply): Promise<void> | undefined {
+    let settled = false;
+    let refusal: ProblemError | undefined;
+    let resolveLater: (() => void) | undefined;
+    let rejectLater: ((problem: ProblemError) => void) | undefined;
+    this.check(scope, key, request, reply, (problem) => {
+      if (resolveLater !== undefined && rejectLater !== undefined) {
+        if (problem === undefined) resolveLater();
+        else rejectLater(problem);
+        return;
+      }
+      settled = true;
+      refusal = problem;
+    });
+    if (settled) {
+      if (refusal !== undefined) throw refusal;
+      return undefined;
+    }
+    return new Promise<void>((resolve, reject) => {
+      resolveLater = resolve;
+      rejectLater = reject;
+    });
   }
 
   #storeFailed(scope: LimitScope, err: Error | null, request: FastifyRequest): ProblemError | undefined {
