@@ -85,7 +85,7 @@ export class TokenExchange {
       user_id: minted.userId,
       api_key: apiKey,
       expires_in: Math.max(0, minted.expiresAt - Math.floor(this.#now() / 1000)),
-      expires_at: new Date(minted.expiresAt * 1000).toISOString(),
+      expires_at: minted.expiresAtIso,
     };
   }
 

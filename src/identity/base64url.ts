@@ -11,6 +11,8 @@
  * between token text and signed bytes one-to-one.
  */
 
+import { isUtf8 } from 'node:buffer';
+
 /** Character code → 6-bit value, or -1 for characters outside the alphabet. */
 const DECODE_TABLE: Int8Array = (() => {
   const table = new Int8Array(128).fill(-1);
@@ -19,32 +21,46 @@ const DECODE_TABLE: Int8Array = (() => {
   return table;
 })();
 
+/** One character of the base64url alphabet, as a regular-expression character class. */
+export const BASE64URL_CHARACTERS = '[A-Za-z0-9_-]';
+
+const BASE64URL_TEXT = new RegExp(`^${BASE64URL_CHARACTERS}*$`);
+
+/**
+ * The length and final-character rules of canonical base64url for
+ * `input[start, end)`, for callers that already know every character in the
+ * range is in the alphabet (one regular expression over a whole token is
+ * cheaper than a loop per character): a length of 4n+1 is never valid, and
+ * the unused low bits of the last character must be zero.
+ */
+export function hasCanonicalBase64UrlEnd(input: string, start: number, end: number): boolean {
+  const remainder = (end - start) & 3;
+  if (end < start || remainder === 1) return false;
+  if (remainder === 0) return true;
+  const last = DECODE_TABLE[input.charCodeAt(end - 1)] ?? -1;
+  if (last < 0) return false;
+  // 2 trailing characters carry 12 bits for 1 byte: the low 4 bits are unused.
+  // 3 trailing characters carry 18 bits for 2 bytes: the low 2 bits are unused.
+  return remainder === 2 ? (last & 0x0f) === 0 : (last & 0x03) === 0;
+}
+
 /**
  * Whether `input[start, end)` is canonical unpadded base64url. The empty
  * range is valid (it encodes zero bytes); callers that need content check
  * the length themselves.
  */
 export function isBase64UrlRange(input: string, start: number, end: number): boolean {
-  const length = end - start;
-  const remainder = length & 3;
-  if (length < 0 || remainder === 1) return false;
-  let last = 0;
+  if (end < start || ((end - start) & 3) === 1) return false;
   for (let i = start; i < end; i++) {
     const code = input.charCodeAt(i);
-    if (code >= 128) return false;
-    last = DECODE_TABLE[code]!;
-    if (last < 0) return false;
+    if (code >= 128 || DECODE_TABLE[code]! < 0) return false;
   }
-  // 2 trailing characters carry 12 bits for 1 byte: the low 4 bits are unused.
-  // 3 trailing characters carry 18 bits for 2 bytes: the low 2 bits are unused.
-  if (remainder === 2) return (last & 0x0f) === 0;
-  if (remainder === 3) return (last & 0x03) === 0;
-  return true;
+  return hasCanonicalBase64UrlEnd(input, start, end);
 }
 
 /** Whether `input` is canonical unpadded base64url. */
 export function isBase64Url(input: string): boolean {
-  return typeof input === 'string' && isBase64UrlRange(input, 0, input.length);
+  return typeof input === 'string' && BASE64URL_TEXT.test(input) && hasCanonicalBase64UrlEnd(input, 0, input.length);
 }
 
 /** Decodes canonical base64url; throws `TypeError` for anything else. */
@@ -53,15 +69,17 @@ export function decodeBase64Url(input: string): Buffer {
   return Buffer.from(input, 'base64url');
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
 /**
  * Decodes bytes as UTF-8 and throws `TypeError` on invalid sequences instead
  * of substituting U+FFFD (two different byte strings must not become the same
  * text). A leading byte-order mark is kept, so JSON parsing then refuses it.
+ * Validation and decoding are both native (`buffer.isUtf8`, then a plain
+ * UTF-8 decode that can no longer meet an invalid sequence).
  */
 export function decodeUtf8Strict(bytes: Uint8Array): string {
-  return strictUtf8.decode(bytes);
+  if (!isUtf8(bytes)) throw new TypeError('The encoded data was not valid for encoding utf-8');
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buffer.toString('utf8');
 }
 
 /** Decodes canonical base64url holding UTF-8 text; throws `TypeError` on either failure. */

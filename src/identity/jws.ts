@@ -1,5 +1,5 @@
 import { constants, verify as cryptoVerify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
-import { decodeUtf8Strict, isBase64UrlRange } from './base64url.js';
+import { BASE64URL_CHARACTERS, decodeUtf8Strict, hasCanonicalBase64UrlEnd } from './base64url.js';
 import { SessionTokenError } from './errors.js';
 import type { AsymmetricAlgorithm } from './types.js';
 
@@ -33,15 +33,64 @@ function malformed(message: string): SessionTokenError {
   return new SessionTokenError('malformed_token', message);
 }
 
-function parseJsonObject(
-  token: string,
-  start: number,
-  end: number,
-  part: 'header' | 'payload',
-): JsonObject {
+/** Three non-empty runs of the base64url alphabet joined by two dots, and nothing else. */
+const COMPACT_JWS_TEXT = new RegExp(`^${BASE64URL_CHARACTERS}+\\.${BASE64URL_CHARACTERS}+\\.${BASE64URL_CHARACTERS}+$`);
+
+/**
+ * Reused for decoding segments and copying the signing input: every use is
+ * synchronous and finishes before the next can start. A token of
+ * {@link MAX_TOKEN_LENGTH} characters never needs more.
+ */
+const SCRATCH = Buffer.allocUnsafeSlow(MAX_TOKEN_LENGTH);
+const SIGNATURE_SCRATCH = Buffer.allocUnsafeSlow(MAX_TOKEN_LENGTH);
+
+/** Says what is wrong with a token that is not three segments of base64url; always throws. */
+function refuseShape(token: string): never {
+  const length = token.length;
+  if (length > MAX_TOKEN_LENGTH) throw malformed('The token is too long.');
+  const firstDot = token.indexOf('.');
+  const secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1);
+  if (secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) {
+    throw malformed('The token must have exactly three segments.');
+  }
+  if (firstDot === 0 || secondDot === firstDot + 1 || secondDot === length - 1) {
+    throw malformed('A token segment is empty.');
+  }
+  throw malformed('A token segment is not canonical base64url.');
+}
+
+/**
+ * Checks the text of a compact JWS (RFC 7515 §7.1) without decoding it: at
+ * most {@link MAX_TOKEN_LENGTH} characters, exactly three non-empty segments,
+ * each canonical base64url. Returns the index of the first dot (the second is
+ * `token.lastIndexOf('.')`). Throws `SessionTokenError('malformed_token')`.
+ */
+export function checkCompactJws(token: string): number {
+  if (typeof token !== 'string') throw malformed('The token is not a string.');
+  const length = token.length;
+  if (length > MAX_TOKEN_LENGTH || !COMPACT_JWS_TEXT.test(token)) refuseShape(token);
+  const firstDot = token.indexOf('.');
+  const secondDot = token.lastIndexOf('.');
+  if (
+    !hasCanonicalBase64UrlEnd(token, 0, firstDot) ||
+    !hasCanonicalBase64UrlEnd(token, firstDot + 1, secondDot) ||
+    !hasCanonicalBase64UrlEnd(token, secondDot + 1, length)
+  ) {
+    throw malformed('A token segment is not canonical base64url.');
+  }
+  return firstDot;
+}
+
+/**
+ * Decodes `token[start, end)`, a segment {@link checkCompactJws} accepted, as
+ * a JSON object encoded as valid UTF-8. Throws
+ * `SessionTokenError('malformed_token')` naming `part`.
+ */
+export function decodeJsonSegment(token: string, start: number, end: number, part: 'header' | 'payload'): JsonObject {
   let value: unknown;
   try {
-    value = JSON.parse(decodeUtf8Strict(Buffer.from(token.substring(start, end), 'base64url')));
+    const length = SCRATCH.write(token.substring(start, end), 0, 'base64url');
+    value = JSON.parse(decodeUtf8Strict(SCRATCH.subarray(0, length)));
   } catch {
     throw malformed(`The token ${part} is not valid JSON.`);
   }
@@ -59,26 +108,10 @@ function parseJsonObject(
  * as valid UTF-8.
  */
 export function parseCompactJws(token: string): ParsedJws {
-  if (typeof token !== 'string') throw malformed('The token is not a string.');
-  const length = token.length;
-  if (length > MAX_TOKEN_LENGTH) throw malformed('The token is too long.');
-  const firstDot = token.indexOf('.');
-  const secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1);
-  if (secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) {
-    throw malformed('The token must have exactly three segments.');
-  }
-  if (firstDot === 0 || secondDot === firstDot + 1 || secondDot === length - 1) {
-    throw malformed('A token segment is empty.');
-  }
-  if (
-    !isBase64UrlRange(token, 0, firstDot) ||
-    !isBase64UrlRange(token, firstDot + 1, secondDot) ||
-    !isBase64UrlRange(token, secondDot + 1, length)
-  ) {
-    throw malformed('A token segment is not canonical base64url.');
-  }
-  const header = parseJsonObject(token, 0, firstDot, 'header');
-  const payload = parseJsonObject(token, firstDot + 1, secondDot, 'payload');
+  const firstDot = checkCompactJws(token);
+  const secondDot = token.lastIndexOf('.');
+  const header = decodeJsonSegment(token, 0, firstDot, 'header');
+  const payload = decodeJsonSegment(token, firstDot + 1, secondDot, 'payload');
   // Every character is now known to be ASCII, so latin1 is an exact byte copy.
   const signingInput = Buffer.from(token.substring(0, secondDot), 'latin1');
   const signature = Buffer.from(token.substring(secondDot + 1), 'base64url');
@@ -179,6 +212,27 @@ export function verifyJwsSignature(
   if (plan === null || signature.length !== plan.signatureLength) return false;
   try {
     return cryptoVerify(plan.digest, signingInput, plan.key, signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * {@link verifyJwsSignature} straight from the text of a token that
+ * {@link checkCompactJws} accepted, `secondDot` being the index of its second
+ * dot: the signing input and signature are decoded into reused buffers
+ * instead of fresh ones. Only for accepted text: the signing input is copied
+ * as latin1, which is byte for byte only for ASCII.
+ */
+export function verifyCompactJwsSignature(alg: AsymmetricAlgorithm, key: KeyObject, token: string, secondDot: number): boolean {
+  const plan = planFor(key, alg);
+  if (plan === null) return false;
+  // Every character is ASCII (checked), so latin1 is an exact byte copy.
+  const inputLength = SCRATCH.write(token, 0, secondDot, 'latin1');
+  const signatureLength = SIGNATURE_SCRATCH.write(token.substring(secondDot + 1), 0, 'base64url');
+  if (signatureLength !== plan.signatureLength) return false;
+  try {
+    return cryptoVerify(plan.digest, SCRATCH.subarray(0, inputLength), plan.key, SIGNATURE_SCRATCH.subarray(0, signatureLength));
   } catch {
     return false;
   }

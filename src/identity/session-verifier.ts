@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { assertSessionClaims } from './claims.js';
 import { SessionTokenError } from './errors.js';
-import { isAsymmetricAlgorithm, parseCompactJws, verifyJwsSignature, type JsonObject, type ParsedJws } from './jws.js';
+import { checkCompactJws, decodeJsonSegment, isAsymmetricAlgorithm, verifyCompactJwsSignature, type JsonObject } from './jws.js';
 import { KeySet } from './key-set.js';
 import type {
   AsymmetricAlgorithm,
@@ -36,10 +36,31 @@ interface TrustedIssuer {
 
 interface PendingVerification {
   issuer: TrustedIssuer;
-  jws: ParsedJws;
+  /** The token text, checked by `checkCompactJws`. */
+  token: string;
+  /** Index of the token's second dot: the signing input ends here. */
+  secondDot: number;
+  payload: JsonObject;
   alg: AsymmetricAlgorithm;
   kid: string | undefined;
 }
+
+/** What the checks need from a token header; a function of the header segment's text alone. */
+interface HeaderFacts {
+  alg: string;
+  kid: string | undefined;
+  /** `typ` lower-cased, or undefined when absent. */
+  typ: string | undefined;
+  /** `cat` is present and names no session-token category. */
+  machineCategory: boolean;
+  /** `crit` or `b64` is present. */
+  extensions: boolean;
+}
+
+/** Distinct header segments remembered per verifier. */
+export const HEADER_CACHE_SIZE = 64;
+/** Longer header segments are decoded every time rather than remembered. */
+export const MAX_CACHED_HEADER_LENGTH = 1024;
 
 /**
  * Clerk's `cat` header values that mark a session token (`cl_B7d4PD111AAA`) or ask to be ignored
@@ -90,6 +111,48 @@ function validateIssuer(options: IssuerOptions): void {
 }
 
 /**
+ * The header of every token signed with one key is the same segment, byte for
+ * byte, so the facts read from it are kept by segment text. Only headers that
+ * passed every check that depends on the header alone are kept, and the facts
+ * are derived from the text alone, so a remembered header decides exactly as
+ * decoding it again would. Once full, the oldest entry makes way.
+ */
+class HeaderCache {
+  readonly #entries = new Map<string, HeaderFacts>();
+
+  get(segment: string): HeaderFacts | undefined {
+    return this.#entries.get(segment);
+  }
+
+  set(segment: string, facts: HeaderFacts): void {
+    if (segment.length > MAX_CACHED_HEADER_LENGTH) return;
+    if (this.#entries.size >= HEADER_CACHE_SIZE) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(segment, facts);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}
+
+/** The header-only checks, in order; throws `malformed_token`. */
+function headerFacts(header: JsonObject): HeaderFacts {
+  const alg = own(header, 'alg');
+  if (typeof alg !== 'string') throw malformed('The token header has no valid "alg".');
+  const kid = own(header, 'kid');
+  if (kid !== undefined && typeof kid !== 'string') throw malformed('The token header "kid" is not a string.');
+  const typ = own(header, 'typ');
+  if (typ !== undefined && typeof typ !== 'string') throw malformed('The token header "typ" is not a string.');
+  return {
+    alg,
+    kid,
+    typ: typ?.toLowerCase(),
+    machineCategory: Object.hasOwn(header, 'cat') && !SESSION_TOKEN_CATEGORIES.has(header.cat),
+    extensions: Object.hasOwn(header, 'crit') || Object.hasOwn(header, 'b64'),
+  };
+}
+
+/**
  * Verifies identity-provider session tokens. Checks run in this order:
  * parse → header types → route by the (unverified) `iss` → `alg` allow-list
  * → `typ` → `cat` → `crit`/`b64` → key by `kid` → signature → claims.
@@ -98,6 +161,7 @@ function validateIssuer(options: IssuerOptions): void {
  */
 export class SessionVerifier {
   private readonly issuers = new Map<string, TrustedIssuer>();
+  private readonly headers = new HeaderCache();
   private readonly clockSkewSeconds: number;
   private readonly now: () => number;
 
@@ -139,20 +203,18 @@ export class SessionVerifier {
 
   /** Verifies a session token; rejects only with `SessionTokenError`. */
   verify(token: string): Promise<VerifiedSession> {
-    let pending: PendingVerification;
-    let key: KeyObject | Promise<KeyObject>;
     try {
-      pending = this.inspect(token);
-      key = pending.issuer.keySet.getKey(pending.kid, pending.alg);
-      if (!(key instanceof Promise)) return Promise.resolve(this.complete(pending, key));
+      const pending = this.inspect(token);
+      const key = pending.issuer.keySet.getKey(pending.kid, pending.alg);
+      return key instanceof Promise ? this.completeWhenKeyed(pending, key) : Promise.resolve(this.complete(pending, key));
     } catch (error) {
       return Promise.reject(asSessionTokenError(error));
     }
-    return key.then(
-      (resolved) => this.complete(pending, resolved),
-    ).catch((error: unknown) => {
-      throw asSessionTokenError(error);
-    });
+  }
+
+  /** Header segments remembered (see `HeaderCache`); for tests. */
+  get cachedHeaderCount(): number {
+    return this.headers.size;
   }
 
   /** Every issuer has loaded keys at least once and they have not expired past the stale limit. */
@@ -174,17 +236,20 @@ export class SessionVerifier {
   private inspect(token: string): PendingVerification {
     if (typeof token !== 'string') throw malformed('The token is not a string.');
     if (token.length === 0) throw new SessionTokenError('missing_token', 'No session token was given.');
-    const jws = parseCompactJws(token);
-    const header = jws.header;
+    const firstDot = checkCompactJws(token);
+    const secondDot = token.lastIndexOf('.');
+    // Same order of checks as without the cache: header JSON, payload JSON, then the header's fields.
+    const headerSegment = token.substring(0, firstDot);
+    let facts = this.headers.get(headerSegment);
+    const header = facts === undefined ? decodeJsonSegment(token, 0, firstDot, 'header') : null;
+    const payload = decodeJsonSegment(token, firstDot + 1, secondDot, 'payload');
+    if (header !== null) {
+      facts = headerFacts(header);
+      this.headers.set(headerSegment, facts);
+    }
+    const { alg, kid, typ } = facts!;
 
-    const alg = own(header, 'alg');
-    if (typeof alg !== 'string') throw malformed('The token header has no valid "alg".');
-    const kid = own(header, 'kid');
-    if (kid !== undefined && typeof kid !== 'string') throw malformed('The token header "kid" is not a string.');
-    const typ = own(header, 'typ');
-    if (typ !== undefined && typeof typ !== 'string') throw malformed('The token header "typ" is not a string.');
-
-    const iss = own(jws.payload, 'iss');
+    const iss = own(payload, 'iss');
     if (iss === undefined) throw new SessionTokenError('invalid_issuer', 'The token names no issuer.');
     if (typeof iss !== 'string') throw malformed('The token "iss" claim is not a string.');
     const issuer = this.issuers.get(iss);
@@ -193,29 +258,35 @@ export class SessionVerifier {
     if (!issuer.algorithms.has(alg)) {
       throw new SessionTokenError('invalid_signature', 'The token signing algorithm is not allowed.');
     }
-    if (typ !== undefined && !issuer.tokenTypes.has(typ.toLowerCase())) {
+    if (typ !== undefined && !issuer.tokenTypes.has(typ)) {
       throw new SessionTokenError('unsupported_token_type', 'This kind of token is not accepted.');
     }
-    if (Object.hasOwn(header, 'cat') && !SESSION_TOKEN_CATEGORIES.has(header.cat as string)) {
+    if (facts!.machineCategory) {
       throw new SessionTokenError('unsupported_token_type', 'Machine tokens are not accepted.');
     }
-    if (Object.hasOwn(header, 'crit') || Object.hasOwn(header, 'b64')) {
+    if (facts!.extensions) {
       throw malformed('The token uses JWS extensions that are not supported.');
     }
-    return { issuer, jws, alg: alg as AsymmetricAlgorithm, kid };
+    return { issuer, token, secondDot, payload, alg: alg as AsymmetricAlgorithm, kid };
+  }
+
+  private completeWhenKeyed(pending: PendingVerification, key: Promise<KeyObject>): Promise<VerifiedSession> {
+    return key.then((resolved) => this.complete(pending, resolved)).catch((error: unknown) => {
+      throw asSessionTokenError(error);
+    });
   }
 
   private complete(pending: PendingVerification, key: KeyObject): VerifiedSession {
-    const { issuer, jws, alg } = pending;
-    if (!verifyJwsSignature(alg, key, jws.signingInput, jws.signature)) {
+    const { issuer, payload } = pending;
+    if (!verifyCompactJwsSignature(pending.alg, key, pending.token, pending.secondDot)) {
       throw new SessionTokenError('invalid_signature', 'The token signature is not valid.');
     }
-    const { userId, expiresAt } = assertSessionClaims(jws.payload, issuer.options, this.now(), this.clockSkewSeconds);
+    const { userId, expiresAt } = assertSessionClaims(payload, issuer.options, this.now(), this.clockSkewSeconds);
     return {
       userId,
       issuer: issuer.options.issuer,
       kind: issuer.options.kind,
-      claims: Object.freeze(jws.payload),
+      claims: Object.freeze(payload),
       expiresAt,
     };
   }

@@ -55,6 +55,49 @@ test('the signature is an HMAC-SHA256 of header.payload with the secret', () => 
   assert.equal(s, createHmac('sha256', SECRET).update(`${h}.${p}`).digest('base64url'));
 });
 
+test('for any secret, user id and clock, mint() is the SDK createToken byte for byte', () => {
+  // ASCII secrets of every length around the 64-byte block (longer ones are hashed first), and
+  // non-ASCII ones, which take the createHmac path.
+  const secrets = fc.oneof(
+    fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'), minLength: 1, maxLength: 130 }),
+    fc.string({ unit: 'binary', minLength: 1, maxLength: 80 }),
+  );
+  fc.assert(
+    fc.property(
+      secrets,
+      fc.stringMatching(/^[A-Za-z0-9@_-]{1,64}$/),
+      fc.integer({ min: 1_000_000_000_000, max: 4_000_000_000_000 }),
+      fc.integer({ min: 1, max: 100_000 }),
+      fc.integer({ min: 0, max: 60 }),
+      (secret, userId, nowMs, ttlSeconds, backdateSeconds) => {
+        const minted = new StreamTokenMinter({ apiSecret: secret, ttlSeconds, backdateSeconds, now: () => nowMs }).mint(userId);
+        const iat = Math.floor(nowMs / 1000) - backdateSeconds;
+        assert.equal(minted.token, new StreamChat('test-key', secret).createToken(userId, iat + ttlSeconds, iat));
+        assert.equal(minted.token, signStreamToken(createSecretKey(Buffer.from(secret, 'utf8')), userId, iat + ttlSeconds, iat));
+        assert.deepEqual(
+          { userId: minted.userId, issuedAt: minted.issuedAt, expiresAt: minted.expiresAt, expiresAtIso: minted.expiresAtIso },
+          { userId, issuedAt: iat, expiresAt: iat + ttlSeconds, expiresAtIso: new Date((iat + ttlSeconds) * 1000).toISOString() },
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('one minter follows its clock from second to second, forwards and back', () => {
+  let now = 1_800_000_000_999;
+  const minter = new StreamTokenMinter({ apiSecret: SECRET, ttlSeconds: 600, now: () => now });
+  for (const step of [0, 1, 1000, 1, 0, -1500, 3_600_000, 999]) {
+    now += step;
+    const minted = minter.mint('carol');
+    const iat = Math.floor(now / 1000) - 5;
+    assert.equal(minted.token, sdk.createToken('carol', iat + 600, iat), `at ${now}`);
+    assert.equal(minted.expiresAt, iat + 600);
+    assert.equal(minted.expiresAtIso, new Date((iat + 600) * 1000).toISOString());
+    assert.deepEqual(decode(minted.token.split('.')[1]!), { user_id: 'carol', exp: iat + 600, iat });
+  }
+});
+
 test('the minter refuses an empty secret or a non-positive lifetime', () => {
   assert.throws(() => new StreamTokenMinter({ apiSecret: '', ttlSeconds: 60 }), /apiSecret/);
   assert.throws(() => new StreamTokenMinter({ apiSecret: SECRET, ttlSeconds: 0 }), /ttlSeconds/);
