@@ -189,6 +189,15 @@ function openLogSink(settings: Settings, workDir: string, name: string): LogSink
 }
 
 /** Bytes and lines the service logged, read back from a file destination. */
+function closeLogSink(sink: LogSink): void {
+  try {
+    closeSync(sink.fd);
+  } catch {
+    // already closed
+  }
+  if (sink.temporary) rmSync(sink.path, { force: true });
+}
+
 function logStats(sink: LogSink): { bytes: number; lines: number } | null {
   try {
     if (!statSync(sink.path).isFile()) return null;
@@ -560,15 +569,7 @@ async function runLoadPart(settings: Settings, harness: Harness, cold: string[],
     return { servers: serverInfo, workers: withCluster ? settings.workers : null, cold: coldResults, warm: warmResults, ratios, serviceLog, profile };
   } finally {
     for (const running of Object.values(servers)) await running.stop(3000);
-    for (const sink of [logSink, clusterLogSink]) {
-      if (sink === null) continue;
-      try {
-        closeSync(sink.fd);
-      } catch {
-        // already closed
-      }
-      if (sink.temporary) rmSync(sink.path, { force: true });
-    }
+    for (const sink of [logSink, clusterLogSink]) if (sink !== null) closeLogSink(sink);
   }
 }
 
@@ -664,12 +665,7 @@ async function runMemoryPart(settings: Settings, harness: Harness, tokens: strin
     return result;
   } finally {
     await server?.stop(3000);
-    try {
-      closeSync(logSink.fd);
-    } catch {
-      // already closed
-    }
-    if (logSink.temporary) rmSync(logSink.path, { force: true });
+    closeLogSink(logSink);
   }
 }
 
