@@ -114,17 +114,17 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     ? loadOrCreateDevIssuer({ directory: config.dev.directory, issuer: config.dev.issuer, ...(now ? { now } : {}) })
     : null;
   if (devIssuer !== null) issuers.push(devIssuer.issuerOptions);
-  let metrics: ServiceMetrics | undefined;
+  // Read at scrape time only, by when the verifier below exists.
+  const metrics = new ServiceMetrics({ issuerStatus: () => verifier.status() });
   const verifier = new SessionVerifier({
     issuers,
     keySetTiming: config.identity.keySetTiming,
     clockSkewSeconds: config.identity.clockSkewSeconds,
     logger: app.log,
-    observer: { jwksFetch: (issuer, outcome) => metrics?.jwksFetches.inc({ issuer, outcome }) },
+    observer: { jwksFetch: (issuer, outcome) => metrics.jwksFetches.inc({ issuer, outcome }) },
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
     ...(now ? { now } : {}),
   });
-  metrics = new ServiceMetrics({ issuerStatus: () => verifier.status() });
   app.decorate('serviceMetrics', metrics);
 
   // Fastify calls requestCompleted on every finished response; doing the line and the metrics there

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenExchange } from '../../exchange/token-exchange.js';
-import { requireEmptyBody } from '../authenticate.js';
+import { requireEmptyBody } from '../empty-body.js';
 
 export interface TokenRoutesOptions {
   exchange: TokenExchange;
