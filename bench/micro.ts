@@ -92,6 +92,13 @@ export async function runMicro(options: MicroOptions): Promise<MicroResult> {
     });
     await verifier.start();
     if (!verifier.isReady()) throw new Error('the verifier did not load the bench issuer keys');
+    const batchVerifier = new SessionVerifier({
+      issuers: config.identity.issuers,
+      keySetTiming: config.identity.keySetTiming,
+      clockSkewSeconds: config.identity.clockSkewSeconds,
+      batch: true,
+    });
+    await batchVerifier.start();
     const minter = new StreamTokenMinter({ apiSecret: config.stream.apiSecret.reveal(), ttlSeconds: config.stream.tokenTtlSeconds });
     // As buildApp wires it with STREAM_SYNC_USERS=false: no Stream call on the request path.
     const exchange = new TokenExchange({
@@ -141,6 +148,19 @@ export async function runMicro(options: MicroOptions): Promise<MicroResult> {
         share: 1,
         async run(from, to) {
           for (let i = from; i < to; i++) sink += JSON.stringify(await exchange.issue(await verifier.verify(tokens[i]!))).length;
+        },
+      },
+      {
+        name: 'service, 50 in flight',
+        description: 'as service, 50 requests at a time with the verifier batching as the server does',
+        share: 1,
+        async run(from, to) {
+          const one = async (token: string) => { sink += JSON.stringify(await exchange.issue(await batchVerifier.verify(token))).length; };
+          for (let i = from; i < to; i += 50) {
+            const flight: Promise<void>[] = [];
+            for (let j = i; j < Math.min(to, i + 50); j++) flight.push(one(tokens[j]!));
+            await Promise.all(flight);
+          }
         },
       },
       {
@@ -244,6 +264,7 @@ export async function runMicro(options: MicroOptions): Promise<MicroResult> {
     }
     if (sink === 0) log('(unreachable)');
     verifier.close();
+    batchVerifier.close();
 
     const results: MicroVariantResult[] = variants.map((v) => ({
       name: v.name,

@@ -120,6 +120,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     issuers,
     keySetTiming: config.identity.keySetTiming,
     clockSkewSeconds: config.identity.clockSkewSeconds,
+    batch: true,
     logger: app.log,
     observer: { jwksFetch: (issuer, outcome) => metrics.jwksFetches.inc({ issuer, outcome }) },
     ...(deps.fetch ? { fetch: deps.fetch } : {}),

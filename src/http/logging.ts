@@ -1,3 +1,4 @@
+import { register as onExit } from 'on-exit-leak-free';
 import { destination, pino, type DestinationStream, type Logger } from 'pino';
 
 export interface LoggerOptions {
@@ -13,9 +14,63 @@ export interface LoggerOptions {
   redactPaths?: boolean;
 }
 
-/** Standard output through pino's asynchronous writer. */
+/**
+ * Standard output through pino's asynchronous writer, with the lines of one
+ * event-loop turn handed over together (see {@link TurnBufferedLines}).
+ */
 export function standardOutput(): DestinationStream {
-  return destination({ dest: 1, sync: false });
+  return new TurnBufferedLines(destination({ dest: 1, sync: false }));
+}
+
+/** The part of pino's writer (sonic-boom) that {@link TurnBufferedLines} needs. */
+export interface LineWriter {
+  write(text: string): unknown;
+  flushSync(): void;
+}
+
+/**
+ * Gathers the lines written during one turn of the event loop and passes
+ * them on in one write when the turn's I/O is done (`setImmediate`): under
+ * load one system call carries the lines of many requests instead of one
+ * each, and no line waits longer than the current turn. Lines still pending
+ * when the process exits are written synchronously.
+ */
+export class TurnBufferedLines implements DestinationStream {
+  readonly #target: LineWriter;
+  #pending = '';
+  #scheduled = false;
+
+  constructor(target: LineWriter) {
+    this.#target = target;
+    // Held weakly: a logger that is dropped (tests build many) is not kept alive by the exit hook.
+    onExit(this, (lines) => lines.flushSync());
+  }
+
+  write(line: string): void {
+    this.#pending += line;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  /** Writes every pending line and waits until the writer has written them. */
+  flushSync(): void {
+    this.#flush();
+    try {
+      this.#target.flushSync();
+    } catch {
+      // Nothing is left to write, or the output is already closed.
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    if (this.#pending === '') return;
+    const text = this.#pending;
+    this.#pending = '';
+    this.#target.write(text);
+  };
 }
 
 /** Anything shaped like a JWT: three base64url segments, the first a JSON object (`eyJ`). */

@@ -24,6 +24,16 @@ export interface SessionVerifierOptions {
   fetch?: typeof fetch;
   logger?: Logger;
   observer?: VerifierObserver;
+  /**
+   * Verify the tokens that arrive in one turn of the event loop together, in
+   * one pass, once that turn's I/O is done (`setImmediate`). Every token is
+   * still checked in full. Between network reads, an RSA check runs with the
+   * processor's caches full of HTTP code and costs far more than back to back
+   * (`npm run bench` shows how much); a server under load gains that back,
+   * while a lone request waits for nothing but the end of the current turn.
+   * Off by default: one-at-a-time callers would only add a turn per call.
+   */
+  batch?: boolean;
 }
 
 interface TrustedIssuer {
@@ -56,6 +66,15 @@ interface HeaderFacts {
   /** `crit` or `b64` is present. */
   extensions: boolean;
 }
+
+interface QueuedVerification {
+  token: string;
+  resolve: (session: VerifiedSession) => void;
+  reject: (error: SessionTokenError) => void;
+}
+
+/** Tokens verified in one pass at most; the rest wait for the next turn so timers and I/O are not held up. */
+export const MAX_BATCH_SIZE = 32;
 
 /** Distinct header segments remembered per verifier. */
 export const HEADER_CACHE_SIZE = 64;
@@ -164,6 +183,9 @@ export class SessionVerifier {
   private readonly headers = new HeaderCache();
   private readonly clockSkewSeconds: number;
   private readonly now: () => number;
+  private readonly batching: boolean;
+  private queue: QueuedVerification[] = [];
+  private flushScheduled = false;
 
   constructor(options: SessionVerifierOptions) {
     if (!Array.isArray(options.issuers) || options.issuers.length === 0) {
@@ -174,6 +196,7 @@ export class SessionVerifier {
     }
     this.clockSkewSeconds = options.clockSkewSeconds;
     this.now = options.now ?? Date.now;
+    this.batching = options.batch === true;
     for (const issuerOptions of options.issuers) {
       validateIssuer(issuerOptions);
       if (this.issuers.has(issuerOptions.issuer)) {
@@ -203,14 +226,46 @@ export class SessionVerifier {
 
   /** Verifies a session token; rejects only with `SessionTokenError`. */
   verify(token: string): Promise<VerifiedSession> {
-    try {
-      const pending = this.inspect(token);
-      const key = pending.issuer.keySet.getKey(pending.kid, pending.alg);
-      return key instanceof Promise ? this.completeWhenKeyed(pending, key) : Promise.resolve(this.complete(pending, key));
-    } catch (error) {
-      return Promise.reject(asSessionTokenError(error));
+    if (!this.batching) {
+      try {
+        const result = this.verifyNow(token);
+        return result instanceof Promise ? result : Promise.resolve(result);
+      } catch (error) {
+        return Promise.reject(asSessionTokenError(error));
+      }
     }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ token, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flush);
+      }
+    });
   }
+
+  /** The whole check; a promise only when the key has to be fetched first. */
+  private verifyNow(token: string): VerifiedSession | Promise<VerifiedSession> {
+    const pending = this.inspect(token);
+    const key = pending.issuer.keySet.getKey(pending.kid, pending.alg);
+    return key instanceof Promise ? this.completeWhenKeyed(pending, key) : this.complete(pending, key);
+  }
+
+  private readonly flush = (): void => {
+    const queue = this.queue;
+    const batch = queue.length > MAX_BATCH_SIZE ? queue.splice(0, MAX_BATCH_SIZE) : queue;
+    if (batch === queue) this.queue = [];
+    this.flushScheduled = this.queue.length > 0;
+    if (this.flushScheduled) setImmediate(this.flush);
+    for (const { token, resolve, reject } of batch) {
+      try {
+        const result = this.verifyNow(token);
+        if (result instanceof Promise) result.then(resolve, reject);
+        else resolve(result);
+      } catch (error) {
+        reject(asSessionTokenError(error));
+      }
+    }
+  };
 
   /** Header segments remembered (see `HeaderCache`); for tests. */
   get cachedHeaderCount(): number {

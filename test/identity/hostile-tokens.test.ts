@@ -216,18 +216,15 @@ describe('hostile session tokens', () => {
   let jwksServer: TestServer;
   let verifier: SessionVerifier;
 
-  before(async () => {
-    jwksServer = await new TestServer().listen();
-    jwksServer.serveJson(jwks);
-    sink = await new TestServer().listen();
-    sink.serveJson({ keys: [publicJwk(attacker.publicKey, { kid: 'attacker' })] });
+  /** Both issuers, the second strict (azp required, audience set). */
+  function newVerifier(batch: boolean): SessionVerifier {
     const common = {
       algorithms: ['RS256', 'ES256'],
       userIdClaim: 'sub',
       authorizedParties: [APP],
       allowImpersonation: false,
     } satisfies Partial<IssuerOptions>;
-    verifier = new SessionVerifier({
+    return new SessionVerifier({
       issuers: [
         { ...common, kind: 'clerk', issuer: ISSUER, jwksUri: jwksServer.url('/jwks'), requireAuthorizedParty: false },
         {
@@ -242,7 +239,16 @@ describe('hostile session tokens', () => {
       keySetTiming: defaultTiming({ cooldownSeconds: 60 }),
       clockSkewSeconds: 5,
       now: new TestClock().now,
+      batch,
     });
+  }
+
+  before(async () => {
+    jwksServer = await new TestServer().listen();
+    jwksServer.serveJson(jwks);
+    sink = await new TestServer().listen();
+    sink.serveJson({ keys: [publicJwk(attacker.publicKey, { kid: 'attacker' })] });
+    verifier = newVerifier(false);
     await verifier.start();
     assert.equal(verifier.isReady(), true);
   });
@@ -311,5 +317,30 @@ describe('hostile session tokens', () => {
   it('served the JWKS only once for the whole corpus (unknown kids inside the cooldown fetch nothing)', () => {
     assert.equal(jwksServer.count('/jwks'), 1);
     assert.equal(jwksServer.count('/strict/jwks'), 1);
+  });
+
+  it('decides the same in batch mode, the corpus verified in passes of MAX_BATCH_SIZE mixed with valid tokens', async () => {
+    const batching = newVerifier(true);
+    try {
+      await batching.start();
+      const cases = corpus.map((testCase) => ({ testCase, token: testCase.token() }));
+      const outcomes = await Promise.all(
+        cases.flatMap(({ token }) => [
+          batching.verify(token).then((session) => ({ ok: true as const, userId: session.userId }), (error: unknown) => ({ ok: false as const, error })),
+          batching.verify(valid()).then((session) => ({ ok: true as const, userId: session.userId }), (error: unknown) => ({ ok: false as const, error })),
+        ]),
+      );
+      for (let i = 0; i < cases.length; i++) {
+        const { testCase, token } = cases[i]!;
+        const expected = await verifier.verify(token).then(() => 'accepted', (error: SessionTokenError) => error.code);
+        const batched = outcomes[2 * i]!;
+        const got = batched.ok ? 'accepted' : batched.error instanceof SessionTokenError ? batched.error.code : `not a SessionTokenError: ${String(batched.error)}`;
+        assert.equal(got, expected, `${testCase.name}: in a batch ${got}, alone ${expected}`);
+        assert.equal(got, testCase.code, testCase.name);
+        assert.deepEqual(outcomes[2 * i + 1], { ok: true, userId: 'user_2abcDEF' }, `the valid token next to "${testCase.name}"`);
+      }
+    } finally {
+      batching.close();
+    }
   });
 });

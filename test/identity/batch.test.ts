@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { SessionTokenError } from '../../src/identity/errors.js';
+import { MAX_BATCH_SIZE, SessionVerifier } from '../../src/identity/session-verifier.js';
+import type { IssuerOptions } from '../../src/identity/types.js';
+import { NOW_S, TestClock, defaultTiming, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, signToken } from './fixtures.js';
+
+/**
+ * Batch mode (what the HTTP server uses): tokens arriving in one turn of the
+ * event loop are verified together after that turn's I/O. These tests hold it
+ * to the same answers as one-at-a-time verification, and to giving the event
+ * loop back between passes.
+ */
+
+const ISSUER = 'https://clerk.example.test';
+const rsa = rsaKeyPair();
+const rotated = rsaKeyPair();
+let keys = [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256' })];
+const fetchKeys = memoryFetch(() => jsonResponse({ keys }));
+const verifiers: SessionVerifier[] = [];
+after(() => {
+  for (const verifier of verifiers) verifier.close();
+});
+
+function newVerifier(batch: boolean): SessionVerifier {
+  const issuer: IssuerOptions = {
+    kind: 'clerk',
+    issuer: ISSUER,
+    jwksUri: 'https://keys.example.test/jwks.json',
+    algorithms: ['RS256'],
+    userIdClaim: 'sub',
+    authorizedParties: [],
+    requireAuthorizedParty: false,
+    allowImpersonation: false,
+  };
+  const verifier = new SessionVerifier({ issuers: [issuer], keySetTiming: defaultTiming({ cooldownSeconds: 0 }), clockSkewSeconds: 5, now: new TestClock().now, fetch: fetchKeys, batch });
+  verifiers.push(verifier);
+  return verifier;
+}
+
+const token = (sub: string, extra: Record<string, unknown> = {}, kid = 'rsa-1', key = rsa.privateKey): string =>
+  signToken({ alg: 'RS256', kid, typ: 'JWT' }, { iss: ISSUER, sub, iat: NOW_S - 10, exp: NOW_S + 60, ...extra }, key, 'RS256');
+
+type Outcome = { ok: true; userId: string } | { ok: false; code: string };
+const settle = (promise: Promise<{ userId: string }>): Promise<Outcome> =>
+  promise.then(
+    (session) => ({ ok: true, userId: session.userId }),
+    (error: unknown) => {
+      assert.ok(error instanceof SessionTokenError, `not a SessionTokenError: ${String(error)}`);
+      return { ok: false, code: error.code };
+    },
+  );
+
+describe('batch verification', () => {
+  it('answers every token of a mixed batch as one-at-a-time verification does', async () => {
+    const one = newVerifier(false);
+    const batched = newVerifier(true);
+    await Promise.all([one.start(), batched.start()]);
+    const tokens = Array.from({ length: 3 * MAX_BATCH_SIZE + 5 }, (_, i) => {
+      switch (i % 5) {
+        case 0: return token(`user_${i}`, { exp: NOW_S - 100 });
+        case 1: return `${token(`user_${i}`).slice(0, -4)}AAAA`;
+        case 2: return 'not.a.token';
+        case 3: return token(`user_${i}`, { sts: 'pending' });
+        default: return token(`user_${i}`);
+      }
+    });
+    const inBatch = await Promise.all(tokens.map((t) => settle(batched.verify(t))));
+    const alone: Outcome[] = [];
+    for (const t of tokens) alone.push(await settle(one.verify(t)));
+    assert.deepEqual(inBatch, alone);
+    assert.deepEqual(new Set(alone.map((o) => (o.ok ? 'ok' : o.code))), new Set(['token_expired', 'invalid_signature', 'malformed_token', 'session_pending', 'ok']));
+  });
+
+  it('verifies nothing before the turn is over, then everything queued in it', async () => {
+    const verifier = newVerifier(true);
+    await verifier.start();
+    const settled: string[] = [];
+    const pending = ['a', 'b', 'c'].map((id) => verifier.verify(token(`user_${id}`)).then((s) => settled.push(s.userId)));
+    await Promise.resolve();
+    assert.deepEqual(settled, [], 'still queued after a microtask');
+    await Promise.all(pending);
+    assert.deepEqual(settled, ['user_a', 'user_b', 'user_c'], 'in arrival order');
+  });
+
+  it('gives the event loop back between passes of MAX_BATCH_SIZE', async () => {
+    const verifier = newVerifier(true);
+    await verifier.start();
+    const events: string[] = [];
+    const all = Array.from({ length: 2 * MAX_BATCH_SIZE }, (_, i) => verifier.verify(token(`user_${i}`)).then(() => events.push(`token ${i}`)));
+    // Queued after the first pass was scheduled: runs before the second pass.
+    setImmediate(() => events.push('other work'));
+    await Promise.all(all);
+    const other = events.indexOf('other work');
+    assert.equal(other, MAX_BATCH_SIZE, `other work ran at ${other}: ${events.slice(Math.max(0, other - 2), other + 3).join(', ')}`);
+  });
+
+  it('a token whose key must be fetched first waits alone; the rest of its batch does not', async () => {
+    const verifier = newVerifier(true);
+    await verifier.start();
+    keys = [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256' }), publicJwk(rotated.publicKey, { kid: 'rsa-2', alg: 'RS256' })];
+    try {
+      const order: string[] = [];
+      const fresh = verifier.verify(token('user_rotated', {}, 'rsa-2', rotated.privateKey)).then((s) => order.push(s.userId));
+      const known = verifier.verify(token('user_known')).then((s) => order.push(s.userId));
+      await Promise.all([fresh, known]);
+      assert.deepEqual(order, ['user_known', 'user_rotated']);
+    } finally {
+      keys = [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256' })];
+    }
+  });
+});
