@@ -48,8 +48,10 @@ export interface MicroResult {
   tokens: number;
   rounds: number;
   variants: MicroVariantResult[];
-  /** The headline: per-request work ÷ node:crypto floor. */
+  /** The headline: per-request work ÷ node:crypto floor, one request at a time. */
   serviceToFloor: number;
+  /** The same with 50 requests in flight, verified in batches as the HTTP server does under load. */
+  batchedToFloor: number;
   target: number;
   pass: boolean;
 }
@@ -152,7 +154,7 @@ export async function runMicro(options: MicroOptions): Promise<MicroResult> {
       },
       {
         name: 'service, 50 in flight',
-        description: 'as service, 50 requests at a time with the verifier batching as the server does',
+        description: 'as service, 50 requests at a time, the verifier in batch mode as the HTTP server runs it',
         share: 1,
         async run(from, to) {
           const one = async (token: string) => { sink += JSON.stringify(await exchange.issue(await batchVerifier.verify(token))).length; };
@@ -274,7 +276,8 @@ export async function runMicro(options: MicroOptions): Promise<MicroResult> {
       opsPerRound: Math.max(1, Math.floor(n * v.share)),
     }));
     const serviceToFloor = results.find((r) => r.name === 'service')!.ratioToFloor;
-    return { tokens: n, rounds: options.rounds, variants: results, serviceToFloor, target: MICRO_TARGET, pass: serviceToFloor <= MICRO_TARGET };
+    const batchedToFloor = results.find((r) => r.name === 'service, 50 in flight')!.ratioToFloor;
+    return { tokens: n, rounds: options.rounds, variants: results, serviceToFloor, batchedToFloor, target: MICRO_TARGET, pass: serviceToFloor <= MICRO_TARGET };
   } finally {
     await issuer.close();
   }
@@ -284,7 +287,8 @@ export function printMicro(result: MicroResult, log: (line: string) => void = co
   const rows = [['per-request work', 'µs/op (median)', '× floor'], ...result.variants.map((v) => [v.name, fmt(v.microsPerOp, 1), fmtRatio(v.ratioToFloor)])];
   log(table(rows));
   log(
-    `micro: service ÷ floor = ${fmtRatio(result.serviceToFloor)} (target ≤ ${result.target}×) ${result.pass ? 'PASS' : 'MISS'}`,
+    `micro: service ÷ floor = ${fmtRatio(result.serviceToFloor)} one at a time (target ≤ ${result.target}×) ${result.pass ? 'PASS' : 'MISS'}; ` +
+      `${fmtRatio(result.batchedToFloor)} with 50 in flight`,
   );
 }
 

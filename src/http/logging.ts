@@ -113,11 +113,27 @@ export function createLogger(options: LoggerOptions): Logger {
       level: options.level,
       ...(options.redactPaths === false ? {} : { redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }),
       base: { service: 'stream-token-service', pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTimeField,
       formatters: { level: (label) => ({ level: label }) },
     },
     scrubbing,
   );
+}
+
+let lastMillisecond = Number.NaN;
+let lastTimeField = '';
+
+/**
+ * pino's `isoTime` (`,"time":"<ISO 8601>"`), formatted once per millisecond
+ * rather than once per line: under load many lines share a millisecond.
+ */
+export function isoTimeField(): string {
+  const now = Date.now();
+  if (now !== lastMillisecond) {
+    lastMillisecond = now;
+    lastTimeField = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTimeField;
 }
 
 export function scrubLine(line: string, secrets: readonly string[]): string {

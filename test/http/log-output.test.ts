@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
-import { TurnBufferedLines, type LineWriter } from '../../src/http/logging.js';
+import { pino } from 'pino';
+import { isoTimeField, TurnBufferedLines, type LineWriter } from '../../src/http/logging.js';
 import { PROJECT_ROOT } from '../support/process.js';
 
 class RecordingWriter implements LineWriter {
@@ -57,4 +58,16 @@ test('a process that exits in the same turn as it logs still prints the line', a
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: PROJECT_ROOT });
   const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { msg: string; i: number });
   assert.deepEqual(lines.map((line) => [line.msg, line.i]), [['before exit', 0], ['before exit', 1], ['before exit', 2]]);
+});
+
+test('the time field is pino\'s isoTime for every millisecond, also when many lines share one', () => {
+  const realNow = Date.now;
+  try {
+    for (const ms of [0, 1, 1, 999, 1_000, 1_779_999_999_999, 1_780_000_000_000, 1_780_000_000_000, 1_780_000_000_001]) {
+      Date.now = () => ms;
+      assert.equal(isoTimeField(), pino.stdTimeFunctions.isoTime(), `at ${ms}`);
+    }
+  } finally {
+    Date.now = realNow;
+  }
 });
