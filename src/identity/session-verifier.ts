@@ -73,6 +73,14 @@ interface QueuedVerification {
   reject: (error: SessionTokenError) => void;
 }
 
+/** A queued token read and matched with its key, waiting for the signature stage. */
+interface KeyedVerification {
+  queued: QueuedVerification;
+  pending: PendingVerification;
+  key: KeyObject;
+  signed: boolean;
+}
+
 /** Tokens verified in one pass at most; the rest wait for the next turn so timers and I/O are not held up. */
 export const MAX_BATCH_SIZE = 32;
 
@@ -101,6 +109,10 @@ function own(object: JsonObject, name: string): unknown {
 
 function malformed(message: string): SessionTokenError {
   return new SessionTokenError('malformed_token', message);
+}
+
+function invalidSignature(): SessionTokenError {
+  return new SessionTokenError('invalid_signature', 'The token signature is not valid.');
 }
 
 /** Whatever went wrong, the caller sees a SessionTokenError. */
@@ -250,19 +262,41 @@ export class SessionVerifier {
     return key instanceof Promise ? this.completeWhenKeyed(pending, key) : this.complete(pending, key);
   }
 
+  /**
+   * One pass over the queue, in stages that each run back to back for the
+   * whole pass: read every token (text, JSON, issuer, key), then check every
+   * signature, then every claim set. Interleaving JSON parsing with RSA
+   * checks token by token measured about a tenth slower.
+   */
   private readonly flush = (): void => {
     const queue = this.queue;
     const batch = queue.length > MAX_BATCH_SIZE ? queue.splice(0, MAX_BATCH_SIZE) : queue;
     if (batch === queue) this.queue = [];
     this.flushScheduled = this.queue.length > 0;
     if (this.flushScheduled) setImmediate(this.flush);
-    for (const { token, resolve, reject } of batch) {
+
+    const keyed: KeyedVerification[] = [];
+    for (const queued of batch) {
       try {
-        const result = this.verifyNow(token);
-        if (result instanceof Promise) result.then(resolve, reject);
-        else resolve(result);
+        const pending = this.inspect(queued.token);
+        const key = pending.issuer.keySet.getKey(pending.kid, pending.alg);
+        if (key instanceof Promise) this.completeWhenKeyed(pending, key).then(queued.resolve, queued.reject);
+        else keyed.push({ queued, pending, key, signed: false });
       } catch (error) {
-        reject(asSessionTokenError(error));
+        queued.reject(asSessionTokenError(error));
+      }
+    }
+    for (const entry of keyed) {
+      const { pending } = entry;
+      entry.signed = verifyCompactJwsSignature(pending.alg, entry.key, pending.token, pending.secondDot);
+    }
+    const nowMs = this.now();
+    for (const { queued, pending, signed } of keyed) {
+      try {
+        if (!signed) throw invalidSignature();
+        queued.resolve(this.acceptClaims(pending, nowMs));
+      } catch (error) {
+        queued.reject(asSessionTokenError(error));
       }
     }
   };
@@ -332,11 +366,14 @@ export class SessionVerifier {
   }
 
   private complete(pending: PendingVerification, key: KeyObject): VerifiedSession {
+    if (!verifyCompactJwsSignature(pending.alg, key, pending.token, pending.secondDot)) throw invalidSignature();
+    return this.acceptClaims(pending, this.now());
+  }
+
+  /** The claim checks of a token whose signature has been verified. */
+  private acceptClaims(pending: PendingVerification, nowMs: number): VerifiedSession {
     const { issuer, payload } = pending;
-    if (!verifyCompactJwsSignature(pending.alg, key, pending.token, pending.secondDot)) {
-      throw new SessionTokenError('invalid_signature', 'The token signature is not valid.');
-    }
-    const { userId, expiresAt } = assertSessionClaims(payload, issuer.options, this.now(), this.clockSkewSeconds);
+    const { userId, expiresAt } = assertSessionClaims(payload, issuer.options, nowMs, this.clockSkewSeconds);
     return {
       userId,
       issuer: issuer.options.issuer,
