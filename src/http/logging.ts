@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { register as onExit } from 'on-exit-leak-free';
 import { destination, pino, type DestinationStream, type Logger } from 'pino';
 
@@ -19,21 +20,32 @@ export interface LoggerOptions {
  * event-loop turn handed over together (see {@link TurnBufferedLines}).
  */
 export function standardOutput(): DestinationStream {
-  return new TurnBufferedLines(destination({ dest: 1, sync: false }));
+  const sonic = destination({ dest: 1, sync: false });
+  return new TurnBufferedLines({
+    write: (text) => sonic.write(text),
+    flushSync: () => sonic.flushSync(),
+    writeSync: (text) => {
+      writeSync(1, text);
+    },
+  });
 }
 
-/** The part of pino's writer (sonic-boom) that {@link TurnBufferedLines} needs. */
+/** What {@link TurnBufferedLines} needs of its output: pino's writer (sonic-boom) and its file descriptor. */
 export interface LineWriter {
+  /** Queues text for writing (asynchronously). */
   write(text: string): unknown;
+  /** Writes everything queued so far before returning. */
   flushSync(): void;
+  /** Writes text before returning, after everything queued. */
+  writeSync(text: string): void;
 }
 
 /**
  * Gathers the lines written during one turn of the event loop and passes
  * them on in one write when the turn's I/O is done (`setImmediate`): under
  * load one system call carries the lines of many requests instead of one
- * each, and no line waits longer than the current turn. Lines still pending
- * when the process exits are written synchronously.
+ * each, and no line waits longer than the current turn. At process exit,
+ * pending lines are written synchronously, after what the writer had queued.
  */
 export class TurnBufferedLines implements DestinationStream {
   readonly #target: LineWriter;
@@ -54,13 +66,15 @@ export class TurnBufferedLines implements DestinationStream {
     }
   }
 
-  /** Writes every pending line and waits until the writer has written them. */
+  /** Writes what the writer had queued, then every pending line, before returning. */
   flushSync(): void {
-    this.#flush();
+    const text = this.#pending;
+    this.#pending = '';
     try {
       this.#target.flushSync();
+      if (text !== '') this.#target.writeSync(text);
     } catch {
-      // Nothing is left to write, or the output is already closed.
+      // The output is closed: there is nowhere left to write to.
     }
   }
 
@@ -69,7 +83,11 @@ export class TurnBufferedLines implements DestinationStream {
     if (this.#pending === '') return;
     const text = this.#pending;
     this.#pending = '';
-    this.#target.write(text);
+    try {
+      this.#target.write(text);
+    } catch {
+      // The writer is closed (the process is shutting down); a log line must not take the process with it.
+    }
   };
 }
 

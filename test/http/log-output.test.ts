@@ -9,12 +9,17 @@ import { PROJECT_ROOT } from '../support/process.js';
 
 class RecordingWriter implements LineWriter {
   readonly writes: string[] = [];
-  flushes = 0;
+  readonly calls: string[] = [];
   write(text: string): void {
     this.writes.push(text);
+    this.calls.push('write');
   }
   flushSync(): void {
-    this.flushes += 1;
+    this.calls.push('flushSync');
+  }
+  writeSync(text: string): void {
+    this.writes.push(text);
+    this.calls.push('writeSync');
   }
 }
 
@@ -37,13 +42,33 @@ test('lines written in one turn reach the writer together, in order, once the tu
   assert.equal(writer.writes.length, 2, 'an idle turn writes nothing');
 });
 
-test('flushSync hands over pending lines at once and flushes the writer', () => {
+test('flushSync writes what the writer had queued, then the pending lines, both synchronously', async () => {
   const writer = new RecordingWriter();
   const lines = new TurnBufferedLines(writer);
   lines.write('{"n":1}\n');
   lines.flushSync();
+  assert.deepEqual(writer.calls, ['flushSync', 'writeSync']);
   assert.deepEqual(writer.writes, ['{"n":1}\n']);
-  assert.equal(writer.flushes, 1);
+  await nextTurn();
+  assert.deepEqual(writer.writes, ['{"n":1}\n'], 'nothing is written twice');
+});
+
+test('a writer that throws (closed output) does not take the process down', async () => {
+  const lines = new TurnBufferedLines({
+    write: () => {
+      throw new Error('SonicBoom destroyed');
+    },
+    flushSync: () => {
+      throw new Error('SonicBoom destroyed');
+    },
+    writeSync: () => {
+      throw new Error('EBADF');
+    },
+  });
+  lines.write('{"n":1}\n');
+  await nextTurn();
+  lines.write('{"n":2}\n');
+  lines.flushSync();
 });
 
 test('a process that exits in the same turn as it logs still prints the line', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { SessionTokenError } from '../../src/identity/errors.js';
-import { MAX_BATCH_SIZE, SessionVerifier } from '../../src/identity/session-verifier.js';
+import { BATCH_PASS_SIZE, SessionVerifier } from '../../src/identity/session-verifier.js';
 import type { IssuerOptions } from '../../src/identity/types.js';
 import { NOW_S, TestClock, defaultTiming, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, signToken } from './fixtures.js';
 
@@ -51,12 +51,12 @@ const settle = (promise: Promise<{ userId: string }>): Promise<Outcome> =>
     },
   );
 
-describe('batch verification', () => {
+describe('batch verification', { timeout: 30_000 }, () => {
   it('answers every token of a mixed batch as one-at-a-time verification does', async () => {
     const one = newVerifier(false);
     const batched = newVerifier(true);
     await Promise.all([one.start(), batched.start()]);
-    const tokens = Array.from({ length: 3 * MAX_BATCH_SIZE + 5 }, (_, i) => {
+    const tokens = Array.from({ length: 3 * BATCH_PASS_SIZE + 5 }, (_, i) => {
       switch (i % 5) {
         case 0: return token(`user_${i}`, { exp: NOW_S - 100 });
         case 1: return `${token(`user_${i}`).slice(0, -4)}AAAA`;
@@ -83,16 +83,17 @@ describe('batch verification', () => {
     assert.deepEqual(settled, ['user_a', 'user_b', 'user_c'], 'in arrival order');
   });
 
-  it('gives the event loop back between passes of MAX_BATCH_SIZE', async () => {
+  it('verifies everything queued in a turn before the next turn, so reading cannot run ahead of verifying', async () => {
     const verifier = newVerifier(true);
     await verifier.start();
     const events: string[] = [];
-    const all = Array.from({ length: 2 * MAX_BATCH_SIZE }, (_, i) => verifier.verify(token(`user_${i}`)).then(() => events.push(`token ${i}`)));
-    // Queued after the first pass was scheduled: runs before the second pass.
-    setImmediate(() => events.push('other work'));
+    const count = 3 * BATCH_PASS_SIZE + 1;
+    const all = Array.from({ length: count }, (_, i) => verifier.verify(token(`user_${i}`)).then(() => events.push(`token ${i}`)));
+    // Scheduled after the flush: it must find every token already settled.
+    setImmediate(() => events.push('next'));
     await Promise.all(all);
-    const other = events.indexOf('other work');
-    assert.equal(other, MAX_BATCH_SIZE, `other work ran at ${other}: ${events.slice(Math.max(0, other - 2), other + 3).join(', ')}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(events.indexOf('next'), count, events.slice(-3).join(', '));
   });
 
   it('a token whose key must be fetched first waits alone; the rest of its batch does not', async () => {
@@ -108,5 +109,39 @@ describe('batch verification', () => {
     } finally {
       keys = [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256' })];
     }
+  });
+});
+
+describe('batch verification when keys cannot be fetched', { timeout: 30_000 }, () => {
+  it('a token for a key the JWKS cannot be refetched for is refused as unknown_key; its batch is unaffected', async () => {
+    let down = false;
+    const verifier = new SessionVerifier({
+      issuers: [
+        {
+          kind: 'clerk',
+          issuer: ISSUER,
+          jwksUri: 'https://keys.example.test/jwks.json',
+          algorithms: ['RS256'],
+          userIdClaim: 'sub',
+          authorizedParties: [],
+          requireAuthorizedParty: false,
+          allowImpersonation: false,
+        },
+      ],
+      keySetTiming: defaultTiming({ cooldownSeconds: 0 }),
+      clockSkewSeconds: 5,
+      now: new TestClock().now,
+      fetch: memoryFetch(() => (down ? Promise.reject(new TypeError('fetch failed')) : jsonResponse({ keys: [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256' })] }))),
+      batch: true,
+    });
+    verifiers.push(verifier);
+    await verifier.start();
+    down = true;
+    const [unknown, known] = await Promise.all([
+      settle(verifier.verify(token('user_unknown_key', {}, 'rsa-9', rotated.privateKey))),
+      settle(verifier.verify(token('user_known'))),
+    ]);
+    assert.deepEqual(known, { ok: true, userId: 'user_known' });
+    assert.deepEqual(unknown, { ok: false, code: 'unknown_key' });
   });
 });

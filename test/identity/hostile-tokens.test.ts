@@ -319,7 +319,7 @@ describe('hostile session tokens', () => {
     assert.equal(jwksServer.count('/strict/jwks'), 1);
   });
 
-  it('decides the same in batch mode, the corpus verified in passes of MAX_BATCH_SIZE mixed with valid tokens', async () => {
+  it('decides the same in batch mode, the corpus verified in passes of BATCH_PASS_SIZE mixed with valid tokens', async () => {
     const batching = newVerifier(true);
     try {
       await batching.start();
