@@ -87,19 +87,15 @@ export async function runMicro(options: MicroOptions): Promise<MicroResult> {
       },
       cwd: tmpdir(),
     });
-    const verifier = new SessionVerifier({
+    const verifierOptions = {
       issuers: config.identity.issuers,
       keySetTiming: config.identity.keySetTiming,
       clockSkewSeconds: config.identity.clockSkewSeconds,
-    });
+    };
+    const verifier = new SessionVerifier(verifierOptions);
     await verifier.start();
     if (!verifier.isReady()) throw new Error('the verifier did not load the bench issuer keys');
-    const batchVerifier = new SessionVerifier({
-      issuers: config.identity.issuers,
-      keySetTiming: config.identity.keySetTiming,
-      clockSkewSeconds: config.identity.clockSkewSeconds,
-      batch: true,
-    });
+    const batchVerifier = new SessionVerifier({ ...verifierOptions, batch: true });
     await batchVerifier.start();
     const minter = new StreamTokenMinter({ apiSecret: config.stream.apiSecret.reveal(), ttlSeconds: config.stream.tokenTtlSeconds });
     // As buildApp wires it with STREAM_SYNC_USERS=false: no Stream call on the request path.

@@ -22,7 +22,8 @@ after(() => {
   for (const verifier of verifiers) verifier.close();
 });
 
-function newVerifier(batch: boolean): SessionVerifier {
+/** A verifier for the one test issuer; its keys come from `fetchJwks` (the shared in-memory JWKS by default). */
+function newVerifier(batch: boolean, fetchJwks: typeof fetch = fetchKeys): SessionVerifier {
   const issuer: IssuerOptions = {
     kind: 'clerk',
     issuer: ISSUER,
@@ -33,7 +34,7 @@ function newVerifier(batch: boolean): SessionVerifier {
     requireAuthorizedParty: false,
     allowImpersonation: false,
   };
-  const verifier = new SessionVerifier({ issuers: [issuer], keySetTiming: defaultTiming({ cooldownSeconds: 0 }), clockSkewSeconds: 5, now: new TestClock().now, fetch: fetchKeys, batch });
+  const verifier = new SessionVerifier({ issuers: [issuer], keySetTiming: defaultTiming({ cooldownSeconds: 0 }), clockSkewSeconds: 5, now: new TestClock().now, fetch: fetchJwks, batch });
   verifiers.push(verifier);
   return verifier;
 }
@@ -115,26 +116,10 @@ describe('batch verification', { timeout: 30_000 }, () => {
 describe('batch verification when keys cannot be fetched', { timeout: 30_000 }, () => {
   it('a token for a key the JWKS cannot be refetched for is refused as unknown_key; its batch is unaffected', async () => {
     let down = false;
-    const verifier = new SessionVerifier({
-      issuers: [
-        {
-          kind: 'clerk',
-          issuer: ISSUER,
-          jwksUri: 'https://keys.example.test/jwks.json',
-          algorithms: ['RS256'],
-          userIdClaim: 'sub',
-          authorizedParties: [],
-          requireAuthorizedParty: false,
-          allowImpersonation: false,
-        },
-      ],
-      keySetTiming: defaultTiming({ cooldownSeconds: 0 }),
-      clockSkewSeconds: 5,
-      now: new TestClock().now,
-      fetch: memoryFetch(() => (down ? Promise.reject(new TypeError('fetch failed')) : jsonResponse({ keys: [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256' })] }))),
-      batch: true,
-    });
-    verifiers.push(verifier);
+    const verifier = newVerifier(
+      true,
+      memoryFetch(() => (down ? Promise.reject(new TypeError('fetch failed')) : jsonResponse({ keys: [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256' })] }))),
+    );
     await verifier.start();
     down = true;
     const [unknown, known] = await Promise.all([
