@@ -367,7 +367,9 @@ interface LoadPart {
  * What the p99 goal asks of throughput. With every connection always waiting
  * for an answer (pipelining 1), the mean latency is connections ÷ requests/s
  * (Little's law), so a p99 under the goal needs at least that many requests/s;
- * the floor's own p99 shows what the machine and load generator add.
+ * the floor's own p99 shows what the machine and load generator add. Then the
+ * most throughput the machine's CPUs allow each service run, given the CPU a
+ * request costs its server and the load generator, and the latency that implies.
  */
 function latencyBound(load: LoadPart, connections: number): string {
   const needed = Math.ceil((connections * 1000) / TARGETS.p99Ms);
@@ -383,6 +385,29 @@ function latencyBound(load: LoadPart, connections: number): string {
     const run = load.cold[name];
     if (run === undefined) continue;
     lines.push(`  ${SERVER_LABELS[name]} (cold): ${Math.round(run.requestsPerSecond).toLocaleString('en-US')} req/s, mean ${fmt((connections * 1000) / run.requestsPerSecond, 2)} ms, p99 ${fmt(run.latencyMs.p99, 2)} ms`);
+  }
+  // The best this machine could do. A server cannot use more CPUs than it has event loops, and it shares
+  // them with the load generator, so requests/s cannot exceed either limit, even with no idle time at all. The load
+  // generator's share is taken at its cheapest, as measured against the floor (it costs more per
+  // request against slower servers), so the bound is generous.
+  const cpus = availableParallelism();
+  if (floor === undefined || floor.requestsPerSecond <= 0) return lines.join('\n');
+  const floorMean = (connections * 1000) / floor.requestsPerSecond;
+  const spread = floor.latencyMs.p99 / floorMean;
+  const loadGeneratorMicros = (floor.loadGeneratorCpuShare * 1e6) / floor.requestsPerSecond;
+  for (const name of ['service', 'cluster'] as const) {
+    const run = load.cold[name];
+    if (run === undefined || run.serverCpuMicrosPerRequest === null) continue;
+    // One event loop per process: a single process gets at most one CPU, a cluster one per worker.
+    const serverCpus = Math.min(cpus, run.serverProcesses > 1 ? run.serverProcesses - 1 : 1);
+    const ceiling = Math.min((serverCpus * 1e6) / run.serverCpuMicrosPerRequest, (cpus * 1e6) / (run.serverCpuMicrosPerRequest + loadGeneratorMicros));
+    const bestMean = (connections * 1000) / ceiling;
+    lines.push(
+      `  ${SERVER_LABELS[name]}: ${fmt(run.serverCpuMicrosPerRequest, 0)} µs server CPU per request on at most ${serverCpus} CPU${serverCpus === 1 ? '' : 's'}, ` +
+        `plus the load generator's ${fmt(loadGeneratorMicros, 0)} µs (its least, against the floor), all on ${cpus} CPUs: ` +
+        `at most ${Math.round(ceiling).toLocaleString('en-US')} req/s, so a mean of at least ${fmt(bestMean, 2)} ms, ` +
+        `and with the floor's own p99 ÷ mean (${fmt(spread, 1)}) a p99 near ${fmt(bestMean * spread, 1)} ms`,
+    );
   }
   return lines.join('\n');
 }
