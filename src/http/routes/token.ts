@@ -8,7 +8,8 @@ export interface TokenRoutesOptions {
   authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
-const tokenResponseSchema = {
+/** The body of a 200 from `POST /stream/token`, as the route declares it (and serialises with it). */
+export const tokenResponseSchema = {
   type: 'object',
   required: ['token', 'user_id', 'api_key', 'expires_in', 'expires_at'],
   properties: {
