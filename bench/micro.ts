@@ -26,7 +26,7 @@ import { compilePolicy } from '../src/policy/index.js';
 import { MemorySyncStore } from '../src/state/sync-store.js';
 import { StreamTokenMinter } from '../src/stream/token-minter.js';
 import { AUTHORIZED_PARTY, startBenchIssuer } from './lib/issuer.js';
-import { fmt, fmtRatio, median, table } from './lib/stats.js';
+import { fmt, fmtRatio, fmtRatioRange, median, percentile, table } from './lib/stats.js';
 import { signSessionTokens } from './lib/tokens.js';
 
 export interface MicroOptions {
@@ -44,6 +44,8 @@ export interface MicroVariantResult {
   microsPerOp: number;
   /** Median across rounds of (this variant ÷ floor) in the same round. */
   ratioToFloor: number;
+  /** First and third quartiles of those per-round ratios: how much the machine moved them. */
+  ratioQuartiles: { min: number; max: number };
   opsPerRound: number;
 }
 
@@ -274,6 +276,7 @@ export async function runMicro(options: MicroOptions): Promise<MicroResult> {
       description: v.description,
       microsPerOp: median(perRound.get(v.name)!),
       ratioToFloor: median(ratios.get(v.name)!),
+      ratioQuartiles: quartiles(ratios.get(v.name)!),
       opsPerRound: Math.max(1, Math.floor(n * v.share)),
     }));
     const serviceToFloor = results.find((r) => r.name === 'service')!.ratioToFloor;
@@ -284,8 +287,16 @@ export async function runMicro(options: MicroOptions): Promise<MicroResult> {
   }
 }
 
+function quartiles(values: readonly number[]): { min: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { min: percentile(sorted, 0.25), max: percentile(sorted, 0.75) };
+}
+
 export function printMicro(result: MicroResult, log: (line: string) => void = console.log): void {
-  const rows = [['per-request work', 'µs/op (median)', '× floor'], ...result.variants.map((v) => [v.name, fmt(v.microsPerOp, 1), fmtRatio(v.ratioToFloor)])];
+  const rows = [
+    ['per-request work', 'µs/op (median)', '× floor', 'rounds, middle half'],
+    ...result.variants.map((v) => [v.name, fmt(v.microsPerOp, 1), fmtRatio(v.ratioToFloor), v.name === 'floor' ? '' : fmtRatioRange(v.ratioQuartiles)]),
+  ];
   log(table(rows));
   log(
     `micro: service ÷ floor = ${fmtRatio(result.serviceToFloor)} one at a time (target ≤ ${result.target}×) ${result.pass ? 'PASS' : 'MISS'}; ` +

@@ -59,6 +59,8 @@ export interface LoadResult {
   loadGeneratorCpuShare: number;
   /** How many runs were merged into this result. */
   slices: number;
+  /** Requests/s of each merged run, in the order taken (for ratios between servers slice by slice). */
+  sliceRequestsPerSecond: number[];
 }
 
 /** One autocannon run: POST /stream/token with rotating bearer tokens, pipelining 1. */
@@ -180,5 +182,6 @@ export function mergeSamples(samples: readonly LoadSample[]): LoadResult {
     serverCpuShareByProcess: byProcess,
     loadGeneratorCpuShare: wall > 0 ? samples.reduce((n, s) => n + s.loadGeneratorCpuSeconds, 0) / wall : 0,
     slices: samples.length,
+    sliceRequestsPerSecond: samples.map((s) => (s.durationSeconds > 0 ? s.requests / s.durationSeconds : 0)),
   };
 }

@@ -9,6 +9,17 @@ export function median(values: readonly number[]): number {
   return percentile([...values].sort((a, b) => a - b), 0.5);
 }
 
+/** Smallest and largest of the ratios a[i] ÷ b[i] (pairs taken at the same time); null when there are none. */
+export function pairedRatioRange(a: readonly number[], b: readonly number[]): { min: number; max: number } | null {
+  const ratios = a.slice(0, b.length).map((value, i) => ratio(value, b[i]!)).filter(Number.isFinite);
+  return ratios.length === 0 ? null : { min: Math.min(...ratios), max: Math.max(...ratios) };
+}
+
+/** `a–b×`, as {@link fmtRatio} writes each end. */
+export function fmtRatioRange(range: { min: number; max: number }): string {
+  return `${fmtRatio(range.min).slice(0, -1)}–${fmtRatio(range.max)}`;
+}
+
 export function ratio(a: number, b: number): number {
   return b === 0 ? Number.NaN : a / b;
 }
