@@ -57,6 +57,8 @@ export interface LoadResult {
   serverCpuShareByProcess: number[] | null;
   /** Share of one core the load generator used. */
   loadGeneratorCpuShare: number;
+  /** CPU time the load generator used per request, microseconds. */
+  loadGeneratorCpuMicrosPerRequest: number | null;
   /** How many runs were merged into this result. */
   slices: number;
   /** Requests/s of each merged run, in the order taken (for ratios between servers slice by slice). */
@@ -181,6 +183,7 @@ export function mergeSamples(samples: readonly LoadSample[]): LoadResult {
     serverProcesses: processes,
     serverCpuShareByProcess: byProcess,
     loadGeneratorCpuShare: wall > 0 ? samples.reduce((n, s) => n + s.loadGeneratorCpuSeconds, 0) / wall : 0,
+    loadGeneratorCpuMicrosPerRequest: requests > 0 ? (samples.reduce((n, s) => n + s.loadGeneratorCpuSeconds, 0) * 1e6) / requests : null,
     slices: samples.length,
     sliceRequestsPerSecond: samples.map((s) => (s.durationSeconds > 0 ? s.requests / s.durationSeconds : 0)),
   };

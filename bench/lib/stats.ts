@@ -9,7 +9,7 @@ export function median(values: readonly number[]): number {
   return percentile([...values].sort((a, b) => a - b), 0.5);
 }
 
-/** Smallest and largest of the ratios a[i] ÷ b[i] (pairs taken at the same time); null when there are none. */
+/** Smallest and largest of the ratios a[i] ÷ b[i] (pairs taken in the same round); null when there are none. */
 export function pairedRatioRange(a: readonly number[], b: readonly number[]): { min: number; max: number } | null {
   const ratios = a.slice(0, b.length).map((value, i) => ratio(value, b[i]!)).filter(Number.isFinite);
   return ratios.length === 0 ? null : { min: Math.min(...ratios), max: Math.max(...ratios) };
