@@ -11,20 +11,26 @@ export interface ClusterOptions {
  * worker per slot, restarts a worker that dies unexpectedly, and on SIGTERM or
  * SIGINT passes the signal on and exits once every worker has drained.
  * In-process state (memory rate limits, sync cache) is per worker: set
- * REDIS_URL so workers share it.
+ * REDIS_URL so workers share it. Metrics are gathered from every worker at
+ * each scrape (`serveClusterMetrics`).
  */
 export function superviseWorkers(options: ClusterOptions): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
     const fork = () => cluster.fork();
     for (let i = 0; i < options.workers; i += 1) fork();
+    // A worker that has exited can stay listed in cluster.workers until its IPC channel closes too, so
+    // "all stopped" is read from each worker's own state, not from the list being empty.
+    const allExited = () => Object.values(cluster.workers ?? {}).every((worker) => worker === undefined || worker.isDead());
     cluster.on('exit', (worker, code, signal) => {
       if (stopping) {
-        if (Object.keys(cluster.workers ?? {}).length === 0) resolve(0);
+        if (allExited()) resolve(0);
         return;
       }
       options.log(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
-      setTimeout(fork, 1000).unref();
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, 1000).unref();
     });
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;

@@ -20,6 +20,7 @@ import { bearerToken } from './bearer.js';
 import './fastify-augment.js';
 import { createLogger, standardOutput } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
+import type { Registry } from 'prom-client';
 import { ProblemError, sendProblem } from './problem.js';
 import { RateLimits } from './rate-limits.js';
 import { securityHeaders } from './security-headers.js';
@@ -43,12 +44,19 @@ export interface AppDependencies {
   streamClient?: StreamServerClient;
   /** Shared state to use instead of the one `REDIS_URL` selects. */
   syncStore?: SyncStore;
+  /**
+   * What `/metrics` serves, given this app's registry; the registry's own text by default. A
+   * `WEB_CONCURRENCY` worker passes `clusterMetricsText`, so a scrape sees every worker.
+   */
+  metricsExposition?: (registry: Registry) => () => Promise<string>;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** This app's metrics registry, for a separate `METRICS_PORT` listener. */
     serviceMetrics: ServiceMetrics;
+    /** What `/metrics` serves (see `AppDependencies.metricsExposition`), for that listener too. */
+    metricsExposition: () => Promise<string>;
   }
 }
 
@@ -127,6 +135,8 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     ...(now ? { now } : {}),
   });
   app.decorate('serviceMetrics', metrics);
+  const metricsExposition = deps.metricsExposition?.(metrics.registry) ?? (() => metrics.registry.metrics());
+  app.decorate('metricsExposition', metricsExposition);
 
   // Fastify calls requestCompleted on every finished response; doing the line and the metrics there
   // costs no onResponse hook (a hook runner per request, measured at a sixth of the token route).
@@ -239,7 +249,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
   });
 
   await app.register(healthRoutes, { isReady: () => verifier.isReady(), issuerStatus: () => verifier.status() });
-  if (config.metrics.port === null) await app.register(metricsRoutes, { metrics });
+  if (config.metrics.port === null) await app.register(metricsRoutes, { metrics, render: metricsExposition });
   await app.register(tokenRoutes, {
     exchange,
     // Verify first, then count the request against the verified user's limit.

@@ -13,6 +13,7 @@ export type ProblemCode =
   | 'rate_limited'
   | 'upstream_unavailable'
   | 'invalid_webhook'
+  | 'metrics_unavailable'
   | 'internal';
 
 const TITLES: Record<ProblemCode, string> = {
@@ -36,6 +37,7 @@ const TITLES: Record<ProblemCode, string> = {
   rate_limited: 'Too many requests',
   upstream_unavailable: 'Stream is not available',
   invalid_webhook: 'The webhook could not be verified',
+  metrics_unavailable: 'Metrics could not be gathered from every worker',
   internal: 'Internal error',
 };
 
@@ -60,6 +62,7 @@ const STATUS: Partial<Record<ProblemCode, number>> = {
   rate_limited: 429,
   upstream_unavailable: 503,
   invalid_webhook: 400,
+  metrics_unavailable: 503,
   internal: 500,
 };
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +135,62 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
       cli.child.kill('SIGTERM');
       assert.equal(await cli.exited, 0);
     }
+  });
+
+  // Each call on a connection of its own: the cluster primary hands new connections to the workers in turn.
+  const onNewConnection = (url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.once('error', reject);
+      req.end(init.body);
+    });
+
+  const okTokenRequests = (text: string): number | undefined => {
+    const line = text.split('\n').find((l) => l.startsWith('stream_token_service_http_requests_total{') && l.includes('route="/stream/token"') && l.includes('status="200"'));
+    return line === undefined ? undefined : Number(line.split(' ').pop());
+  };
+
+  async function assertMetricsSeeEveryWorker(metricsPort: number | null): Promise<void> {
+    const port = await freePort();
+    const env: Record<string, string> = { PORT: String(port), WEB_CONCURRENCY: '2', LOG_LEVEL: 'info', RATE_LIMIT_PER_IP: '1000' };
+    if (metricsPort !== null) env.METRICS_PORT = String(metricsPort);
+    const cli = spawnCli(['serve', '--dev'], { env, cwd: tempDir() });
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      await waitForHttp(`${base}/healthz`);
+      const deadline = Date.now() + 15_000;
+      while ((cli.stdout().match(/Server listening/g) ?? []).length < (metricsPort === null ? 2 : 4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const session = JSON.parse((await onNewConnection(`${base}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_id":"w"}' })).body) as { token: string };
+      for (let i = 0; i < 6; i += 1) {
+        assert.equal((await onNewConnection(`${base}/stream/token`, { method: 'POST', headers: { authorization: `Bearer ${session.token}` } })).status, 200);
+      }
+      // Both workers answered token requests (each log line names its process).
+      const pids = new Set(
+        cli.stdout().split('\n').filter((l) => l.includes('"route":"/stream/token"') && l.includes('"msg":"request"')).map((l) => (JSON.parse(l) as { pid: number }).pid),
+      );
+      assert.equal(pids.size, 2, cli.stdout());
+      // Whichever worker takes the scrape, it reports all six.
+      const metricsUrl = `http://127.0.0.1:${metricsPort ?? port}/metrics`;
+      for (let i = 0; i < 4; i += 1) {
+        const scrape = await onNewConnection(metricsUrl);
+        assert.equal(scrape.status, 200, scrape.body);
+        assert.equal(okTokenRequests(scrape.body), 6, scrape.body);
+      }
+    } finally {
+      cli.child.kill('SIGTERM');
+      assert.equal(await cli.exited, 0);
+    }
+  }
+
+  test('WEB_CONCURRENCY=2: /metrics counts the requests of every worker, whichever worker answers the scrape', async () => {
+    await assertMetricsSeeEveryWorker(null);
+  });
+
+  test('WEB_CONCURRENCY=2 with METRICS_PORT: the separate listener serves every worker\'s counts too', async () => {
+    await assertMetricsSeeEveryWorker(await freePort());
   });
 
   test('SIGTERM under load: in-flight requests all finish, then the process exits 0', async () => {

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { AggregatorRegistry } from 'prom-client';
+import { ServiceMetrics } from '../../src/http/metrics.js';
+import type { IssuerKeyStatus } from '../../src/identity/types.js';
 import { startDevApp, type TestApp } from '../support/harness.js';
 
 const randomIp = () => `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;
@@ -138,5 +141,59 @@ describe('metrics', () => {
     assert.equal(delta('stream_token_service_http_request_duration_seconds_count', { route: '/stream/token' }), 4);
     assert.match(afterText, /stream_token_service_jwks_key_age_seconds\{issuer="http:\/\/localhost:8080\/dev"\} 0/);
     assert.match(afterText, /stream_token_service_process_resident_memory_bytes/);
+  });
+});
+
+describe('metrics across WEB_CONCURRENCY workers', () => {
+  function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+    for (const line of text.split('\n')) {
+      if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+      if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
+    }
+    return undefined;
+  }
+
+  test('aggregated as the primary does: counts and histograms summed, key age and staleness the worst of any worker', async () => {
+    const issuer = 'https://clerk.example.com';
+    const worker = (keyAgeSeconds: number, stale: boolean, requests: number) => {
+      const metrics = new ServiceMetrics({
+        issuerStatus: (): IssuerKeyStatus[] => [{ issuer, kind: 'clerk', ready: true, stale, keyCount: 1, keyAgeSeconds, lastError: null }],
+      });
+      for (let i = 0; i < requests; i += 1) metrics.recordRequest('/stream/token', 'POST', 200, 'ok', 0.002);
+      return metrics;
+    };
+    const workers = [worker(30, false, 3), worker(90, true, 4)];
+    const text = await AggregatorRegistry.aggregate(await Promise.all(workers.map((w) => w.registry.getMetricsAsJSON()))).metrics();
+    assert.equal(sample(text, 'stream_token_service_http_requests_total', { route: '/stream/token', status: '200', code: 'ok' }), 7);
+    assert.equal(sample(text, 'stream_token_service_http_request_duration_seconds_count', { route: '/stream/token' }), 7);
+    assert.equal(sample(text, 'stream_token_service_jwks_key_age_seconds', { issuer }), 90);
+    assert.equal(sample(text, 'stream_token_service_jwks_keys_stale', { issuer }), 1);
+  });
+
+  test('/metrics serves what the app is given to serve, and a failure to gather is a 503 problem that says so', async () => {
+    let fail = false;
+    const t = await startDevApp({}, {
+      metricsExposition: (registry) => async () => {
+        if (fail) throw new Error('the cluster primary did not answer in time');
+        return `# gathered\n${await registry.metrics()}`;
+      },
+    });
+    try {
+      const ok = await t.app.inject('/metrics');
+      assert.equal(ok.statusCode, 200);
+      assert.match(ok.body, /^# gathered\n/);
+      assert.match(ok.headers['content-type'] as string, /^text\/plain/);
+      fail = true;
+      const refused = await t.app.inject('/metrics');
+      assert.equal(refused.statusCode, 503);
+      assert.equal(refused.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.equal(refused.headers['retry-after'], '5');
+      const body = refused.json() as { code: string; detail: string };
+      assert.equal(body.code, 'metrics_unavailable');
+      assert.doesNotMatch(refused.body, /primary|\n\s+at /);
+      assert.ok(t.logs.records.some((line) => line.msg === 'metrics could not be gathered'));
+    } finally {
+      await t.app.close();
+    }
   });
 });

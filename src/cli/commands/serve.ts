@@ -2,6 +2,7 @@ import { isLoopbackHost } from '../../config/index.js';
 import type { ServiceConfig } from '../../config/index.js';
 import Fastify from 'fastify';
 import { buildApp } from '../../http/app.js';
+import { clusterMetricsText, joinClusterMetrics, serveClusterMetrics } from '../../http/cluster-metrics.js';
 import { metricsRoutes } from '../../http/routes/metrics.js';
 import { installShutdown } from '../../http/shutdown.js';
 import { isClusterPrimary, superviseWorkers } from '../cluster.js';
@@ -24,15 +25,19 @@ export const serveCommand: Command = {
   async run(values, _positionals, context) {
     const config = loadCliConfig(context, { devMode: values.dev === true });
     if (typeof config === 'number') return config;
-    if (config.webConcurrency > 1 && isClusterPrimary()) {
+    const clustered = config.webConcurrency > 1;
+    if (clustered && isClusterPrimary()) {
       if (config.devMode) context.stderr(devBanner(config, config.http.port));
+      serveClusterMetrics();
       return superviseWorkers({ workers: config.webConcurrency, graceSeconds: config.http.shutdownGraceSeconds, log: (m) => context.stderr(`${m}\n`) });
     }
-    const app = await buildApp(config);
+    // A worker answers the primary's metrics requests from the start, before its app exists.
+    if (clustered) joinClusterMetrics();
+    const app = await buildApp(config, clustered ? { metricsExposition: (registry) => clusterMetricsText(registry) } : {});
     // Metrics on a port of their own, for a scrape network that never sees public traffic.
     const metricsApp = config.metrics.port !== null ? Fastify({ logger: false }) : null;
     if (metricsApp !== null) {
-      await metricsApp.register(metricsRoutes, { metrics: app.serviceMetrics });
+      await metricsApp.register(metricsRoutes, { metrics: app.serviceMetrics, render: app.metricsExposition });
       app.addHook('onClose', async () => {
         await metricsApp.close();
       });

@@ -1,14 +1,32 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceMetrics } from '../metrics.js';
+import { ProblemError, sendProblem } from '../problem.js';
 
 export interface MetricsRoutesOptions {
   metrics: ServiceMetrics;
+  /**
+   * The exposition to serve; this process's own registry by default. Under
+   * `WEB_CONCURRENCY`, every worker's together (see `clusterMetricsText`).
+   */
+  render?: () => Promise<string>;
 }
 
 /** Prometheus exposition at GET /metrics. */
-export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (app, { metrics }) => {
+export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (app, { metrics, render }) => {
+  const exposition = render ?? (() => metrics.registry.metrics());
   app.get('/metrics', async (request, reply) => {
+    let text: string;
+    try {
+      text = await exposition();
+    } catch (err) {
+      request.log.warn({ reqId: request.id, err: { message: (err as Error).message } }, 'metrics could not be gathered');
+      // Answered here rather than thrown: the separate METRICS_PORT listener has no problem handler of its own.
+      return sendProblem(
+        reply,
+        new ProblemError({ code: 'metrics_unavailable', detail: 'Metrics could not be gathered from every worker; try again shortly.', retryAfterSeconds: 5 }),
+      );
+    }
     request.outcome = 'ok';
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    return reply.type(metrics.registry.contentType).send(text);
   });
 };
