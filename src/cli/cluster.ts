@@ -17,7 +17,8 @@ export interface ClusterOptions {
 export function superviseWorkers(options: ClusterOptions): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
-    const fork = () => cluster.fork();
+    const restarts = new Set<NodeJS.Timeout>();
+    const fork = () => cluster.fork({ [SUPERVISED_WORKER_ENV]: '1' });
     for (let i = 0; i < options.workers; i += 1) fork();
     // A worker that has exited can stay listed in cluster.workers until its IPC channel closes too, so
     // "all stopped" is read from each worker's own state, not from the list being empty.
@@ -28,16 +29,22 @@ export function superviseWorkers(options: ClusterOptions): Promise<number> {
         return;
       }
       options.log(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
-      setTimeout(() => {
-        if (!stopping) fork();
-      }, 1000).unref();
+      // Not unref'd: with every worker gone, this timer is what keeps the supervisor alive to fork again.
+      const restart = setTimeout(() => {
+        restarts.delete(restart);
+        fork();
+      }, 1000);
+      restarts.add(restart);
     });
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
+      for (const restart of restarts) clearTimeout(restart);
       options.log(`${signal}: stopping ${options.workers} workers`);
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
       setTimeout(() => resolve(1), (options.graceSeconds + 5) * 1000).unref();
+      // Every worker may already be gone (between a crash and its replacement): no exit event would come.
+      if (allExited()) resolve(0);
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
@@ -45,3 +52,9 @@ export function superviseWorkers(options: ClusterOptions): Promise<number> {
 }
 
 export const isClusterPrimary = (): boolean => cluster.isPrimary;
+
+/** Set in the environment of the workers `superviseWorkers` forks. */
+const SUPERVISED_WORKER_ENV = 'STREAM_TOKEN_SERVICE_SUPERVISED_WORKER';
+
+/** True in a worker forked by `superviseWorkers`, whose primary gathers metrics; false under another cluster supervisor. */
+export const isSupervisedWorker = (): boolean => cluster.isWorker && process.env[SUPERVISED_WORKER_ENV] === '1';

@@ -1,100 +1,309 @@
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import { AggregatorRegistry, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 
 /**
  * Under `WEB_CONCURRENCY`, every worker counts its own requests, and a scrape
- * of `/metrics` lands on whichever worker the connection reached: its counters
- * would jump back and forth between scrapes. Instead the worker that answers
- * asks the primary, which gathers every worker's registry through prom-client's
- * `AggregatorRegistry` (counters and histograms summed, gauges as each declares)
- * and hands the text back.
+ * of `/metrics` lands on whichever worker the connection reached. The worker
+ * that takes the scrape asks the primary, which collects every listening
+ * worker's registry and hands back one exposition in which each worker's
+ * series carry a `worker` label.
+ *
+ * Series stay per worker rather than summed: a restarted worker starts new
+ * series under a new id instead of making a summed counter drop, which
+ * Prometheus would read as a reset and turn into a burst in `rate()`. Queries
+ * aggregate with `sum by (…)` or `max by (…)` as docs/alerts.yml does.
  */
 
-const REQUEST = 'stream-token-service:metrics-request';
-const RESPONSE = 'stream-token-service:metrics-response';
+const SCRAPE_REQUEST = 'stream-token-service:scrape-request';
+const SCRAPE_RESPONSE = 'stream-token-service:scrape-response';
+const COLLECT_REQUEST = 'stream-token-service:collect-request';
+const COLLECT_RESPONSE = 'stream-token-service:collect-response';
 
-/** How long a worker waits for the primary; prom-client gives up on a silent worker after 5 s. */
-export const CLUSTER_METRICS_TIMEOUT_MS = 8000;
+/** How long the primary waits for each worker's metrics before serving the ones it has. */
+export const COLLECT_TIMEOUT_MS = 2000;
+/** How long a worker waits for the primary's answer (the collection plus IPC). */
+export const SCRAPE_TIMEOUT_MS = 5000;
+/** A collection this recent is served again instead of asking every worker anew. */
+export const COLLECTION_REUSE_MS = 1000;
 
-interface MetricsRequest {
-  type: typeof REQUEST;
+const WORKERS_METRIC = 'stream_token_service_cluster_workers';
+
+interface ScrapeRequest {
+  type: typeof SCRAPE_REQUEST;
   id: number;
 }
-
-interface MetricsResponse {
-  type: typeof RESPONSE;
+interface ScrapeResponse {
+  type: typeof SCRAPE_RESPONSE;
   id: number;
   text?: string;
   error?: string;
 }
+interface CollectRequest {
+  type: typeof COLLECT_REQUEST;
+  id: number;
+}
+interface CollectResponse {
+  type: typeof COLLECT_RESPONSE;
+  id: number;
+  metrics?: MetricJson[];
+  error?: string;
+}
 
-function isMessage<T extends { type: string }>(message: unknown, type: T['type']): message is T {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
+function isMessage<T extends { type: string; id: number }>(message: unknown, type: T['type']): message is T {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { type?: unknown }).type === type &&
+    Number.isSafeInteger((message as { id?: unknown }).id)
+  );
+}
+
+/** What the primary needs of a worker: `node:cluster`'s `Worker` fits. */
+export interface MetricsWorker {
+  readonly id: number;
+  send(message: CollectRequest | ScrapeResponse, callback: (error: Error | null) => void): boolean;
+}
+
+export interface ClusterMetricsCollectorOptions {
+  collectTimeoutMs?: number;
+  reuseMs?: number;
+  /** Clock in milliseconds. */
+  now?: () => number;
+}
+
+/**
+ * The primary's side: asks every listening worker for its metrics, waits at
+ * most `collectTimeoutMs`, and renders one exposition. Concurrent scrapes
+ * share one collection, and a collection younger than `reuseMs` is served
+ * again, so a flood of `/metrics` requests costs the workers at most one
+ * collection a second.
+ */
+export class ClusterMetricsCollector {
+  readonly #workers = new Map<number, MetricsWorker>();
+  readonly #ownMetrics = new CollectionMetrics();
+  readonly #collectTimeoutMs: number;
+  readonly #reuseMs: number;
+  readonly #now: () => number;
+  #inFlight: Promise<string> | null = null;
+  #last: { text: string; at: number } | null = null;
+  #nextId = 0;
+  /** The collection under way: its id and the workers whose answers it still awaits. */
+  #current: { id: number; awaiting: Map<number, (answer: CollectResponse | null) => void> } | null = null;
+
+  constructor(options: ClusterMetricsCollectorOptions = {}) {
+    this.#collectTimeoutMs = options.collectTimeoutMs ?? COLLECT_TIMEOUT_MS;
+    this.#reuseMs = options.reuseMs ?? COLLECTION_REUSE_MS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** A worker that listens: from now on it is asked at each collection. */
+  addWorker(worker: MetricsWorker): void {
+    this.#workers.set(worker.id, worker);
+  }
+
+  /** A worker that exited or disconnected: no longer asked, nor waited for. */
+  removeWorker(id: number): void {
+    this.#workers.delete(id);
+    this.#current?.awaiting.get(id)?.(null);
+  }
+
+  /** A worker's answer to a collection request; answers to an earlier collection are dropped. */
+  receive(workerId: number, message: unknown): void {
+    if (!isMessage<CollectResponse>(message, COLLECT_RESPONSE) || message.id !== this.#current?.id) return;
+    this.#current.awaiting.get(workerId)?.(message);
+  }
+
+  /** The exposition of every worker that answers in time. */
+  collect(): Promise<string> {
+    if (this.#last !== null && this.#now() - this.#last.at < this.#reuseMs) return Promise.resolve(this.#last.text);
+    this.#inFlight ??= this.#collectOnce().finally(() => {
+      this.#inFlight = null;
+    });
+    return this.#inFlight;
+  }
+
+  async #collectOnce(): Promise<string> {
+    const id = this.#nextId++;
+    const workers = [...this.#workers.values()];
+    const awaiting = new Map<number, (answer: CollectResponse | null) => void>();
+    this.#current = { id, awaiting };
+    // Per worker: its answer, null when it left during the collection, absent when it stayed silent.
+    const answers = await new Promise<Map<number, CollectResponse | null>>((resolve) => {
+      const answers = new Map<number, CollectResponse | null>();
+      const timer = setTimeout(() => resolve(answers), this.#collectTimeoutMs);
+      const settle = (workerId: number, answer: CollectResponse | null) => {
+        if (!awaiting.delete(workerId)) return;
+        answers.set(workerId, answer);
+        if (awaiting.size === 0) {
+          clearTimeout(timer);
+          resolve(answers);
+        }
+      };
+      for (const worker of workers) awaiting.set(worker.id, (answer) => settle(worker.id, answer));
+      if (workers.length === 0) {
+        clearTimeout(timer);
+        resolve(answers);
+      }
+      for (const worker of workers) {
+        worker.send({ type: COLLECT_REQUEST, id }, (error) => {
+          // The channel closed under us: the worker is on its way out.
+          if (error !== null) settle(worker.id, null);
+        });
+      }
+    });
+    this.#current = null;
+    const collected: MetricJson[][] = [];
+    let silent = 0;
+    for (const worker of workers) {
+      const answer = answers.get(worker.id);
+      if (answer === undefined) {
+        // Asked and never answered in time (a blocked event loop, say).
+        silent += 1;
+        continue;
+      }
+      if (answer === null) continue; // gone: its series end with it
+      if (answer.metrics === undefined) {
+        silent += 1;
+        continue;
+      }
+      collected.push(labelWithWorker(answer.metrics, worker.id));
+    }
+    collected.push(await this.#ownMetrics.json(collected.length, silent));
+    const text = await AggregatorRegistry.aggregate(collected).metrics();
+    this.#last = { text, at: this.#now() };
+    return text;
+  }
+}
+
+/** Every series of one worker, labelled with its id; `first` keeps each as it is (no two share labels). */
+function labelWithWorker(metrics: MetricJson[], workerId: number): MetricJson[] {
+  const worker = String(workerId);
+  return metrics.map((metric) => ({
+    ...metric,
+    aggregator: 'first',
+    values: metric.values.map((value) => ({ ...value, labels: { ...value.labels, worker } })),
+  }));
+}
+
+/** The primary's own registry: how many workers this scrape holds. */
+class CollectionMetrics {
+  readonly registry = new Registry();
+  readonly #workers = new Gauge({
+    name: WORKERS_METRIC,
+    help: 'Workers in this scrape: reporting, or silent (did not answer in time; their series are missing from it).',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
+  async json(reporting: number, silent: number): Promise<MetricJson[]> {
+    this.#workers.set({ state: 'reporting' }, reporting);
+    this.#workers.set({ state: 'silent' }, silent);
+    return this.registry.getMetricsAsJSON();
+  }
 }
 
 let primaryListening = false;
 
-/** In the primary: answers workers' requests for the metrics of all workers. Idempotent. */
-export function serveClusterMetrics(): void {
+/** In the primary, before forking: answers workers' scrape requests with every worker's metrics. Idempotent. */
+export function serveClusterMetrics(log: (message: string) => void, options: ClusterMetricsCollectorOptions = {}): void {
   if (primaryListening) return;
   primaryListening = true;
-  const aggregator = new AggregatorRegistry();
-  cluster.on('message', (worker: Worker, message: unknown) => {
-    if (!isMessage<MetricsRequest>(message, REQUEST)) return;
-    const reply = (answer: Omit<MetricsResponse, 'type' | 'id'>) => {
-      if (worker.isConnected()) worker.send({ type: RESPONSE, id: message.id, ...answer } satisfies MetricsResponse);
-    };
-    aggregator.clusterMetrics().then(
-      (text) => reply({ text }),
-      (err: unknown) => reply({ error: err instanceof Error ? err.message : String(err) }),
-    );
-  });
+  const collector = new ClusterMetricsCollector(options);
+  // A send to a worker that just died fails with EPIPE as an 'error' event: left unhandled, it would end the primary.
+  cluster.on('fork', (worker: Worker) => worker.on('error', (err: Error) => log(`worker ${worker.process.pid}: ${err.message}`)));
+  // Only listening workers are asked: one still starting would hold every scrape up.
+  cluster.on('listening', (worker: Worker) => collector.addWorker(worker));
+  cluster.on('disconnect', (worker: Worker) => collector.removeWorker(worker.id));
+  cluster.on('exit', (worker: Worker) => collector.removeWorker(worker.id));
+  cluster.on('message', (worker: Worker, message: unknown) => answerWorker(collector, worker, message));
 }
 
 /**
- * In a worker, as early as possible: from now on the primary's requests for
- * this worker's metrics are answered (with nothing until
- * {@link clusterMetricsText} names the registry), so a worker that is still
- * starting never holds up a scrape.
+ * In the primary, for each message from a worker: a scrape request is answered
+ * with the collection (or why it failed); an answer to a collection request
+ * goes to the collector.
  */
-export function joinClusterMetrics(): void {
-  AggregatorRegistry.setRegistries([]);
-  // The constructor installs prom-client's listener for the primary's requests.
-  void new AggregatorRegistry();
+export function answerWorker(collector: ClusterMetricsCollector, worker: MetricsWorker, message: unknown): void {
+  if (!isMessage<ScrapeRequest>(message, SCRAPE_REQUEST)) {
+    collector.receive(worker.id, message);
+    return;
+  }
+  // A failed send means the worker is gone; nobody is left to tell.
+  const reply = (answer: Omit<ScrapeResponse, 'type' | 'id'>) => worker.send({ type: SCRAPE_RESPONSE, id: message.id, ...answer }, () => {});
+  collector.collect().then(
+    (text) => reply({ text }),
+    (err: unknown) => reply({ error: err instanceof Error ? err.message : String(err) }),
+  );
+}
+
+/** In a worker: the answer to the primary's collection request (null for any other message). */
+export function collectionAnswer(registry: Registry, message: unknown): Promise<CollectResponse> | null {
+  if (!isMessage<CollectRequest>(message, COLLECT_REQUEST)) return null;
+  return registry.getMetricsAsJSON().then(
+    (metrics) => ({ type: COLLECT_RESPONSE, id: message.id, metrics }),
+    (err: unknown) => ({ type: COLLECT_RESPONSE, id: message.id, error: err instanceof Error ? err.message : String(err) }),
+  );
 }
 
 /**
- * In a worker: reports `registry` to the primary and returns what `/metrics`
- * serves, the exposition of every worker together. Rejects when the primary
- * does not answer in time or could not gather every worker.
+ * In a worker, before it listens: answers the primary's collection requests
+ * with `registry`, and returns what `/metrics` serves, the exposition of every
+ * worker. Scrapes that arrive together share one request to the primary. The
+ * returned function rejects when the primary does not answer in time.
  */
-export function clusterMetricsText(registry: Registry, timeoutMs = CLUSTER_METRICS_TIMEOUT_MS): () => Promise<string> {
-  joinClusterMetrics();
-  AggregatorRegistry.setRegistries([registry]);
-  const pending = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+export function clusterMetricsText(registry: Registry, timeoutMs = SCRAPE_TIMEOUT_MS): () => Promise<string> {
+  const send = (message: CollectResponse | ScrapeRequest, callback: (error: Error | null) => void) => {
+    if (typeof process.send !== 'function' || !process.connected) {
+      callback(new Error('not connected to the cluster primary'));
+      return;
+    }
+    process.send(message, undefined, undefined, callback);
+  };
+  let waiting: { id: number; resolve: (text: string) => void; reject: (err: Error) => void } | null = null;
   let nextId = 0;
   process.on('message', (message: unknown) => {
-    if (!isMessage<MetricsResponse>(message, RESPONSE)) return;
-    const request = pending.get(message.id);
-    if (request === undefined) return;
-    pending.delete(message.id);
-    clearTimeout(request.timer);
-    if (typeof message.text === 'string') request.resolve(message.text);
-    else request.reject(new Error(message.error ?? 'no metrics in the answer'));
+    const answer = collectionAnswer(registry, message);
+    if (answer !== null) {
+      // A failed send means the primary is gone, and the process with it.
+      void answer.then((response) => send(response, () => {}));
+      return;
+    }
+    if (isMessage<ScrapeResponse>(message, SCRAPE_RESPONSE) && waiting?.id === message.id) {
+      if (typeof message.text === 'string') waiting.resolve(message.text);
+      else waiting.reject(new Error(message.error ?? 'no metrics in the answer'));
+    }
   });
-  return () =>
+  let inFlight: Promise<string> | null = null;
+  const ask = () =>
     new Promise<string>((resolve, reject) => {
-      if (typeof process.send !== 'function' || !process.connected) {
-        reject(new Error('not connected to the cluster primary'));
-        return;
-      }
       const id = nextId++;
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new Error('the cluster primary did not answer in time'));
-      }, timeoutMs);
+      const fail = (err: Error) => {
+        if (waiting?.id !== id) return;
+        waiting = null;
+        clearTimeout(timer);
+        reject(err);
+      };
+      const timer = setTimeout(() => fail(new Error('the cluster primary did not answer in time')), timeoutMs);
       timer.unref();
-      pending.set(id, { resolve, reject, timer });
-      process.send({ type: REQUEST, id } satisfies MetricsRequest);
+      waiting = {
+        id,
+        resolve: (text) => {
+          waiting = null;
+          clearTimeout(timer);
+          resolve(text);
+        },
+        reject: fail,
+      };
+      send({ type: SCRAPE_REQUEST, id }, (error) => {
+        if (error !== null) fail(error);
+      });
     });
+  return () => {
+    inFlight ??= ask().finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
+  };
 }

@@ -108,8 +108,6 @@ export class ServiceMetrics {
       help: 'Seconds since the signing keys in use were fetched, by issuer (0 for static keys; -1 when none are loaded).',
       labelNames: ['issuer'] as const,
       registers: [this.registry],
-      // Across WEB_CONCURRENCY workers (each fetches keys on its own): the oldest keys any worker uses.
-      aggregator: 'max',
       collect() {
         for (const s of options.issuerStatus()) keyAge.set({ issuer: s.issuer }, s.keyAgeSeconds ?? -1);
       },
@@ -119,8 +117,6 @@ export class ServiceMetrics {
       help: '1 when an issuer\'s keys could not be refreshed and the last good ones are in use (or none are usable), else 0.',
       labelNames: ['issuer'] as const,
       registers: [this.registry],
-      // Across workers: 1 when any worker is on stale keys.
-      aggregator: 'max',
       collect() {
         for (const s of options.issuerStatus()) stale.set({ issuer: s.issuer }, s.stale || !s.ready ? 1 : 0);
       },

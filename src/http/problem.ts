@@ -37,7 +37,7 @@ const TITLES: Record<ProblemCode, string> = {
   rate_limited: 'Too many requests',
   upstream_unavailable: 'Stream is not available',
   invalid_webhook: 'The webhook could not be verified',
-  metrics_unavailable: 'Metrics could not be gathered from every worker',
+  metrics_unavailable: 'Metrics could not be gathered from the workers',
   internal: 'Internal error',
 };
 

@@ -6,7 +6,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { freePort, PROJECT_ROOT, spawnCli, waitForHttp } from '../support/process.js';
+import { freePort, PROJECT_ROOT, spawnCli, waitForHttp, type CliProcess } from '../support/process.js';
 import { startStreamStandIn } from '../support/stream-standin.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'sts-serve-'));
@@ -148,10 +148,23 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
       req.end(init.body);
     });
 
-  const okTokenRequests = (text: string): number | undefined => {
-    const line = text.split('\n').find((l) => l.startsWith('stream_token_service_http_requests_total{') && l.includes('route="/stream/token"') && l.includes('status="200"'));
-    return line === undefined ? undefined : Number(line.split(' ').pop());
+  /** Successful token requests in a scrape, by the worker label of each series. */
+  const okTokenRequestsByWorker = (text: string): Map<string, number> => {
+    const counts = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('stream_token_service_http_requests_total{') || !line.includes('route="/stream/token"') || !line.includes('status="200"')) continue;
+      counts.set(/worker="(\d+)"/.exec(line)?.[1] ?? '', Number(line.split(' ').pop()));
+    }
+    return counts;
   };
+
+  /** Waits until `count` workers have logged that they listen on `port`. */
+  async function waitForWorkers(cli: CliProcess, port: number, count: number): Promise<void> {
+    const listening = () => cli.stdout().split('\n').filter((l) => l.includes('Server listening') && l.includes(`:${port}`)).length;
+    const deadline = Date.now() + 15_000;
+    while (listening() < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(listening(), count, cli.stdout());
+  }
 
   async function assertMetricsSeeEveryWorker(metricsPort: number | null): Promise<void> {
     const port = await freePort();
@@ -161,8 +174,8 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
     const base = `http://127.0.0.1:${port}`;
     try {
       await waitForHttp(`${base}/healthz`);
-      const deadline = Date.now() + 15_000;
-      while ((cli.stdout().match(/Server listening/g) ?? []).length < (metricsPort === null ? 2 : 4) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await waitForWorkers(cli, port, 2);
+      if (metricsPort !== null) await waitForWorkers(cli, metricsPort, 2);
       const session = JSON.parse((await onNewConnection(`${base}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_id":"w"}' })).body) as { token: string };
       for (let i = 0; i < 6; i += 1) {
         assert.equal((await onNewConnection(`${base}/stream/token`, { method: 'POST', headers: { authorization: `Bearer ${session.token}` } })).status, 200);
@@ -172,12 +185,15 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
         cli.stdout().split('\n').filter((l) => l.includes('"route":"/stream/token"') && l.includes('"msg":"request"')).map((l) => (JSON.parse(l) as { pid: number }).pid),
       );
       assert.equal(pids.size, 2, cli.stdout());
-      // Whichever worker takes the scrape, it reports all six.
+      // Whichever worker takes the scrape, it reports both workers' series, six requests in all.
       const metricsUrl = `http://127.0.0.1:${metricsPort ?? port}/metrics`;
       for (let i = 0; i < 4; i += 1) {
         const scrape = await onNewConnection(metricsUrl);
         assert.equal(scrape.status, 200, scrape.body);
-        assert.equal(okTokenRequests(scrape.body), 6, scrape.body);
+        const byWorker = okTokenRequestsByWorker(scrape.body);
+        assert.equal(byWorker.size, 2, scrape.body);
+        assert.equal([...byWorker.values()].reduce((a, b) => a + b, 0), 6, scrape.body);
+        assert.match(scrape.body, /^stream_token_service_cluster_workers\{state="reporting"\} 2$/m);
       }
     } finally {
       cli.child.kill('SIGTERM');
@@ -191,6 +207,33 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
 
   test('WEB_CONCURRENCY=2 with METRICS_PORT: the separate listener serves every worker\'s counts too', async () => {
     await assertMetricsSeeEveryWorker(await freePort());
+  });
+
+  test('WEB_CONCURRENCY=2: workers that die are replaced, even all at once, and SIGTERM while none is alive exits 0', async () => {
+    const port = await freePort();
+    const cli = spawnCli(['serve', '--dev'], { env: { PORT: String(port), WEB_CONCURRENCY: '2', LOG_LEVEL: 'info' }, cwd: tempDir() });
+    const listeningPids = () =>
+      cli.stdout().split('\n').filter((l) => l.includes('Server listening') && l.includes(`:${port}`)).map((l) => (JSON.parse(l) as { pid: number }).pid);
+    const killAllAndWaitForExits = async (pids: number[], exitsBefore: number) => {
+      for (const pid of pids) process.kill(pid, 'SIGKILL');
+      const exits = () => (cli.stderr().match(/exited \(SIGKILL\); starting another/g) ?? []).length;
+      const deadline = Date.now() + 5000;
+      while (exits() < exitsBefore + pids.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(exits(), exitsBefore + pids.length, cli.stderr());
+    };
+    try {
+      await waitForWorkers(cli, port, 2);
+      await killAllAndWaitForExits(listeningPids(), 0);
+      await waitForWorkers(cli, port, 4);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+      // The supervisor waits a second before forking replacements: stop it inside that gap.
+      await killAllAndWaitForExits(listeningPids().slice(2), 2);
+      cli.child.kill('SIGTERM');
+      assert.equal(await cli.exited, 0, cli.stderr());
+      assert.equal(listeningPids().length, 4, 'no worker started after SIGTERM');
+    } finally {
+      cli.child.kill('SIGKILL');
+    }
   });
 
   test('SIGTERM under load: in-flight requests all finish, then the process exits 0', async () => {

@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { AggregatorRegistry } from 'prom-client';
-import { ServiceMetrics } from '../../src/http/metrics.js';
-import type { IssuerKeyStatus } from '../../src/identity/types.js';
 import { startDevApp, type TestApp } from '../support/harness.js';
 
 const randomIp = () => `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;
@@ -145,31 +142,6 @@ describe('metrics', () => {
 });
 
 describe('metrics across WEB_CONCURRENCY workers', () => {
-  function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-    for (const line of text.split('\n')) {
-      if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-      if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) return Number(line.split(' ').pop());
-    }
-    return undefined;
-  }
-
-  test('aggregated as the primary does: counts and histograms summed, key age and staleness the worst of any worker', async () => {
-    const issuer = 'https://clerk.example.com';
-    const worker = (keyAgeSeconds: number, stale: boolean, requests: number) => {
-      const metrics = new ServiceMetrics({
-        issuerStatus: (): IssuerKeyStatus[] => [{ issuer, kind: 'clerk', ready: true, stale, keyCount: 1, keyAgeSeconds, lastError: null }],
-      });
-      for (let i = 0; i < requests; i += 1) metrics.recordRequest('/stream/token', 'POST', 200, 'ok', 0.002);
-      return metrics;
-    };
-    const workers = [worker(30, false, 3), worker(90, true, 4)];
-    const text = await AggregatorRegistry.aggregate(await Promise.all(workers.map((w) => w.registry.getMetricsAsJSON()))).metrics();
-    assert.equal(sample(text, 'stream_token_service_http_requests_total', { route: '/stream/token', status: '200', code: 'ok' }), 7);
-    assert.equal(sample(text, 'stream_token_service_http_request_duration_seconds_count', { route: '/stream/token' }), 7);
-    assert.equal(sample(text, 'stream_token_service_jwks_key_age_seconds', { issuer }), 90);
-    assert.equal(sample(text, 'stream_token_service_jwks_keys_stale', { issuer }), 1);
-  });
-
   test('/metrics serves what the app is given to serve, and a failure to gather is a 503 problem that says so', async () => {
     let fail = false;
     const t = await startDevApp({}, {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Absolute, so a child started in another directory still finds the TypeScript loader. */
-const TSX_LOADER = import.meta.resolve('tsx');
+export const TSX_LOADER = import.meta.resolve('tsx');
 export const CLI_SOURCE = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
 export async function freePort(): Promise<number> {

@@ -2,10 +2,10 @@ import { isLoopbackHost } from '../../config/index.js';
 import type { ServiceConfig } from '../../config/index.js';
 import Fastify from 'fastify';
 import { buildApp } from '../../http/app.js';
-import { clusterMetricsText, joinClusterMetrics, serveClusterMetrics } from '../../http/cluster-metrics.js';
+import { clusterMetricsText, serveClusterMetrics } from '../../http/cluster-metrics.js';
 import { metricsRoutes } from '../../http/routes/metrics.js';
 import { installShutdown } from '../../http/shutdown.js';
-import { isClusterPrimary, superviseWorkers } from '../cluster.js';
+import { isClusterPrimary, isSupervisedWorker, superviseWorkers } from '../cluster.js';
 import { loadCliConfig, type Command } from '../context.js';
 
 export const serveCommand: Command = {
@@ -25,17 +25,17 @@ export const serveCommand: Command = {
   async run(values, _positionals, context) {
     const config = loadCliConfig(context, { devMode: values.dev === true });
     if (typeof config === 'number') return config;
-    const clustered = config.webConcurrency > 1;
-    if (clustered && isClusterPrimary()) {
+    const log = (message: string) => context.stderr(`${message}\n`);
+    if (config.webConcurrency > 1 && isClusterPrimary()) {
       if (config.devMode) context.stderr(devBanner(config, config.http.port));
-      serveClusterMetrics();
-      return superviseWorkers({ workers: config.webConcurrency, graceSeconds: config.http.shutdownGraceSeconds, log: (m) => context.stderr(`${m}\n`) });
+      serveClusterMetrics(log);
+      return superviseWorkers({ workers: config.webConcurrency, graceSeconds: config.http.shutdownGraceSeconds, log });
     }
-    // A worker answers the primary's metrics requests from the start, before its app exists.
-    if (clustered) joinClusterMetrics();
-    const app = await buildApp(config, clustered ? { metricsExposition: (registry) => clusterMetricsText(registry) } : {});
+    // Only a worker this command forked has a primary that gathers metrics; under another
+    // supervisor's cluster (pm2, say) the process serves its own.
+    const app = await buildApp(config, isSupervisedWorker() ? { metricsExposition: (registry) => clusterMetricsText(registry) } : {});
     // Metrics on a port of their own, for a scrape network that never sees public traffic.
-    const metricsApp = config.metrics.port !== null ? Fastify({ logger: false }) : null;
+    const metricsApp = config.metrics.port !== null ? Fastify({ loggerInstance: app.log, disableRequestLogging: true }) : null;
     if (metricsApp !== null) {
       await metricsApp.register(metricsRoutes, { metrics: app.serviceMetrics, render: app.metricsExposition });
       app.addHook('onClose', async () => {

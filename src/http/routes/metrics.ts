@@ -23,7 +23,7 @@ export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (ap
       // Answered here rather than thrown: the separate METRICS_PORT listener has no problem handler of its own.
       return sendProblem(
         reply,
-        new ProblemError({ code: 'metrics_unavailable', detail: 'Metrics could not be gathered from every worker; try again shortly.', retryAfterSeconds: 5 }),
+        new ProblemError({ code: 'metrics_unavailable', detail: 'Metrics could not be gathered from the workers; try again shortly.', retryAfterSeconds: 5 }),
       );
     }
     request.outcome = 'ok';
