@@ -18,6 +18,8 @@ export function superviseWorkers(options: ClusterOptions): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
     const restarts = new Set<NodeJS.Timeout>();
+    // Structured clone rather than JSON over IPC: metric values NaN and ±Infinity arrive as they are.
+    cluster.setupPrimary({ serialization: 'advanced' });
     const fork = () => cluster.fork({ [SUPERVISED_WORKER_ENV]: '1' });
     for (let i = 0; i < options.workers; i += 1) fork();
     // A worker that has exited can stay listed in cluster.workers until its IPC channel closes too, so

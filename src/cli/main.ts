@@ -7,4 +7,9 @@ const code = await runCli(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
 });
-if (code !== null) process.exitCode = code;
+if (code !== null) {
+  process.exitCode = code;
+  // A cluster worker's IPC channel keeps it alive (and disconnecting would exit 0): a worker that could
+  // not start must end, with its code, so the supervisor replaces it.
+  if (process.connected) process.exit(code);
+}

@@ -48,7 +48,13 @@ export interface AppDependencies {
    * What `/metrics` serves, given this app's registry; the registry's own text by default. A
    * `WEB_CONCURRENCY` worker passes `clusterMetricsText`, so a scrape sees every worker.
    */
-  metricsExposition?: (registry: Registry) => () => Promise<string>;
+  metricsExposition?: (registry: Registry) => MetricsExposition;
+}
+
+/** What `/metrics` serves, and how to let go of what serving it holds when the app closes. */
+export interface MetricsExposition {
+  render(): Promise<string>;
+  close?(): void;
 }
 
 declare module 'fastify' {
@@ -135,8 +141,10 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     ...(now ? { now } : {}),
   });
   app.decorate('serviceMetrics', metrics);
-  const metricsExposition = deps.metricsExposition?.(metrics.registry) ?? (() => metrics.registry.metrics());
+  const exposition = deps.metricsExposition?.(metrics.registry);
+  const metricsExposition = exposition?.render ?? (() => metrics.registry.metrics());
   app.decorate('metricsExposition', metricsExposition);
+  if (exposition?.close !== undefined) app.addHook('onClose', async () => exposition.close?.());
 
   // Fastify calls requestCompleted on every finished response; doing the line and the metrics there
   // costs no onResponse hook (a hook runner per request, measured at a sixth of the token route).

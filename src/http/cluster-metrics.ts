@@ -1,5 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
+import { performance } from 'node:perf_hooks';
 import { AggregatorRegistry, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { MetricsExposition } from './app.js';
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 
@@ -69,7 +71,7 @@ export interface MetricsWorker {
 export interface ClusterMetricsCollectorOptions {
   collectTimeoutMs?: number;
   reuseMs?: number;
-  /** Clock in milliseconds. */
+  /** Monotonic clock in milliseconds (a wall clock stepped back would keep serving an old collection). */
   now?: () => number;
 }
 
@@ -95,7 +97,7 @@ export class ClusterMetricsCollector {
   constructor(options: ClusterMetricsCollectorOptions = {}) {
     this.#collectTimeoutMs = options.collectTimeoutMs ?? COLLECT_TIMEOUT_MS;
     this.#reuseMs = options.reuseMs ?? COLLECTION_REUSE_MS;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** A worker that listens: from now on it is asked at each collection. */
@@ -165,7 +167,7 @@ export class ClusterMetricsCollector {
       }
       if (answer === null) continue; // gone: its series end with it
       if (answer.metrics === undefined) {
-        silent += 1;
+        silent += 1; // answered that it could not collect
         continue;
       }
       collected.push(labelWithWorker(answer.metrics, worker.id));
@@ -177,13 +179,20 @@ export class ClusterMetricsCollector {
   }
 }
 
-/** Every series of one worker, labelled with its id; `first` keeps each as it is (no two share labels). */
+/**
+ * Every series of one worker, labelled with its id; `first` keeps each as it
+ * is (no two share labels). A `worker` label of the metric's own becomes
+ * `exported_worker`, as Prometheus renames a clashing target label.
+ */
 function labelWithWorker(metrics: MetricJson[], workerId: number): MetricJson[] {
   const worker = String(workerId);
   return metrics.map((metric) => ({
     ...metric,
     aggregator: 'first',
-    values: metric.values.map((value) => ({ ...value, labels: { ...value.labels, worker } })),
+    values: metric.values.map((value) => {
+      const { worker: own, ...labels } = value.labels as Record<string, string | number>;
+      return { ...value, labels: own === undefined ? { ...labels, worker } : { ...labels, exported_worker: own, worker } };
+    }),
   }));
 }
 
@@ -192,7 +201,7 @@ class CollectionMetrics {
   readonly registry = new Registry();
   readonly #workers = new Gauge({
     name: WORKERS_METRIC,
-    help: 'Workers in this scrape: reporting, or silent (did not answer in time; their series are missing from it).',
+    help: 'Workers in this scrape: reporting, or silent (did not answer in time or could not collect; their series are missing from it).',
     labelNames: ['state'] as const,
     registers: [this.registry],
   });
@@ -250,10 +259,10 @@ export function collectionAnswer(registry: Registry, message: unknown): Promise<
 /**
  * In a worker, before it listens: answers the primary's collection requests
  * with `registry`, and returns what `/metrics` serves, the exposition of every
- * worker. Scrapes that arrive together share one request to the primary. The
- * returned function rejects when the primary does not answer in time.
+ * worker. Scrapes that arrive together share one request to the primary;
+ * `render` rejects when the primary does not answer in time.
  */
-export function clusterMetricsText(registry: Registry, timeoutMs = SCRAPE_TIMEOUT_MS): () => Promise<string> {
+export function clusterMetricsText(registry: Registry, timeoutMs = SCRAPE_TIMEOUT_MS): MetricsExposition {
   const send = (message: CollectResponse | ScrapeRequest, callback: (error: Error | null) => void) => {
     if (typeof process.send !== 'function' || !process.connected) {
       callback(new Error('not connected to the cluster primary'));
@@ -263,18 +272,28 @@ export function clusterMetricsText(registry: Registry, timeoutMs = SCRAPE_TIMEOU
   };
   let waiting: { id: number; resolve: (text: string) => void; reject: (err: Error) => void } | null = null;
   let nextId = 0;
-  process.on('message', (message: unknown) => {
-    const answer = collectionAnswer(registry, message);
-    if (answer !== null) {
-      // A failed send means the primary is gone, and the process with it.
-      void answer.then((response) => send(response, () => {}));
+  // Requests that queued up while the event loop was blocked are answered once, for the newest: the primary
+  // has given up on the others, and each collection resets the event-loop lag histogram.
+  let newestCollect: unknown = null;
+  const onMessage = (message: unknown) => {
+    if (isMessage<CollectRequest>(message, COLLECT_REQUEST)) {
+      if (newestCollect === null) {
+        setImmediate(() => {
+          const request = newestCollect;
+          newestCollect = null;
+          // A failed send means the primary is gone, and the process with it.
+          void collectionAnswer(registry, request)?.then((response) => send(response, () => {}));
+        });
+      }
+      newestCollect = message;
       return;
     }
     if (isMessage<ScrapeResponse>(message, SCRAPE_RESPONSE) && waiting?.id === message.id) {
       if (typeof message.text === 'string') waiting.resolve(message.text);
       else waiting.reject(new Error(message.error ?? 'no metrics in the answer'));
     }
-  });
+  };
+  process.on('message', onMessage);
   let inFlight: Promise<string> | null = null;
   const ask = () =>
     new Promise<string>((resolve, reject) => {
@@ -300,10 +319,16 @@ export function clusterMetricsText(registry: Registry, timeoutMs = SCRAPE_TIMEOU
         if (error !== null) fail(error);
       });
     });
-  return () => {
-    inFlight ??= ask().finally(() => {
-      inFlight = null;
-    });
-    return inFlight;
+  return {
+    render: () => {
+      inFlight ??= ask().finally(() => {
+        inFlight = null;
+      });
+      return inFlight;
+    },
+    // The app has closed: its registry is no longer this worker's to report.
+    close: () => {
+      process.off('message', onMessage);
+    },
   };
 }

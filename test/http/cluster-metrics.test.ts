@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
+import { Counter } from 'prom-client';
 import { answerWorker, ClusterMetricsCollector, collectionAnswer, type MetricsWorker } from '../../src/http/cluster-metrics.js';
 import { ServiceMetrics } from '../../src/http/metrics.js';
 import type { IssuerKeyStatus } from '../../src/identity/types.js';
@@ -58,9 +59,16 @@ const settlesWithin = <T>(promise: Promise<T>, ms: number): Promise<T> =>
 describe('cluster metrics: the primary collects every worker', () => {
   test('each worker\'s series keep their values under a worker label: nothing summed, nothing dropped', async () => {
     const collector = new ClusterMetricsCollector();
-    fakeWorker(collector, 1, workerMetrics(30, false, 3), () => 'answer');
+    const first = workerMetrics(30, false, 3);
+    // A metric with a worker label of its own keeps it, renamed.
+    const jobs = new Counter({ name: 'custom_jobs_total', help: 'Jobs by the worker that ran them.', labelNames: ['worker'] as const, registers: [first.registry] });
+    jobs.inc({ worker: 'a' }, 1);
+    jobs.inc({ worker: 'b' }, 5);
+    fakeWorker(collector, 1, first, () => 'answer');
     fakeWorker(collector, 2, workerMetrics(90, true, 4), () => 'answer');
     const text = await collector.collect();
+    assert.match(text, /^custom_jobs_total\{exported_worker="a",worker="1"\} 1$/m);
+    assert.match(text, /^custom_jobs_total\{exported_worker="b",worker="1"\} 5$/m);
     const ok = { route: '/stream/token', status: '200', code: 'ok' };
     assert.equal(sample(text, 'stream_token_service_http_requests_total', { ...ok, worker: '1' }), 3);
     assert.equal(sample(text, 'stream_token_service_http_requests_total', { ...ok, worker: '2' }), 4);
@@ -141,7 +149,13 @@ describe('cluster metrics over a real IPC channel', () => {
   }
 
   async function forkWorker(env: Record<string, string>): Promise<ForkedWorker> {
-    const child = fork(WORKER_SCRIPT, [], { execArgv: ['--import', TSX_LOADER], env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(WORKER_SCRIPT, [], {
+      execArgv: ['--import', TSX_LOADER],
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // As the supervisor forks its workers.
+      serialization: 'advanced',
+    });
     await new Promise<void>((resolve, reject) => {
       child.once('error', reject);
       child.on('message', (message: { type?: string }) => {
@@ -184,6 +198,9 @@ describe('cluster metrics over a real IPC channel', () => {
         assert.equal(error, undefined);
         assert.equal(sample(text!, 'fixture_requests_total', { worker: '1' }), 3);
         assert.equal(sample(text!, 'fixture_requests_total', { worker: '2' }), 4);
+        // Printed as a single process prints them, not turned into +Inf by a trip through JSON.
+        assert.match(text!, /^fixture_ratio\{value="nan",worker="1"\} Nan$/m);
+        assert.match(text!, /^fixture_ratio\{value="negative_infinity",worker="1"\} -Inf$/m);
       }
       assert.equal(collections, 1);
     } finally {

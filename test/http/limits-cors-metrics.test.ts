@@ -142,13 +142,19 @@ describe('metrics', () => {
 });
 
 describe('metrics across WEB_CONCURRENCY workers', () => {
-  test('/metrics serves what the app is given to serve, and a failure to gather is a 503 problem that says so', async () => {
+  test('/metrics serves what the app is given to serve, a failure to gather is a 503 problem that says so, and closing the app lets go of it', async () => {
     let fail = false;
+    let closed = false;
     const t = await startDevApp({}, {
-      metricsExposition: (registry) => async () => {
-        if (fail) throw new Error('the cluster primary did not answer in time');
-        return `# gathered\n${await registry.metrics()}`;
-      },
+      metricsExposition: (registry) => ({
+        render: async () => {
+          if (fail) throw new Error('the cluster primary did not answer in time');
+          return `# gathered\n${await registry.metrics()}`;
+        },
+        close: () => {
+          closed = true;
+        },
+      }),
     });
     try {
       const ok = await t.app.inject('/metrics');
@@ -164,8 +170,10 @@ describe('metrics across WEB_CONCURRENCY workers', () => {
       assert.equal(body.code, 'metrics_unavailable');
       assert.doesNotMatch(refused.body, /primary|\n\s+at /);
       assert.ok(t.logs.records.some((line) => line.msg === 'metrics could not be gathered'));
+      assert.equal(closed, false);
     } finally {
       await t.app.close();
     }
+    assert.equal(closed, true);
   });
 });

@@ -1,6 +1,6 @@
 import { isLoopbackHost } from '../../config/index.js';
 import type { ServiceConfig } from '../../config/index.js';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import { buildApp } from '../../http/app.js';
 import { clusterMetricsText, serveClusterMetrics } from '../../http/cluster-metrics.js';
 import { metricsRoutes } from '../../http/routes/metrics.js';
@@ -29,24 +29,31 @@ export const serveCommand: Command = {
     if (config.webConcurrency > 1 && isClusterPrimary()) {
       if (config.devMode) context.stderr(devBanner(config, config.http.port));
       serveClusterMetrics(log);
-      return superviseWorkers({ workers: config.webConcurrency, graceSeconds: config.http.shutdownGraceSeconds, log });
+      const code = await superviseWorkers({ workers: config.webConcurrency, graceSeconds: config.http.shutdownGraceSeconds, log });
+      // Every worker has exited; end now rather than when the loop drains: a listening socket the cluster
+      // opened for a worker that died while starting can stay open in the primary.
+      process.exit(code);
     }
     // Only a worker this command forked has a primary that gathers metrics; under another
     // supervisor's cluster (pm2, say) the process serves its own.
     const app = await buildApp(config, isSupervisedWorker() ? { metricsExposition: (registry) => clusterMetricsText(registry) } : {});
     // Metrics on a port of their own, for a scrape network that never sees public traffic.
-    const metricsApp = config.metrics.port !== null ? Fastify({ loggerInstance: app.log, disableRequestLogging: true }) : null;
+    const metricsApp = config.metrics.port !== null ? Fastify({ loggerInstance: app.log, logController: new LogController({ disableRequestLogging: true }) }) : null;
     if (metricsApp !== null) {
       await metricsApp.register(metricsRoutes, { metrics: app.serviceMetrics, render: app.metricsExposition });
       app.addHook('onClose', async () => {
         await metricsApp.close();
       });
     }
+    let listeningOn = config.http.port;
     try {
       await app.listen({ host: config.http.host, port: config.http.port });
-      if (metricsApp !== null) await metricsApp.listen({ host: config.http.host, port: config.metrics.port as number });
+      if (metricsApp !== null) {
+        listeningOn = config.metrics.port as number;
+        await metricsApp.listen({ host: config.http.host, port: listeningOn });
+      }
     } catch (err) {
-      context.stderr(`Cannot listen on ${config.http.host}:${config.http.port}: ${(err as Error).message}\n`);
+      context.stderr(`Cannot listen on ${config.http.host}:${listeningOn}: ${(err as Error).message}\n`);
       await app.close();
       return 1;
     }
