@@ -6,10 +6,17 @@ export interface ClusterOptions {
   log: (message: string) => void;
 }
 
+const RESTART_DELAY_MS = 1000;
+const MAX_RESTART_DELAY_MS = 30_000;
+/** A worker that exits sooner than this after it was started counts towards the restart back-off. */
+const QUICK_EXIT_MS = 10_000;
+
 /**
  * `WEB_CONCURRENCY` > 1: this process becomes a supervisor that forks one
- * worker per slot, restarts a worker that dies unexpectedly, and on SIGTERM or
- * SIGINT passes the signal on and exits once every worker has drained.
+ * worker per slot, restarts a worker that dies unexpectedly (after 1 s,
+ * doubling up to 30 s while workers keep dying within 10 s of starting), and
+ * on SIGTERM or SIGINT passes the signal on and exits once every worker has
+ * drained.
  * In-process state (memory rate limits, sync cache) is per worker: set
  * REDIS_URL so workers share it. Metrics are gathered from every worker at
  * each scrape (`serveClusterMetrics`).
@@ -18,9 +25,14 @@ export function superviseWorkers(options: ClusterOptions): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
     const restarts = new Set<NodeJS.Timeout>();
+    const startedAt = new Map<number, number>();
+    let quickExits = 0;
     // Structured clone rather than JSON over IPC: metric values NaN and ±Infinity arrive as they are.
     cluster.setupPrimary({ serialization: 'advanced' });
-    const fork = () => cluster.fork({ [SUPERVISED_WORKER_ENV]: '1' });
+    const fork = () => {
+      const worker = cluster.fork({ [SUPERVISED_WORKER_ENV]: '1' });
+      startedAt.set(worker.id, Date.now());
+    };
     for (let i = 0; i < options.workers; i += 1) fork();
     // A worker that has exited can stay listed in cluster.workers until its IPC channel closes too, so
     // "all stopped" is read from each worker's own state, not from the list being empty.
@@ -30,12 +42,18 @@ export function superviseWorkers(options: ClusterOptions): Promise<number> {
         if (allExited()) resolve(0);
         return;
       }
-      options.log(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
+      // A worker that keeps dying soon after it starts (a port taken, a broken deployment) is restarted
+      // ever more slowly instead of once a second forever; one that ran a while starts the count over.
+      const lived = Date.now() - (startedAt.get(worker.id) ?? 0);
+      startedAt.delete(worker.id);
+      quickExits = lived < QUICK_EXIT_MS ? quickExits + 1 : 0;
+      const delayMs = Math.min(MAX_RESTART_DELAY_MS, RESTART_DELAY_MS * 2 ** Math.max(0, quickExits - 1));
+      options.log(`worker ${worker.process.pid} exited (${signal ?? code}); starting another in ${delayMs / 1000} s`);
       // Not unref'd: with every worker gone, this timer is what keeps the supervisor alive to fork again.
       const restart = setTimeout(() => {
         restarts.delete(restart);
         fork();
-      }, 1000);
+      }, delayMs);
       restarts.add(restart);
     });
     const stop = (signal: NodeJS.Signals) => {

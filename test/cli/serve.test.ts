@@ -237,16 +237,16 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
     }
   });
 
-  test('WEB_CONCURRENCY=2: a worker that cannot listen on METRICS_PORT exits and is replaced instead of lingering', async () => {
+  test('WEB_CONCURRENCY=2: a worker that cannot listen on METRICS_PORT exits and is replaced, ever more slowly, instead of lingering', async () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
     const taken = createNetServer();
     await new Promise<void>((resolve) => taken.listen(metricsPort, '127.0.0.1', resolve));
     const cli = spawnCli(['serve', '--dev'], { env: { PORT: String(port), METRICS_PORT: String(metricsPort), WEB_CONCURRENCY: '2', LOG_LEVEL: 'warn' }, cwd: tempDir() });
     try {
-      const exits = () => (cli.stderr().match(/exited \(1\); starting another/g) ?? []).length;
-      const deadline = Date.now() + 20_000;
-      while (exits() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      assert.ok(exits() >= 2, cli.stderr());
+      const delays = () => [...cli.stderr().matchAll(/exited \(1\); starting another in (\d+) s/g)].map((m) => Number(m[1]));
+      const deadline = Date.now() + 30_000;
+      while (delays().length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(delays().slice(0, 4), [1, 2, 4, 8], cli.stderr());
       assert.ok(cli.stderr().includes(`Cannot listen on 127.0.0.1:${metricsPort}: `), cli.stderr());
       cli.child.kill('SIGTERM');
       assert.equal(await cli.exited, 0, cli.stderr());
