@@ -91,8 +91,8 @@ export class ClusterMetricsCollector {
   #inFlight: Promise<string> | null = null;
   #last: { text: string; at: number } | null = null;
   #nextId = 0;
-  /** The collection under way: its id and the workers whose answers it still awaits. */
-  #current: { id: number; awaiting: Map<number, (answer: CollectResponse | null) => void> } | null = null;
+  /** The collection under way: its id, and where a worker's answer (or its leaving, null) goes. */
+  #current: { id: number; settle: (workerId: number, answer: CollectResponse | null) => void } | null = null;
 
   constructor(options: ClusterMetricsCollectorOptions = {}) {
     this.#collectTimeoutMs = options.collectTimeoutMs ?? COLLECT_TIMEOUT_MS;
@@ -108,13 +108,13 @@ export class ClusterMetricsCollector {
   /** A worker that exited or disconnected: no longer asked, nor waited for. */
   removeWorker(id: number): void {
     this.#workers.delete(id);
-    this.#current?.awaiting.get(id)?.(null);
+    this.#current?.settle(id, null);
   }
 
   /** A worker's answer to a collection request; answers to an earlier collection are dropped. */
   receive(workerId: number, message: unknown): void {
     if (!isMessage<CollectResponse>(message, COLLECT_RESPONSE) || message.id !== this.#current?.id) return;
-    this.#current.awaiting.get(workerId)?.(message);
+    this.#current.settle(workerId, message);
   }
 
   /** The exposition of every worker that answers in time. */
@@ -129,8 +129,7 @@ export class ClusterMetricsCollector {
   async #collectOnce(): Promise<string> {
     const id = this.#nextId++;
     const workers = [...this.#workers.values()];
-    const awaiting = new Map<number, (answer: CollectResponse | null) => void>();
-    this.#current = { id, awaiting };
+    const awaiting = new Set(this.#workers.keys());
     // Per worker: its answer, null when it left during the collection, absent when it stayed silent.
     const answers = await new Promise<Map<number, CollectResponse | null>>((resolve) => {
       const answers = new Map<number, CollectResponse | null>();
@@ -143,7 +142,7 @@ export class ClusterMetricsCollector {
           resolve(answers);
         }
       };
-      for (const worker of workers) awaiting.set(worker.id, (answer) => settle(worker.id, answer));
+      this.#current = { id, settle };
       if (workers.length === 0) {
         clearTimeout(timer);
         resolve(answers);

@@ -159,9 +159,13 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
     return counts;
   };
 
+  /** The log lines of workers that listen on `port`, oldest first. */
+  const listeningLines = (cli: CliProcess, port: number): string[] =>
+    cli.stdout().split('\n').filter((l) => l.includes('Server listening') && l.includes(`:${port}`));
+
   /** Waits until `count` workers have logged that they listen on `port`. */
   async function waitForWorkers(cli: CliProcess, port: number, count: number): Promise<void> {
-    const listening = () => cli.stdout().split('\n').filter((l) => l.includes('Server listening') && l.includes(`:${port}`)).length;
+    const listening = () => listeningLines(cli, port).length;
     const deadline = Date.now() + 15_000;
     while (listening() < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.equal(listening(), count, cli.stdout());
@@ -213,8 +217,7 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
   test('WEB_CONCURRENCY=2: workers that die are replaced, even all at once, and SIGTERM while none is alive exits 0', async () => {
     const port = await freePort();
     const cli = spawnCli(['serve', '--dev'], { env: { PORT: String(port), WEB_CONCURRENCY: '2', LOG_LEVEL: 'info' }, cwd: tempDir() });
-    const listeningPids = () =>
-      cli.stdout().split('\n').filter((l) => l.includes('Server listening') && l.includes(`:${port}`)).map((l) => (JSON.parse(l) as { pid: number }).pid);
+    const listeningPids = () => listeningLines(cli, port).map((l) => (JSON.parse(l) as { pid: number }).pid);
     const killAllAndWaitForExits = async (pids: number[], exitsBefore: number) => {
       for (const pid of pids) process.kill(pid, 'SIGKILL');
       const exits = () => (cli.stderr().match(/exited \(SIGKILL\); starting another/g) ?? []).length;
