@@ -21,19 +21,15 @@ const DECODE_TABLE: Int8Array = (() => {
   return table;
 })();
 
-/** One character of the base64url alphabet, as a regular-expression character class. */
-export const BASE64URL_CHARACTERS = '[A-Za-z0-9_-]';
-
-const BASE64URL_TEXT = new RegExp(`^${BASE64URL_CHARACTERS}*$`);
+const BASE64URL_TEXT = /^[A-Za-z0-9_-]*$/;
 
 /**
  * The length and final-character rules of canonical base64url for
- * `input[start, end)`, for callers that already know every character in the
- * range is in the alphabet (one regular expression over a whole token is
- * cheaper than a loop per character): a length of 4n+1 is never valid, and
- * the unused low bits of the last character must be zero.
+ * `input[start, end)`, once every character in the range is known to be in
+ * the alphabet: a length of 4n+1 is never valid, and the unused low bits of
+ * the last character must be zero.
  */
-export function hasCanonicalBase64UrlEnd(input: string, start: number, end: number): boolean {
+function hasCanonicalBase64UrlEnd(input: string, start: number, end: number): boolean {
   const remainder = (end - start) & 3;
   if (end < start || remainder === 1) return false;
   if (remainder === 0) return true;

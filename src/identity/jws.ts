@@ -1,5 +1,5 @@
 import { constants, verify as cryptoVerify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
-import { BASE64URL_CHARACTERS, decodeUtf8Strict, hasCanonicalBase64UrlEnd } from './base64url.js';
+import { decodeUtf8Strict } from './base64url.js';
 import { SessionTokenError } from './errors.js';
 import type { AsymmetricAlgorithm } from './types.js';
 
@@ -33,9 +33,6 @@ function malformed(message: string): SessionTokenError {
   return new SessionTokenError('malformed_token', message);
 }
 
-/** Three non-empty runs of the base64url alphabet joined by two dots, and nothing else. */
-const COMPACT_JWS_TEXT = new RegExp(`^${BASE64URL_CHARACTERS}+\\.${BASE64URL_CHARACTERS}+\\.${BASE64URL_CHARACTERS}+$`);
-
 /**
  * Reused for decoding segments and copying the signing input: every use is
  * synchronous and finishes before the next can start. A token of
@@ -44,8 +41,15 @@ const COMPACT_JWS_TEXT = new RegExp(`^${BASE64URL_CHARACTERS}+\\.${BASE64URL_CHA
 const SCRATCH = Buffer.allocUnsafeSlow(MAX_TOKEN_LENGTH);
 const SIGNATURE_SCRATCH = Buffer.allocUnsafeSlow(MAX_TOKEN_LENGTH);
 
-/** Says what is wrong with a token that is not three segments of base64url; always throws. */
-function refuseShape(token: string): never {
+/**
+ * Checks the shape of a compact JWS (RFC 7515 §7.1): at most
+ * {@link MAX_TOKEN_LENGTH} characters and exactly three non-empty segments.
+ * Returns the index of the first dot (the second is `token.lastIndexOf('.')`).
+ * Throws `SessionTokenError('malformed_token')`; the segments' characters are
+ * not looked at.
+ */
+export function splitCompactJws(token: string): number {
+  if (typeof token !== 'string') throw malformed('The token is not a string.');
   const length = token.length;
   if (length > MAX_TOKEN_LENGTH) throw malformed('The token is too long.');
   const firstDot = token.indexOf('.');
@@ -56,41 +60,52 @@ function refuseShape(token: string): never {
   if (firstDot === 0 || secondDot === firstDot + 1 || secondDot === length - 1) {
     throw malformed('A token segment is empty.');
   }
-  throw malformed('A token segment is not canonical base64url.');
+  return firstDot;
 }
 
 /**
- * Checks the text of a compact JWS (RFC 7515 §7.1) without decoding it: at
+ * Decodes `token[start, end)` into `into` at `at` and returns the number of
+ * bytes, or -1 when the text is not canonical unpadded base64url. Node's
+ * decoder is lenient (it skips characters outside the alphabet, reads `+`
+ * and `/`, stops at `=`, drops a lone final character and unused low bits),
+ * but whatever it decodes encodes back to canonical base64url, so the bytes
+ * encode back to exactly the input only when the input was canonical. One
+ * native decode and one native encode cost less than a regular expression
+ * over every character, and the decoded bytes are then used as they are.
+ */
+function decodeCanonicalSegment(token: string, start: number, end: number, into: Buffer, at: number): number {
+  const segment = token.substring(start, end);
+  const length = into.write(segment, at, 'base64url');
+  return into.toString('base64url', at, at + length) === segment ? length : -1;
+}
+
+function notCanonical(): SessionTokenError {
+  return malformed('A token segment is not canonical base64url.');
+}
+
+/**
+ * Checks the text of a compact JWS (RFC 7515 §7.1) without parsing it: at
  * most {@link MAX_TOKEN_LENGTH} characters, exactly three non-empty segments,
  * each canonical base64url. Returns the index of the first dot (the second is
  * `token.lastIndexOf('.')`). Throws `SessionTokenError('malformed_token')`.
  */
 export function checkCompactJws(token: string): number {
-  if (typeof token !== 'string') throw malformed('The token is not a string.');
-  const length = token.length;
-  if (length > MAX_TOKEN_LENGTH || !COMPACT_JWS_TEXT.test(token)) refuseShape(token);
-  const firstDot = token.indexOf('.');
+  const firstDot = splitCompactJws(token);
   const secondDot = token.lastIndexOf('.');
   if (
-    !hasCanonicalBase64UrlEnd(token, 0, firstDot) ||
-    !hasCanonicalBase64UrlEnd(token, firstDot + 1, secondDot) ||
-    !hasCanonicalBase64UrlEnd(token, secondDot + 1, length)
+    decodeCanonicalSegment(token, 0, firstDot, SCRATCH, 0) < 0 ||
+    decodeCanonicalSegment(token, firstDot + 1, secondDot, SCRATCH, 0) < 0 ||
+    decodeCanonicalSegment(token, secondDot + 1, token.length, SIGNATURE_SCRATCH, 0) < 0
   ) {
-    throw malformed('A token segment is not canonical base64url.');
+    throw notCanonical();
   }
   return firstDot;
 }
 
-/**
- * Decodes `token[start, end)`, a segment {@link checkCompactJws} accepted, as
- * a JSON object encoded as valid UTF-8. Throws
- * `SessionTokenError('malformed_token')` naming `part`.
- */
-export function decodeJsonSegment(token: string, start: number, end: number, part: 'header' | 'payload'): JsonObject {
+function parseJsonObject(bytes: Buffer, part: 'header' | 'payload'): JsonObject {
   let value: unknown;
   try {
-    const length = SCRATCH.write(token.substring(start, end), 0, 'base64url');
-    value = JSON.parse(decodeUtf8Strict(SCRATCH.subarray(0, length)));
+    value = JSON.parse(decodeUtf8Strict(bytes));
   } catch {
     throw malformed(`The token ${part} is not valid JSON.`);
   }
@@ -101,6 +116,44 @@ export function decodeJsonSegment(token: string, start: number, end: number, par
 }
 
 /**
+ * Decodes `token[start, end)`, a segment {@link checkCompactJws} accepted, as
+ * a JSON object encoded as valid UTF-8. Throws
+ * `SessionTokenError('malformed_token')` naming `part`.
+ */
+export function decodeJsonSegment(token: string, start: number, end: number, part: 'header' | 'payload'): JsonObject {
+  const length = SCRATCH.write(token.substring(start, end), 0, 'base64url');
+  return parseJsonObject(SCRATCH.subarray(0, length), part);
+}
+
+/** The JSON of a compact JWS whose text {@link readCompactJws} accepted. */
+export interface CompactJwsJson {
+  /** null when the caller already knew the header segment. */
+  header: JsonObject | null;
+  payload: JsonObject;
+}
+
+/**
+ * The rest of {@link checkCompactJws} after {@link splitCompactJws} returned
+ * `firstDot`, then the header (unless `headerKnown`) and the payload as JSON
+ * objects: the same errors, in the same order, as `checkCompactJws` followed
+ * by {@link decodeJsonSegment} for each, with every segment decoded once.
+ * `headerKnown` may only be true when this exact header segment passed these
+ * checks before; its text is then not checked again.
+ */
+export function readCompactJws(token: string, firstDot: number, headerKnown: boolean): CompactJwsJson {
+  const secondDot = token.lastIndexOf('.');
+  // Header bytes first, then the payload's right after them, so both stay readable for the JSON below.
+  const headerLength = headerKnown ? 0 : decodeCanonicalSegment(token, 0, firstDot, SCRATCH, 0);
+  const payloadLength = headerLength < 0 ? -1 : decodeCanonicalSegment(token, firstDot + 1, secondDot, SCRATCH, headerLength);
+  if (payloadLength < 0 || decodeCanonicalSegment(token, secondDot + 1, token.length, SIGNATURE_SCRATCH, 0) < 0) {
+    throw notCanonical();
+  }
+  const header = headerKnown ? null : parseJsonObject(SCRATCH.subarray(0, headerLength), 'header');
+  const payload = parseJsonObject(SCRATCH.subarray(headerLength, headerLength + payloadLength), 'payload');
+  return { header, payload };
+}
+
+/**
  * Splits a compact JWS (RFC 7515 §7.1) into header, payload and signature.
  * Throws `SessionTokenError('malformed_token')` unless the token is at most
  * {@link MAX_TOKEN_LENGTH} characters, has exactly three non-empty segments of
@@ -108,14 +161,13 @@ export function decodeJsonSegment(token: string, start: number, end: number, par
  * as valid UTF-8.
  */
 export function parseCompactJws(token: string): ParsedJws {
-  const firstDot = checkCompactJws(token);
+  const firstDot = splitCompactJws(token);
   const secondDot = token.lastIndexOf('.');
-  const header = decodeJsonSegment(token, 0, firstDot, 'header');
-  const payload = decodeJsonSegment(token, firstDot + 1, secondDot, 'payload');
+  const { header, payload } = readCompactJws(token, firstDot, false);
   // Every character is now known to be ASCII, so latin1 is an exact byte copy.
   const signingInput = Buffer.from(token.substring(0, secondDot), 'latin1');
   const signature = Buffer.from(token.substring(secondDot + 1), 'base64url');
-  return { header, payload, signingInput, signature };
+  return { header: header!, payload, signingInput, signature };
 }
 
 /** How to verify one algorithm with one key; built once per (key, alg) pair. */

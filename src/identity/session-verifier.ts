@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { assertSessionClaims } from './claims.js';
 import { SessionTokenError } from './errors.js';
-import { checkCompactJws, decodeJsonSegment, isAsymmetricAlgorithm, verifyCompactJwsSignature, type JsonObject } from './jws.js';
+import { isAsymmetricAlgorithm, readCompactJws, splitCompactJws, verifyCompactJwsSignature, type JsonObject } from './jws.js';
 import { KeySet } from './key-set.js';
 import type {
   AsymmetricAlgorithm,
@@ -46,7 +46,7 @@ interface TrustedIssuer {
 
 interface PendingVerification {
   issuer: TrustedIssuer;
-  /** The token text, checked by `checkCompactJws`. */
+  /** The token text, checked by `readCompactJws`. */
   token: string;
   /** Index of the token's second dot: the signing input ends here. */
   secondDot: number;
@@ -337,13 +337,13 @@ export class SessionVerifier {
   private inspect(token: string): PendingVerification {
     if (typeof token !== 'string') throw malformed('The token is not a string.');
     if (token.length === 0) throw new SessionTokenError('missing_token', 'No session token was given.');
-    const firstDot = checkCompactJws(token);
+    const firstDot = splitCompactJws(token);
     const secondDot = token.lastIndexOf('.');
-    // Same order of checks as without the cache: header JSON, payload JSON, then the header's fields.
+    // Same order of checks as without the cache: the text, header JSON, payload JSON, then the header's
+    // fields. A remembered segment passed the text checks when it was first seen.
     const headerSegment = token.substring(0, firstDot);
     let facts = this.headers.get(headerSegment);
-    const header = facts === undefined ? decodeJsonSegment(token, 0, firstDot, 'header') : null;
-    const payload = decodeJsonSegment(token, firstDot + 1, secondDot, 'payload');
+    const { header, payload } = readCompactJws(token, firstDot, facts !== undefined);
     if (header !== null) {
       facts = headerFacts(header);
       this.headers.set(headerSegment, facts);

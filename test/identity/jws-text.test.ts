@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isBase64Url } from '../../src/identity/base64url.js';
 import { SessionTokenError } from '../../src/identity/errors.js';
-import { MAX_TOKEN_LENGTH, checkCompactJws, parseCompactJws } from '../../src/identity/jws.js';
+import { MAX_TOKEN_LENGTH, checkCompactJws, parseCompactJws, readCompactJws, splitCompactJws } from '../../src/identity/jws.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
@@ -25,6 +25,42 @@ function actual(token: string): string | null {
     assert.ok(error instanceof SessionTokenError);
     assert.equal(error.code, 'malformed_token');
     return error.message;
+  }
+}
+
+type Read = { error: string } | { header: unknown; payload: unknown };
+
+/** A segment's JSON as the rules say: strict UTF-8 (a byte-order mark is kept, so JSON refuses it), then a JSON object. */
+function referenceJson(segment: string, part: 'header' | 'payload'): { error: string } | { value: unknown } {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.from(segment, 'base64url')));
+  } catch {
+    return { error: `The token ${part} is not valid JSON.` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: `The token ${part} is not a JSON object.` };
+  return { value };
+}
+
+/** The text rules, then the header's JSON (unless the header is known), then the payload's. */
+function referenceRead(token: string, headerKnown: boolean): Read {
+  const text = reference(token);
+  if (text !== null) return { error: text };
+  const [header, payload] = token.split('.') as [string, string, string];
+  const headerJson = headerKnown ? { value: null } : referenceJson(header, 'header');
+  if ('error' in headerJson) return headerJson;
+  const payloadJson = referenceJson(payload, 'payload');
+  if ('error' in payloadJson) return payloadJson;
+  return { header: headerJson.value, payload: payloadJson.value };
+}
+
+function actualRead(token: string, headerKnown: boolean): Read {
+  try {
+    return readCompactJws(token, splitCompactJws(token), headerKnown);
+  } catch (error) {
+    assert.ok(error instanceof SessionTokenError);
+    assert.equal(error.code, 'malformed_token');
+    return { error: error.message };
   }
 }
 
@@ -63,6 +99,34 @@ describe('compact JWS text', () => {
     assert.equal(actual(exact), null);
     assert.equal(actual(`${exact}A`), 'The token is too long.');
     assert.equal(actual(`${exact}.`), 'The token is too long.');
+  });
+
+  it('readCompactJws decides each token as the text rules, then the header JSON, then the payload JSON would', () => {
+    const b64 = (bytes: Uint8Array | string): string => Buffer.from(bytes).toString('base64url');
+    const segment = fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }).map((value) => b64(JSON.stringify(value) ?? 'null')),
+      fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 1 })).map((value) => b64(JSON.stringify(value))),
+      fc.uint8Array({ maxLength: 24 }).map(b64),
+      fc.constantFrom('\uFEFF{}', '{"a":1}\u0000', '{"a":"\uD800"}', '{}{}', ' {} ').map(b64),
+      fc.constant(b64(Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d]))),
+    );
+    // Canonical segments, then sometimes a character changed, added or taken away, or the dots moved.
+    const token = fc
+      .tuple(segment, segment, segment, fc.nat(), fc.constantFrom('', 'A', 'B', 'Q', '=', '+', '/', ' ', '.', '\u00e9', '\uD800', '\uFF21', 'drop'), fc.boolean())
+      .map(([h, p, sig, at, change, mutate]) => {
+        const whole = `${h}.${p}.${sig}`;
+        if (!mutate) return whole;
+        const i = at % (whole.length + 1);
+        return change === 'drop' ? whole.slice(0, i) + whole.slice(i + 1) : whole.slice(0, i) + change + whole.slice(i + 1);
+      });
+    fc.assert(
+      fc.property(token, fc.boolean(), (value, known) => {
+        // A header may only be called known when its segment passed the text checks.
+        const headerKnown = known && isBase64Url(value.split('.')[0] ?? '');
+        assert.deepEqual(actualRead(value, headerKnown), referenceRead(value, headerKnown), JSON.stringify(value));
+      }),
+      { numRuns: 20_000 },
+    );
   });
 
   it('parseCompactJws returns owned copies of the signing input and signature', () => {
