@@ -7,6 +7,11 @@ function missingToken(): ProblemError {
   return new ProblemError({ code: 'missing_token', detail: 'Send the session token as Authorization: Bearer <token>.' });
 }
 
+/** A space or a tab: what separates the scheme from the token (RFC 7235 allows both around it). */
+function isBlank(code: number): boolean {
+  return code === SPACE || code === TAB;
+}
+
 /** Whether `header` starts with the word `bearer`, in any case. */
 function startsWithBearer(header: string): boolean {
   // `| 0x20` folds ASCII letters to lower case; no other character folds onto these letters.
@@ -34,17 +39,18 @@ function startsWithBearer(header: string): boolean {
 export function bearerToken(header: string | undefined): string {
   if (header === undefined || header === '') throw missingToken();
   const length = header.length;
-  let start = 6;
-  if (startsWithBearer(header)) {
-    while (start < length && (header.charCodeAt(start) === SPACE || header.charCodeAt(start) === TAB)) start++;
-  }
-  if (start > 6 && start < length) {
-    const space = header.indexOf(' ', start);
-    const tab = header.indexOf('\t', start);
-    const end = space < 0 ? (tab < 0 ? length : tab) : tab < 0 ? space : Math.min(space, tab);
-    let rest = end;
-    while (rest < length && (header.charCodeAt(rest) === SPACE || header.charCodeAt(rest) === TAB)) rest++;
-    if (rest === length) return header.substring(start, end);
+  const schemeThenBlank = startsWithBearer(header) && isBlank(header.charCodeAt(6));
+  if (schemeThenBlank) {
+    let start = 7;
+    while (start < length && isBlank(header.charCodeAt(start))) start++;
+    if (start < length) {
+      const space = header.indexOf(' ', start);
+      const tab = header.indexOf('\t', start);
+      const end = space < 0 ? (tab < 0 ? length : tab) : tab < 0 ? space : Math.min(space, tab);
+      let rest = end;
+      while (rest < length && isBlank(header.charCodeAt(rest))) rest++;
+      if (rest === length) return header.substring(start, end);
+    }
   }
   if (/^bearer\b/i.test(header) && header.trim().length > 6) {
     throw new ProblemError({ code: 'malformed_token', detail: 'The Authorization header must hold exactly one token.' });

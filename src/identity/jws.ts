@@ -66,12 +66,14 @@ export function splitCompactJws(token: string): number {
 /**
  * Decodes `token[start, end)` into `into` at `at` and returns the number of
  * bytes, or -1 when the text is not canonical unpadded base64url. Node's
- * decoder is lenient (it skips characters outside the alphabet, reads `+`
- * and `/`, stops at `=`, drops a lone final character and unused low bits),
- * but whatever it decodes encodes back to canonical base64url, so the bytes
- * encode back to exactly the input only when the input was canonical. One
- * native decode and one native encode cost less than a regular expression
- * over every character, and the decoded bytes are then used as they are.
+ * decoder is lenient: it skips characters it does not know, reads `+` and
+ * `/`, stops at `=`, drops a lone final character and unused low bits, and
+ * reads a character above U+00FF by its low byte (`Ł`, U+0141, as `A`). What
+ * it decodes always encodes back to canonical base64url, so the comparison
+ * holds only when the input was canonical, whatever the decoder made of it.
+ * One native decode and one native encode cost less than a regular
+ * expression over every character, and the decoded bytes are then used as
+ * they are.
  */
 function decodeCanonicalSegment(token: string, start: number, end: number, into: Buffer, at: number): number {
   const segment = token.substring(start, end);
@@ -81,25 +83,6 @@ function decodeCanonicalSegment(token: string, start: number, end: number, into:
 
 function notCanonical(): SessionTokenError {
   return malformed('A token segment is not canonical base64url.');
-}
-
-/**
- * Checks the text of a compact JWS (RFC 7515 §7.1) without parsing it: at
- * most {@link MAX_TOKEN_LENGTH} characters, exactly three non-empty segments,
- * each canonical base64url. Returns the index of the first dot (the second is
- * `token.lastIndexOf('.')`). Throws `SessionTokenError('malformed_token')`.
- */
-export function checkCompactJws(token: string): number {
-  const firstDot = splitCompactJws(token);
-  const secondDot = token.lastIndexOf('.');
-  if (
-    decodeCanonicalSegment(token, 0, firstDot, SCRATCH, 0) < 0 ||
-    decodeCanonicalSegment(token, firstDot + 1, secondDot, SCRATCH, 0) < 0 ||
-    decodeCanonicalSegment(token, secondDot + 1, token.length, SIGNATURE_SCRATCH, 0) < 0
-  ) {
-    throw notCanonical();
-  }
-  return firstDot;
 }
 
 function parseJsonObject(bytes: Buffer, part: 'header' | 'payload'): JsonObject {
@@ -115,16 +98,6 @@ function parseJsonObject(bytes: Buffer, part: 'header' | 'payload'): JsonObject 
   return value as JsonObject;
 }
 
-/**
- * Decodes `token[start, end)`, a segment {@link checkCompactJws} accepted, as
- * a JSON object encoded as valid UTF-8. Throws
- * `SessionTokenError('malformed_token')` naming `part`.
- */
-export function decodeJsonSegment(token: string, start: number, end: number, part: 'header' | 'payload'): JsonObject {
-  const length = SCRATCH.write(token.substring(start, end), 0, 'base64url');
-  return parseJsonObject(SCRATCH.subarray(0, length), part);
-}
-
 /** The JSON of a compact JWS whose text {@link readCompactJws} accepted. */
 export interface CompactJwsJson {
   /** null when the caller already knew the header segment. */
@@ -133,13 +106,15 @@ export interface CompactJwsJson {
 }
 
 /**
- * The rest of {@link checkCompactJws} after {@link splitCompactJws} returned
- * `firstDot`, then the header (unless `headerKnown`) and the payload as JSON
- * objects: the same errors, in the same order, as `checkCompactJws` followed
- * by {@link decodeJsonSegment} for each, with every segment decoded once.
- * `headerKnown` may only be true when this exact header segment passed these
- * checks before; its text is then not checked again.
+ * After {@link splitCompactJws} returned `firstDot`: checks that every
+ * segment is canonical base64url, then reads the header (unless
+ * `headerKnown`) and the payload as JSON objects encoded as valid UTF-8, in
+ * that order, decoding each segment once. `headerKnown` may only be true when
+ * this exact header segment passed these checks before; its text is then not
+ * checked again. Throws `SessionTokenError('malformed_token')`.
  */
+export function readCompactJws(token: string, firstDot: number, headerKnown: false): { header: JsonObject; payload: JsonObject };
+export function readCompactJws(token: string, firstDot: number, headerKnown: boolean): CompactJwsJson;
 export function readCompactJws(token: string, firstDot: number, headerKnown: boolean): CompactJwsJson {
   const secondDot = token.lastIndexOf('.');
   // Header bytes first, then the payload's right after them, so both stay readable for the JSON below.
@@ -167,7 +142,7 @@ export function parseCompactJws(token: string): ParsedJws {
   // Every character is now known to be ASCII, so latin1 is an exact byte copy.
   const signingInput = Buffer.from(token.substring(0, secondDot), 'latin1');
   const signature = Buffer.from(token.substring(secondDot + 1), 'base64url');
-  return { header: header!, payload, signingInput, signature };
+  return { header, payload, signingInput, signature };
 }
 
 /** How to verify one algorithm with one key; built once per (key, alg) pair. */
@@ -271,7 +246,7 @@ export function verifyJwsSignature(
 
 /**
  * {@link verifyJwsSignature} straight from the text of a token that
- * {@link checkCompactJws} accepted, `secondDot` being the index of its second
+ * {@link readCompactJws} accepted, `secondDot` being the index of its second
  * dot: the signing input and signature are decoded into reused buffers
  * instead of fresh ones. Only for accepted text: the signing input is copied
  * as latin1, which is byte for byte only for ASCII.

@@ -46,7 +46,7 @@ interface TrustedIssuer {
 
 interface PendingVerification {
   issuer: TrustedIssuer;
-  /** The token text, checked by `readCompactJws`. */
+  /** The token text, checked by `readCompactJws` (a remembered header segment when it was first seen). */
   token: string;
   /** Index of the token's second dot: the signing input ends here. */
   secondDot: number;

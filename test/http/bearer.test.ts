@@ -20,14 +20,14 @@ function bearerTokenByRegExp(header: string | undefined): string {
   return match[1] as string;
 }
 
-type Outcome = { token: string } | { code: string; detail: string | undefined };
+type Outcome = { token: string } | { code: string; status: number; detail: string | undefined };
 
 function outcome(header: string | undefined, parse: (header: string | undefined) => string = bearerToken): Outcome {
   try {
     return { token: parse(header) };
   } catch (error) {
     assert.ok(error instanceof ProblemError, `threw ${String(error)}`);
-    return { code: error.code, detail: error.detail };
+    return { code: error.code, status: error.status, detail: error.detail };
   }
 }
 
