@@ -63,6 +63,12 @@ const replaceSignature = (token: string, transform: (sig: string) => string): st
   const [h, p, s] = parts(token);
   return `${h}.${p}.${transform(s)}`;
 };
+/** Same bytes, different text: the character at `index` moved up by U+0100, which the decoder reads by its low byte. */
+const lookAlikeAt = (index: number) => (encoded: string): string => {
+  const lookAlike = String.fromCharCode(0x100 | encoded.charCodeAt(index));
+  assert.deepEqual(Buffer.from(encoded.slice(0, index) + lookAlike + encoded.slice(index + 1), 'base64url'), Buffer.from(encoded, 'base64url'));
+  return encoded.slice(0, index) + lookAlike + encoded.slice(index + 1);
+};
 /** Same bytes, different text: bump the unused low bits of the final character. */
 const nonCanonical = (encoded: string): string => {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -210,6 +216,10 @@ const corpus: HostileCase[] = [
   { name: '"Bearer " prefix left on', token: () => `Bearer ${valid()}`, code: 'malformed_token' },
   { name: 'unicode character inside a segment', token: () => { const t = valid(); return `${t.slice(0, 10)}é${t.slice(11)}`; }, code: 'malformed_token' },
   { name: 'unicode full-width dot as separator', token: () => valid().replace('.', '\u3002'), code: 'malformed_token' },
+  // Node's base64 decoder reads a character above U+00FF by its low byte: these spell the same signed bytes.
+  { name: 'signature character swapped for one whose low byte is the same (as Ł, U+0141, is read as A)', token: () => replaceSignature(valid(), lookAlikeAt(0)), code: 'malformed_token' },
+  { name: 'payload character swapped for one whose low byte is the same', token: () => { const [h, p, s] = parts(valid()); return `${h}.${lookAlikeAt(3)(p)}.${s}`; }, code: 'malformed_token' },
+  { name: 'header character swapped for one whose low byte is the same', token: () => { const [h, p, s] = parts(valid()); return `${lookAlikeAt(1)(h)}.${p}.${s}`; }, code: 'malformed_token' },
 ];
 
 describe('hostile session tokens', () => {
