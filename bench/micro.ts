@@ -199,7 +199,7 @@ export async function runMicro(options: MicroOptions): Promise<MicroResult> {
         run(from, to) {
           for (let i = from; i < to; i++) {
             const token = tokens[i]!;
-            sink += readCompactJws(token, splitCompactJws(token), true).payload.exp as number;
+            sink += readCompactJws(token, splitCompactJws(token), token.lastIndexOf('.'), true).payload.exp as number;
           }
         },
       },

@@ -62,6 +62,17 @@ function isMessage<T extends { type: string; id: number }>(message: unknown, typ
   );
 }
 
+/** `run`, with calls made while one is under way sharing its result instead of starting another. */
+function shareWhileRunning<T>(run: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | null = null;
+  return () => {
+    running ??= run().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+}
+
 /** What the primary needs of a worker: `node:cluster`'s `Worker` fits. */
 export interface MetricsWorker {
   readonly id: number;
@@ -88,7 +99,7 @@ export class ClusterMetricsCollector {
   readonly #collectTimeoutMs: number;
   readonly #reuseMs: number;
   readonly #now: () => number;
-  #inFlight: Promise<string> | null = null;
+  readonly #collectShared = shareWhileRunning(() => this.#collectOnce());
   #last: { text: string; at: number } | null = null;
   #nextId = 0;
   /** The collection under way: its id, and where a worker's answer (or its leaving, null) goes. */
@@ -120,10 +131,7 @@ export class ClusterMetricsCollector {
   /** The exposition of every worker that answers in time. */
   collect(): Promise<string> {
     if (this.#last !== null && this.#now() - this.#last.at < this.#reuseMs) return Promise.resolve(this.#last.text);
-    this.#inFlight ??= this.#collectOnce().finally(() => {
-      this.#inFlight = null;
-    });
-    return this.#inFlight;
+    return this.#collectShared();
   }
 
   async #collectOnce(): Promise<string> {
@@ -293,7 +301,6 @@ export function clusterMetricsText(registry: Registry, timeoutMs = SCRAPE_TIMEOU
     }
   };
   process.on('message', onMessage);
-  let inFlight: Promise<string> | null = null;
   const ask = () =>
     new Promise<string>((resolve, reject) => {
       const id = nextId++;
@@ -319,12 +326,7 @@ export function clusterMetricsText(registry: Registry, timeoutMs = SCRAPE_TIMEOU
       });
     });
   return {
-    render: () => {
-      inFlight ??= ask().finally(() => {
-        inFlight = null;
-      });
-      return inFlight;
-    },
+    render: shareWhileRunning(ask),
     // The app has closed: its registry is no longer this worker's to report.
     close: () => {
       process.off('message', onMessage);

@@ -106,17 +106,17 @@ export interface CompactJwsJson {
 }
 
 /**
- * After {@link splitCompactJws} returned `firstDot`: checks that every
+ * After {@link splitCompactJws} returned `firstDot` (`secondDot` being
+ * `token.lastIndexOf('.')`): checks that every
  * segment is canonical base64url, then reads the header (unless
  * `headerKnown`) and the payload as JSON objects encoded as valid UTF-8, in
  * that order, decoding each segment once. `headerKnown` may only be true when
  * this exact header segment passed these checks before; its text is then not
  * checked again. Throws `SessionTokenError('malformed_token')`.
  */
-export function readCompactJws(token: string, firstDot: number, headerKnown: false): { header: JsonObject; payload: JsonObject };
-export function readCompactJws(token: string, firstDot: number, headerKnown: boolean): CompactJwsJson;
-export function readCompactJws(token: string, firstDot: number, headerKnown: boolean): CompactJwsJson {
-  const secondDot = token.lastIndexOf('.');
+export function readCompactJws(token: string, firstDot: number, secondDot: number, headerKnown: false): { header: JsonObject; payload: JsonObject };
+export function readCompactJws(token: string, firstDot: number, secondDot: number, headerKnown: boolean): CompactJwsJson;
+export function readCompactJws(token: string, firstDot: number, secondDot: number, headerKnown: boolean): CompactJwsJson {
   // Header bytes first, then the payload's right after them, so both stay readable for the JSON below.
   const headerLength = headerKnown ? 0 : decodeCanonicalSegment(token, 0, firstDot, SCRATCH, 0);
   const payloadLength = headerLength < 0 ? -1 : decodeCanonicalSegment(token, firstDot + 1, secondDot, SCRATCH, headerLength);
@@ -138,7 +138,7 @@ export function readCompactJws(token: string, firstDot: number, headerKnown: boo
 export function parseCompactJws(token: string): ParsedJws {
   const firstDot = splitCompactJws(token);
   const secondDot = token.lastIndexOf('.');
-  const { header, payload } = readCompactJws(token, firstDot, false);
+  const { header, payload } = readCompactJws(token, firstDot, secondDot, false);
   // Every character is now known to be ASCII, so latin1 is an exact byte copy.
   const signingInput = Buffer.from(token.substring(0, secondDot), 'latin1');
   const signature = Buffer.from(token.substring(secondDot + 1), 'base64url');

@@ -343,7 +343,7 @@ export class SessionVerifier {
     // fields. A remembered segment passed the text checks when it was first seen.
     const headerSegment = token.substring(0, firstDot);
     let facts = this.headers.get(headerSegment);
-    const { header, payload } = readCompactJws(token, firstDot, facts !== undefined);
+    const { header, payload } = readCompactJws(token, firstDot, secondDot, facts !== undefined);
     if (header !== null) {
       facts = headerFacts(header);
       this.headers.set(headerSegment, facts);
