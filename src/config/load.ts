@@ -20,6 +20,9 @@ export interface LoadConfigOptions {
   readFile?: (path: string) => string;
 }
 
+/** Highest RATE_LIMIT_PER_IP and RATE_LIMIT_PER_USER accepted, requests a minute. */
+const MAX_RATE_LIMIT_PER_MINUTE = 100_000_000;
+
 const ASYMMETRIC_ALGORITHMS = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
 ] as const satisfies readonly AsymmetricAlgorithm[];
@@ -246,8 +249,10 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
       document: policyDocument,
     },
     rateLimit: {
-      perIpPerMinute: read.integer('RATE_LIMIT_PER_IP', 600, 1, 1_000_000),
-      perUserPerMinute: read.integer('RATE_LIMIT_PER_USER', 30, 1, 1_000_000),
+      // Behind a proxy that is not trusted, every request shares one address; one instance can serve
+      // more than a million a minute, so the ceiling stays well above that.
+      perIpPerMinute: read.integer('RATE_LIMIT_PER_IP', 600, 1, MAX_RATE_LIMIT_PER_MINUTE),
+      perUserPerMinute: read.integer('RATE_LIMIT_PER_USER', 30, 1, MAX_RATE_LIMIT_PER_MINUTE),
       onStoreError: read.choice('RATE_LIMIT_ON_STORE_ERROR', ['allow', 'deny'] as const, 'allow'),
     },
     redisUrl: secretOrNull(read.redisUrl('REDIS_URL')),

@@ -103,6 +103,13 @@ test('bad values are reported with the variable and a fix, all in one error', ()
   }
 });
 
+test('rate limits accept up to 100,000,000 a minute, for every request of a busy instance from one address', () => {
+  const config = loadConfig({ env: { ...PRODUCTION, RATE_LIMIT_PER_IP: '100000000', RATE_LIMIT_PER_USER: '100000000' }, cwd });
+  assert.equal(config.rateLimit.perIpPerMinute, 100_000_000);
+  assert.equal(config.rateLimit.perUserPerMinute, 100_000_000);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, RATE_LIMIT_PER_IP: '100000001', RATE_LIMIT_PER_USER: '0' }).sort(), ['RATE_LIMIT_PER_IP', 'RATE_LIMIT_PER_USER']);
+});
+
 test('the token lifetime is capped by STREAM_TOKEN_MAX_TTL_SECONDS', () => {
   const config = loadConfig({ env: { ...PRODUCTION, STREAM_TOKEN_TTL_SECONDS: '7200', STREAM_TOKEN_MAX_TTL_SECONDS: '1800' }, cwd });
   assert.equal(config.stream.tokenTtlSeconds, 1800);
