@@ -1,7 +1,7 @@
 /**
  * The benchmark: `npm run bench` (everything), or any of
  *   npm run bench -- --micro     per-request work against the node:crypto floor
- *   npm run bench -- --load      HTTP: service (one process, and one worker per core) vs floor vs typical, cold and warm
+ *   npm run bench -- --load      HTTP: service (one process, and one worker per core) vs floor, crypto floor and typical, cold and warm
  *   npm run bench -- --memory    RSS of the service over a long run with many users
  *   npm run bench -- --profile   also CPU-profile the service during the load runs
  * Settings come from flags or the environment; `--help` lists them.
@@ -25,6 +25,7 @@ const ROOT = join(BENCH_DIR, '..');
 const RESULTS_DIR = join(BENCH_DIR, 'results');
 const SERVICE_ENTRY = join(ROOT, 'src', 'cli', 'main.ts');
 const FLOOR_ENTRY = join(BENCH_DIR, 'servers', 'floor.ts');
+const CRYPTO_FLOOR_ENTRY = join(BENCH_DIR, 'servers', 'crypto-floor.ts');
 const TYPICAL_ENTRY = join(BENCH_DIR, 'peers', 'typical.ts');
 const TOKEN_CACHE = join(tmpdir(), 'stream-token-service-bench', 'session-tokens.json');
 
@@ -41,7 +42,7 @@ const HELP = `npm run bench [-- options]
 Parts (default: all three):
   --micro              per-request work vs the node:crypto floor (bench/micro.ts)
   --load               HTTP load: service (one process, and one worker per core), constant-response floor,
-                       typical implementation
+                       crypto floor (the floor plus one RS256 check and one HMAC), typical implementation
   --memory             RSS of the service at load with many distinct users
 Options (environment variable in brackets):
   --duration S         seconds per load run [BENCH_DURATION=10]
@@ -147,12 +148,13 @@ const section = (title: string): void => log(`\n== ${title} ${'='.repeat(Math.ma
 // ---------------------------------------------------------------------------------------------
 // Servers
 
-type ServerName = 'floor' | 'service' | 'cluster' | 'typical';
+type ServerName = 'floor' | 'cryptoFloor' | 'service' | 'cluster' | 'typical';
 let SERVER_LABELS: Record<ServerName, string> = serverLabels(2);
 
 function serverLabels(workers: number): Record<ServerName, string> {
   return {
     floor: 'floor (Fastify, constant body)',
+    cryptoFloor: 'crypto floor (floor + RS256 check + HMAC)',
     service: 'service (production config)',
     cluster: `service, WEB_CONCURRENCY=${workers} (one worker per core)`,
     typical: 'typical (Express+jwks-rsa+jsonwebtoken+createToken)',
@@ -266,7 +268,7 @@ async function startServer(
   } else {
     server = spawnServer({
       name,
-      script: name === 'floor' ? FLOOR_ENTRY : TYPICAL_ENTRY,
+      script: name === 'floor' ? FLOOR_ENTRY : name === 'cryptoFloor' ? CRYPTO_FLOOR_ENTRY : TYPICAL_ENTRY,
       cwd: ROOT,
       port,
       env: {
@@ -351,6 +353,12 @@ interface LoadPart {
     coldServiceToTypical: number;
     warmServiceToFloor: number;
     warmServiceToTypical: number;
+    /** The crypto floor's own ratio to the floor: the most a server checking signatures on its event loop reached. */
+    coldCryptoFloorToFloor: number;
+    warmCryptoFloorToFloor: number;
+    /** What the service's production parts cost against the bare checks. */
+    coldServiceToCryptoFloor: number;
+    warmServiceToCryptoFloor: number;
     /** Server CPU per request, inverted: how the ratios would read if each server had a core to itself. */
     coldCpuFloorToService: number | null;
     coldCpuTypicalToService: number | null;
@@ -373,6 +381,24 @@ interface LoadPart {
  * from the CPU a request cost its server and the load generator, and the
  * latency that implies.
  */
+/**
+ * What the floor target asks, set against the crypto floor: a server doing nothing per request but the
+ * floor's HTTP work, one RS256 check and one HMAC.
+ */
+function floorRatioContext(load: LoadPart): string {
+  const { coldCryptoFloorToFloor, warmCryptoFloorToFloor, coldServiceToCryptoFloor, warmServiceToCryptoFloor } = load.ratios;
+  const reaches = coldCryptoFloorToFloor >= TARGETS.coldVsFloor;
+  return (
+    `\nfloor-ratio context: the crypto floor (floor + one RS256 check + one HMAC, nothing else) reached ` +
+    `${fmtRatio(coldCryptoFloorToFloor)} the floor cold and ${fmtRatio(warmCryptoFloorToFloor)} warm, ` +
+    (reaches
+      ? `so the ≥ ${TARGETS.coldVsFloor}× goal is within reach of a server that checks signatures on its event loop here.`
+      : `below the ≥ ${TARGETS.coldVsFloor}× goal: on this machine the signature check and the mint alone cost more than the goal leaves.`) +
+    `\n  the service (production config) reached ${fmtRatio(coldServiceToCryptoFloor)} the crypto floor cold and ` +
+    `${fmtRatio(warmServiceToCryptoFloor)} warm: the rest is what its claim checks, logs, rate limits, metrics and headers cost.`
+  );
+}
+
 function latencyBound(load: LoadPart, connections: number): string {
   const needed = Math.ceil((connections * 1000) / TARGETS.p99Ms);
   const floor = load.cold.floor;
@@ -484,7 +510,7 @@ async function runLoadPart(settings: Settings, harness: Harness, cold: string[],
   const withCluster = settings.workers >= 2;
   const clusterLogSink = withCluster ? openLogSink(settings, harness.workDir, 'service-cluster-load') : null;
   const profileDir = settings.profile ? mkdtempSync(join(tmpdir(), 'stream-token-service-profile-')) : null;
-  const names: ServerName[] = withCluster ? ['floor', 'service', 'cluster', 'typical'] : ['floor', 'service', 'typical'];
+  const names: ServerName[] = withCluster ? ['floor', 'cryptoFloor', 'service', 'cluster', 'typical'] : ['floor', 'cryptoFloor', 'service', 'typical'];
   const servers: Partial<Record<ServerName, ServerProcess>> = {};
   const server = (name: ServerName): ServerProcess => servers[name]!;
   try {
@@ -574,6 +600,10 @@ async function runLoadPart(settings: Settings, harness: Harness, cold: string[],
       coldServiceToTypical: ratio(coldOf('service').requestsPerSecond, coldOf('typical').requestsPerSecond),
       warmServiceToFloor: ratio(warmOf('service').requestsPerSecond, warmOf('floor').requestsPerSecond),
       warmServiceToTypical: ratio(warmOf('service').requestsPerSecond, warmOf('typical').requestsPerSecond),
+      coldCryptoFloorToFloor: ratio(coldOf('cryptoFloor').requestsPerSecond, coldOf('floor').requestsPerSecond),
+      warmCryptoFloorToFloor: ratio(warmOf('cryptoFloor').requestsPerSecond, warmOf('floor').requestsPerSecond),
+      coldServiceToCryptoFloor: ratio(coldOf('service').requestsPerSecond, coldOf('cryptoFloor').requestsPerSecond),
+      warmServiceToCryptoFloor: ratio(warmOf('service').requestsPerSecond, warmOf('cryptoFloor').requestsPerSecond),
       coldCpuFloorToService: cpuRatio(coldOf('floor'), coldOf('service')),
       coldCpuTypicalToService: cpuRatio(coldOf('typical'), coldOf('service')),
       coldClusterToFloor: clusterRatio(coldOf, 'floor'),
@@ -585,6 +615,11 @@ async function runLoadPart(settings: Settings, harness: Harness, cold: string[],
     log('req/s ratios, single-process service:');
     log(`  cold: service/floor ${fmtRatio(ratios.coldServiceToFloor)}, service/typical ${fmtRatio(ratios.coldServiceToTypical)}`);
     log(`  warm: service/floor ${fmtRatio(ratios.warmServiceToFloor)}, service/typical ${fmtRatio(ratios.warmServiceToTypical)}`);
+    log(
+      `  the crypto floor (no claim checks, logs, limits or metrics) reached ${fmtRatio(ratios.coldCryptoFloorToFloor)} the floor cold, ` +
+        `${fmtRatio(ratios.warmCryptoFloorToFloor)} warm; the service ${fmtRatio(ratios.coldServiceToCryptoFloor)} the crypto floor cold, ` +
+        `${fmtRatio(ratios.warmServiceToCryptoFloor)} warm`,
+    );
     if (ratios.coldCpuFloorToService !== null && ratios.coldCpuTypicalToService !== null) {
       log(
         `  server CPU per request, cold (the same ratios if each server had a core to itself): ` +
@@ -592,7 +627,7 @@ async function runLoadPart(settings: Settings, harness: Harness, cold: string[],
       );
     }
     if (withCluster) {
-      log(`req/s ratios, service with WEB_CONCURRENCY=${settings.workers} (one worker per core; floor and typical stay single processes):`);
+      log(`req/s ratios, service with WEB_CONCURRENCY=${settings.workers} (one worker per core; the other servers stay single processes):`);
       log(`  cold: per-core service/floor ${fmtRatio(ratios.coldClusterToFloor!)}, per-core service/typical ${fmtRatio(ratios.coldClusterToTypical!)}`);
       log(`  warm: per-core service/floor ${fmtRatio(ratios.warmClusterToFloor!)}, per-core service/typical ${fmtRatio(ratios.warmClusterToTypical!)}`);
       log(`  (the load generator shares the same ${availableParallelism()} CPUs: see its CPU share in the tables)`);
@@ -857,7 +892,10 @@ async function main(): Promise<void> {
 
   section('Summary');
   log(table([['target', 'this run', 'goal', ''], ...targets.map((t) => [t.name, t.value, t.target, t.pass ? 'PASS' : 'MISS'])]));
-  if (result.load !== undefined) log(latencyBound(result.load as LoadPart, settings.connections));
+  if (result.load !== undefined) {
+    log(floorRatioContext(result.load as LoadPart));
+    log(latencyBound(result.load as LoadPart, settings.connections));
+  }
   const finishedAt = new Date();
   result.finishedAt = finishedAt.toISOString();
   result.durationSeconds = (finishedAt.getTime() - startedAt.getTime()) / 1000;
