@@ -409,7 +409,7 @@ function latencyBound(load: LoadPart, connections: number): string {
   if (floor !== undefined) {
     lines.push(`  floor (cold): ${Math.round(floor.requestsPerSecond).toLocaleString('en-US')} req/s, mean ${fmt((connections * 1000) / floor.requestsPerSecond, 2)} ms, p99 ${fmt(floor.latencyMs.p99, 2)} ms`);
   }
-  for (const name of ['service', 'cluster'] as const) {
+  for (const name of ['cryptoFloor', 'service', 'cluster'] as const) {
     const run = load.cold[name];
     if (run === undefined) continue;
     lines.push(`  ${SERVER_LABELS[name]} (cold): ${Math.round(run.requestsPerSecond).toLocaleString('en-US')} req/s, mean ${fmt((connections * 1000) / run.requestsPerSecond, 2)} ms, p99 ${fmt(run.latencyMs.p99, 2)} ms`);
