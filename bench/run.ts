@@ -353,7 +353,7 @@ interface LoadPart {
     coldServiceToTypical: number;
     warmServiceToFloor: number;
     warmServiceToTypical: number;
-    /** The crypto floor's own ratio to the floor: the most a server checking signatures on its event loop reached. */
+    /** The crypto floor's own ratio to the floor: what the signature check and the mint alone leave of it. */
     coldCryptoFloorToFloor: number;
     warmCryptoFloorToFloor: number;
     /** What the service's production parts cost against the bare checks. */
@@ -373,15 +373,6 @@ interface LoadPart {
 }
 
 /**
- * What the p99 goal asks of throughput. With every connection always waiting
- * for an answer (pipelining 1), the mean latency is connections ÷ requests/s
- * (Little's law), so a p99 under the goal needs at least that many requests/s;
- * the floor's own p99 shows what the machine and load generator add. Then an
- * estimate of the most throughput the machine's CPUs allow each service run,
- * from the CPU a request cost its server and the load generator, and the
- * latency that implies.
- */
-/**
  * What the floor target asks, set against the crypto floor: a server doing nothing per request but the
  * floor's HTTP work, one RS256 check and one HMAC.
  */
@@ -392,13 +383,22 @@ function floorRatioContext(load: LoadPart): string {
     `\nfloor-ratio context: the crypto floor (floor + one RS256 check + one HMAC, nothing else) reached ` +
     `${fmtRatio(coldCryptoFloorToFloor)} the floor cold and ${fmtRatio(warmCryptoFloorToFloor)} warm, ` +
     (reaches
-      ? `so the ≥ ${TARGETS.coldVsFloor}× goal is within reach of a server that checks signatures on its event loop here.`
+      ? `at or above the ≥ ${TARGETS.coldVsFloor}× goal: on this machine the signature check and the mint leave room for it.`
       : `below the ≥ ${TARGETS.coldVsFloor}× goal: on this machine the signature check and the mint alone cost more than the goal leaves.`) +
     `\n  the service (production config) reached ${fmtRatio(coldServiceToCryptoFloor)} the crypto floor cold and ` +
     `${fmtRatio(warmServiceToCryptoFloor)} warm: the rest is what its claim checks, logs, rate limits, metrics and headers cost.`
   );
 }
 
+/**
+ * What the p99 goal asks of throughput. With every connection always waiting
+ * for an answer (pipelining 1), the mean latency is connections ÷ requests/s
+ * (Little's law), so a p99 under the goal needs at least that many requests/s;
+ * the floor's own p99 shows what the machine and load generator add. Then an
+ * estimate of the most throughput the machine's CPUs allow each service run,
+ * from the CPU a request cost its server and the load generator, and the
+ * latency that implies.
+ */
 function latencyBound(load: LoadPart, connections: number): string {
   const needed = Math.ceil((connections * 1000) / TARGETS.p99Ms);
   const floor = load.cold.floor;
