@@ -12,6 +12,7 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { MAX_RATE_LIMIT_PER_MINUTE } from '../src/config/index.js';
 import { AUTHORIZED_PARTY, type BenchIssuer } from './lib/issuer.js';
 import { mergeSamples, runLoad, type LoadResult, type LoadSample } from './lib/load.js';
 import { freePort, procCpuSecondsEach, processTree, procStatus, procTreeStatus, RssSampler, spawnServer, waitUntilReady, type ServerProcess } from './lib/processes.js';
@@ -261,8 +262,8 @@ async function startServer(
         SHUTDOWN_GRACE_SECONDS: '2',
         // Every request comes from 127.0.0.1; keep the limiters on the path but out of the way (a fast
         // machine serves more than a million a minute).
-        RATE_LIMIT_PER_IP: '100000000',
-        RATE_LIMIT_PER_USER: '100000000',
+        RATE_LIMIT_PER_IP: String(MAX_RATE_LIMIT_PER_MINUTE),
+        RATE_LIMIT_PER_USER: String(MAX_RATE_LIMIT_PER_MINUTE),
       },
     });
   } else {

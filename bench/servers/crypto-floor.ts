@@ -8,19 +8,19 @@
  *
  * Not a server to deploy: it trusts any token its keys verify.
  */
-import { createHmac, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, createSecretKey, verify, type KeyObject } from 'node:crypto';
 import Fastify from 'fastify';
+import { signStreamToken } from '../../src/stream/token-minter.js';
 
 const port = Number(process.env.PORT ?? 0);
 const host = process.env.HOST ?? '127.0.0.1';
 const issuer = process.env.CLERK_JWT_ISSUER!;
 const apiKey = process.env.STREAM_API_KEY!;
-const apiSecret = process.env.STREAM_API_SECRET!;
+const streamKey = createSecretKey(Buffer.from(process.env.STREAM_API_SECRET!, 'utf8'));
 const TOKEN_LIFETIME_SECONDS = 3600;
 
 const jwks = (await (await fetch(`${issuer}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string } & Record<string, unknown>> };
 const keys = new Map<string, KeyObject>(jwks.keys.map((jwk) => [jwk.kid, createPublicKey({ key: jwk, format: 'jwk' })]));
-const STREAM_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
 
 function segmentJson(token: string, start: number, end: number): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.substring(start, end), 'base64url').toString('utf8')) as Record<string, unknown>;
@@ -62,12 +62,11 @@ app.post('/stream/token', async (request, reply) => {
     return { code: 'invalid_token' };
   }
   const userId = segmentJson(token, token.indexOf('.') + 1, token.lastIndexOf('.')).sub as string;
-  const expiresAt = Math.floor(Date.now() / 1000) + TOKEN_LIFETIME_SECONDS;
-  const signingInput = `${STREAM_HEADER}.${Buffer.from(JSON.stringify({ user_id: userId, exp: expiresAt })).toString('base64url')}`;
-  const streamToken = `${signingInput}.${createHmac('sha256', apiSecret).update(signingInput).digest('base64url')}`;
+  const issuedAt = Math.floor(Date.now() / 1000);
+  const expiresAt = issuedAt + TOKEN_LIFETIME_SECONDS;
   reply.header('content-type', 'application/json; charset=utf-8');
   return JSON.stringify({
-    token: streamToken,
+    token: signStreamToken(streamKey, userId, expiresAt, issuedAt),
     user_id: userId,
     api_key: apiKey,
     expires_in: TOKEN_LIFETIME_SECONDS,

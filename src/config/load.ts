@@ -21,7 +21,7 @@ export interface LoadConfigOptions {
 }
 
 /** Highest RATE_LIMIT_PER_IP and RATE_LIMIT_PER_USER accepted, requests a minute. */
-const MAX_RATE_LIMIT_PER_MINUTE = 100_000_000;
+export const MAX_RATE_LIMIT_PER_MINUTE = 100_000_000;
 
 const ASYMMETRIC_ALGORITHMS = [
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
