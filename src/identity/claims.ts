@@ -83,13 +83,73 @@ export function assertAuthorizedParty(
   }
 }
 
-/** The user id from `userIdClaim`: 1–255 characters of `[A-Za-z0-9@_-]`. */
-export function extractUserId(payload: Claims, userIdClaim: string): string {
+/** How an issuer's user ids become Stream user ids (see `IssuerOptions`). */
+export interface UserIdNamespace {
+  userIdPrefix?: string | undefined;
+  subjectPrefix?: string | undefined;
+}
+
+/**
+ * The Stream user id: `userIdPrefix` + the `userIdClaim` value, which must
+ * start with `subjectPrefix` (and go on past it) when one is set. The result
+ * is 1–255 characters of `[A-Za-z0-9@_-]`.
+ */
+export function extractUserId(payload: Claims, userIdClaim: string, namespace: UserIdNamespace = {}): string {
   const value = claim(payload, userIdClaim);
-  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_USER_ID_LENGTH || !USER_ID_PATTERN.test(value)) {
+  const subjectPrefix = namespace.subjectPrefix ?? '';
+  if (typeof value !== 'string' || value.length <= subjectPrefix.length || !value.startsWith(subjectPrefix)) {
     throw new SessionTokenError('invalid_subject', 'The token does not carry a usable user id.');
   }
-  return value;
+  const userId = (namespace.userIdPrefix ?? '') + value;
+  if (userId.length > MAX_USER_ID_LENGTH || !USER_ID_PATTERN.test(userId)) {
+    throw new SessionTokenError('invalid_subject', 'The token does not carry a usable user id.');
+  }
+  return userId;
+}
+
+/**
+ * The party an OIDC token was issued to: `azp`, else `client_id` (RFC 9068
+ * access tokens), else the sole audience of an ID token (OpenID Connect Core
+ * §2: without `azp`, the audience is the client).
+ */
+function oidcAuthorizedParty(payload: Claims): unknown {
+  const azp = claim(payload, 'azp');
+  if (azp !== undefined) return azp;
+  const clientId = claim(payload, 'client_id');
+  if (clientId !== undefined) return clientId;
+  const aud = claim(payload, 'aud');
+  return Array.isArray(aud) && aud.length === 1 ? aud[0] : typeof aud === 'string' ? aud : undefined;
+}
+
+/** With an OIDC issuer's `authorized_parties`, the party the token names must be one of them. */
+export function assertOidcAuthorizedParty(payload: Claims, authorizedParties: readonly string[]): void {
+  if (authorizedParties.length === 0) return;
+  const party = oidcAuthorizedParty(payload);
+  if (typeof party !== 'string' || !authorizedParties.includes(party)) {
+    throw new SessionTokenError('unauthorized_party', 'The token was issued to a party that is not allowed.');
+  }
+}
+
+/** Claims that name the client in tokens some providers issue for a client acting on its own. */
+const CLIENT_CLAIMS = ['client_id', 'cid', 'azp', 'appid'] as const;
+
+/**
+ * Refuses tokens a client obtained for itself, with no end user (client
+ * credentials; RFC 9068 §5): `sub` equal to the client's id, Auth0's
+ * `gty: "client-credentials"` and `…@clients` subjects, Microsoft Entra's
+ * `idtyp: "app"`, Keycloak's `service-account-` users.
+ */
+export function assertEndUserToken(payload: Claims): void {
+  const sub = claim(payload, 'sub');
+  const gty = claim(payload, 'gty');
+  const username = claim(payload, 'preferred_username');
+  const machine =
+    gty === 'client-credentials' ||
+    (Array.isArray(gty) && gty.includes('client-credentials')) ||
+    claim(payload, 'idtyp') === 'app' ||
+    (typeof username === 'string' && username.startsWith('service-account-')) ||
+    (typeof sub === 'string' && (sub.endsWith('@clients') || CLIENT_CLAIMS.some((name) => claim(payload, name) === sub)));
+  if (machine) throw new SessionTokenError('unsupported_token_type', 'Machine tokens are not accepted.');
 }
 
 /**
@@ -113,7 +173,8 @@ export interface CheckedClaims {
 
 /**
  * Every claim check, in order: issuer, time, audience, authorized party,
- * user id, session state. Call only after the signature has been verified.
+ * machine token (OIDC), user id, session state. Call only after the signature
+ * has been verified.
  */
 export function assertSessionClaims(
   payload: Claims,
@@ -124,8 +185,14 @@ export function assertSessionClaims(
   assertIssuerClaim(payload, issuer.issuer);
   const expiresAt = assertTimeClaims(payload, Math.floor(nowMs / 1000), clockSkewSeconds);
   assertAudienceClaim(payload, issuer.audience);
-  assertAuthorizedParty(payload, issuer.authorizedParties, issuer.requireAuthorizedParty);
-  const userId = extractUserId(payload, issuer.userIdClaim);
+  if (issuer.kind === 'oidc') {
+    if (issuer.requireAuthorizedParty) assertAuthorizedParty(payload, [], true);
+    assertOidcAuthorizedParty(payload, issuer.authorizedParties);
+    if (issuer.allowMachineTokens !== true) assertEndUserToken(payload);
+  } else {
+    assertAuthorizedParty(payload, issuer.authorizedParties, issuer.requireAuthorizedParty);
+  }
+  const userId = extractUserId(payload, issuer.userIdClaim, issuer);
   assertSessionState(payload, issuer.allowImpersonation);
   return { userId, expiresAt };
 }

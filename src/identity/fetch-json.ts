@@ -4,12 +4,30 @@ import { decodeUtf8Strict } from './base64url.js';
 /** Largest JWKS or discovery document read, in bytes. Real ones are a few KiB. */
 export const MAX_DOCUMENT_BYTES = 256 * 1024;
 
+/** What kind of failure a {@link DocumentFetchError} is, as shown to anyone who can read /readyz. */
+export type DocumentFailure = 'unreachable' | 'invalid_document' | 'issuer_mismatch' | 'jwks_uri_refused';
+
+/** Public wording of each failure: no addresses, ports, error codes or statuses an outsider could probe with. */
+export const DOCUMENT_FAILURE_TEXT: Readonly<Record<DocumentFailure, string>> = {
+  unreachable: 'the issuer could not be reached',
+  invalid_document: 'the issuer answered with no usable document',
+  issuer_mismatch: 'the discovery document names a different issuer',
+  jwks_uri_refused: 'the discovery document names a jwks_uri that is not allowed',
+};
+
 /**
- * A failed document fetch. The message is safe to log and to show on
- * /readyz: it names what went wrong, never the response body or key material.
+ * A failed document fetch. The message is safe to log: it names what went
+ * wrong, never the response body or key material. `failure` is the coarse
+ * class shown publicly.
  */
 export class DocumentFetchError extends Error {
   override readonly name = 'DocumentFetchError';
+  readonly failure: DocumentFailure;
+
+  constructor(message: string, failure: DocumentFailure = 'invalid_document') {
+    super(message);
+    this.failure = failure;
+  }
 }
 
 /** Whether a URL hostname (as parsed by WHATWG `URL`) is a loopback address. */
@@ -108,6 +126,6 @@ export async function fetchJsonDocument(url: URL, options: FetchJsonOptions): Pr
       throw new DocumentFetchError('response is not valid JSON');
     }
   } catch (error) {
-    throw new DocumentFetchError(describeFailure(error, options.timeoutMs));
+    throw new DocumentFetchError(describeFailure(error, options.timeoutMs), error instanceof DocumentFetchError ? error.failure : 'unreachable');
   }
 }

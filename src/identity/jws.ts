@@ -138,6 +138,11 @@ const EC_CURVES: Readonly<Record<string, string>> = { ES256: 'prime256v1', ES384
 const EC_SIGNATURE_LENGTHS: Readonly<Record<string, number>> = { ES256: 64, ES384: 96, ES512: 132 };
 const MIN_RSA_BITS = 2048;
 
+/** An odd public exponent of at least 3 (65537 in practice); 1 or an even one makes signatures forgeable or meaningless. */
+function usableRsaExponent(exponent: bigint | undefined): boolean {
+  return exponent !== undefined && exponent >= 3n && exponent % 2n === 1n;
+}
+
 function digestOf(alg: AsymmetricAlgorithm): string {
   return alg.endsWith('384') ? 'sha384' : alg.endsWith('512') ? 'sha512' : 'sha256';
 }
@@ -149,7 +154,7 @@ function buildPlan(key: KeyObject, alg: AsymmetricAlgorithm): VerifyPlan | null 
   const family = alg.slice(0, 2);
   if (family === 'RS' || family === 'PS') {
     const bits = details.modulusLength ?? 0;
-    if (bits < MIN_RSA_BITS) return null;
+    if (bits < MIN_RSA_BITS || !usableRsaExponent(details.publicExponent)) return null;
     const digest = digestOf(alg);
     const signatureLength = Math.ceil(bits / 8);
     if (family === 'RS') {
@@ -197,8 +202,8 @@ function planFor(key: KeyObject, alg: AsymmetricAlgorithm): VerifyPlan | null {
 }
 
 /**
- * Whether `key` may verify `alg`: an RSA public key of at least 2048 bits for
- * RS* and PS*, an EC public key on the algorithm's curve for ES*, an Ed25519
+ * Whether `key` may verify `alg`: an RSA public key of at least 2048 bits,
+ * with an odd public exponent of at least 3, for RS* and PS*, an EC public key on the algorithm's curve for ES*, an Ed25519
  * or Ed448 public key for EdDSA. Any other pairing is refused, because
  * `node:crypto` would otherwise happily verify with whatever the key allows.
  */

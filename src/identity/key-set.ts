@@ -1,6 +1,6 @@
 import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { SessionTokenError } from './errors.js';
-import { DocumentFetchError, fetchJsonDocument, parseKeyUrl } from './fetch-json.js';
+import { DOCUMENT_FAILURE_TEXT, DocumentFetchError, fetchJsonDocument, parseKeyUrl } from './fetch-json.js';
 import { isAsymmetricAlgorithm, keyFitsAlgorithm } from './jws.js';
 import { discoverJwksUri, discoveryUrl } from './oidc-discovery.js';
 import { jwkThumbprint } from './thumbprint.js';
@@ -124,6 +124,8 @@ export class KeySet {
   private inFlight: Promise<void> | null = null;
   private startPromise: Promise<void> | null = null;
   private lastError: string | null = null;
+  /** Public wording of the last failure, for /readyz. */
+  private lastFailure: string | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -249,6 +251,7 @@ export class KeySet {
       keyAgeSeconds,
       stale,
       lastError: this.lastError,
+      ...(this.lastFailure !== null ? { publicError: this.lastFailure } : {}),
     };
   }
 
@@ -367,6 +370,7 @@ export class KeySet {
       if (this.closed) return;
       this.remote = { ...index, fetchedAt: this.now() };
       this.lastError = null;
+      this.lastFailure = null;
       ok = true;
       this.logger.info({ issuer: this.issuer, keyCount: index.entries.length, skippedKeys: skipped }, 'Loaded signing keys');
       this.report('success');
@@ -374,6 +378,7 @@ export class KeySet {
       if (this.closed) return;
       const reason = error instanceof DocumentFetchError ? error.message : 'unexpected error while loading keys';
       this.lastError = reason;
+      this.lastFailure = DOCUMENT_FAILURE_TEXT[error instanceof DocumentFetchError ? error.failure : 'invalid_document'];
       const keptKeys = this.remote !== null;
       this.logger.warn(
         { issuer: this.issuer, reason, keptPreviousKeys: keptKeys },
@@ -423,7 +428,8 @@ export class KeySet {
       }
       addToIndex(index, entry.entry, entry.kid);
     }
-    if (index.entries.length === 0) {
+    // An empty list is the issuer's word that no key signs any more; keys it lists but none usable is a mistake.
+    if (index.entries.length === 0 && keys.length > 0) {
       throw new DocumentFetchError(`JWKS document has no usable signing keys (${skipped} skipped)`);
     }
     return { index, skipped };

@@ -1,4 +1,4 @@
-import { DocumentFetchError, fetchJsonDocument, parseKeyUrl } from './fetch-json.js';
+import { DocumentFetchError, fetchJsonDocument, isLoopbackHostname, parseKeyUrl } from './fetch-json.js';
 
 /**
  * `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery 1.0
@@ -34,15 +34,21 @@ export async function discoverJwksUri(options: DiscoverJwksUriOptions): Promise<
   }
   const record = document as Record<string, unknown>;
   if (record['issuer'] !== options.issuer) {
-    throw new DocumentFetchError('discovery document names a different issuer');
+    throw new DocumentFetchError('discovery document names a different issuer', 'issuer_mismatch');
   }
   const jwksUri = record['jwks_uri'];
   if (typeof jwksUri !== 'string') {
     throw new DocumentFetchError('discovery document has no jwks_uri');
   }
+  let url: URL;
   try {
-    return parseKeyUrl(jwksUri, 'The discovered jwks_uri');
+    url = parseKeyUrl(jwksUri, 'The discovered jwks_uri');
   } catch (error) {
-    throw new DocumentFetchError((error as Error).message);
+    throw new DocumentFetchError((error as Error).message, 'jwks_uri_refused');
   }
+  // A remote issuer's document must not turn the service towards its own host's ports.
+  if (isLoopbackHostname(url.hostname) && !isLoopbackHostname(new URL(options.issuer).hostname)) {
+    throw new DocumentFetchError('discovery document points jwks_uri at a loopback address, but the issuer is not on one', 'jwks_uri_refused');
+  }
+  return url;
 }

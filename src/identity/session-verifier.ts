@@ -3,10 +3,11 @@ import { assertSessionClaims } from './claims.js';
 import { SessionTokenError } from './errors.js';
 import { isAsymmetricAlgorithm, readCompactJws, splitCompactJws, verifyCompactJwsSignature, type JsonObject } from './jws.js';
 import { KeySet } from './key-set.js';
+import { namespaceProblems } from './namespaces.js';
+import { HeaderCache, headerFacts, tokenTypesFor } from './token-header.js';
 import type {
   AsymmetricAlgorithm,
   IssuerKeyStatus,
-  IssuerKind,
   IssuerOptions,
   KeySetTiming,
   Logger,
@@ -42,6 +43,8 @@ interface TrustedIssuer {
   algorithms: ReadonlySet<string>;
   /** Accepted `typ` header values, lower-cased. */
   tokenTypes: ReadonlySet<string>;
+  /** A token without `typ` is refused (Clerk and dev always send one; OIDC issuers that type their tokens). */
+  requireType: boolean;
 }
 
 interface PendingVerification {
@@ -53,18 +56,6 @@ interface PendingVerification {
   payload: JsonObject;
   alg: AsymmetricAlgorithm;
   kid: string | undefined;
-}
-
-/** What the checks need from a token header; a function of the header segment's text alone. */
-interface HeaderFacts {
-  alg: string;
-  kid: string | undefined;
-  /** `typ` lower-cased, or undefined when absent. */
-  typ: string | undefined;
-  /** `cat` is present and names no session-token category. */
-  machineCategory: boolean;
-  /** `crit` or `b64` is present. */
-  extensions: boolean;
 }
 
 interface QueuedVerification {
@@ -84,25 +75,6 @@ interface KeyedVerification {
 
 /** Tokens taken through the stages of one pass together; a turn's queue is verified in passes of this size. */
 export const BATCH_PASS_SIZE = 32;
-
-/** Distinct header segments remembered per verifier. */
-export const HEADER_CACHE_SIZE = 64;
-/** Longer header segments are decoded every time rather than remembered. */
-export const MAX_CACHED_HEADER_LENGTH = 1024;
-
-/**
- * Clerk's `cat` header values that mark a session token (`cl_B7d4PD111AAA`) or ask to be ignored
- * (`cl_I7d4PD111III`), as `@clerk/backend` tells them from machine tokens (M2M, OAuth, API keys).
- * Any other category is a machine token and is refused.
- */
-const SESSION_TOKEN_CATEGORIES: ReadonlySet<unknown> = new Set(['cl_B7d4PD111AAA', 'cl_I7d4PD111III']);
-const SESSION_TOKEN_TYPES: ReadonlySet<string> = new Set(['jwt', 'application/jwt']);
-/** OIDC issuers may hand out RFC 9068 access tokens as well as plain JWTs. */
-const OIDC_TOKEN_TYPES: ReadonlySet<string> = new Set(['jwt', 'application/jwt', 'at+jwt', 'application/at+jwt']);
-
-function tokenTypesFor(kind: IssuerKind): ReadonlySet<string> {
-  return kind === 'oidc' ? OIDC_TOKEN_TYPES : SESSION_TOKEN_TYPES;
-}
 
 function own(object: JsonObject, name: string): unknown {
   return Object.hasOwn(object, name) ? object[name] : undefined;
@@ -140,54 +112,16 @@ function validateIssuer(options: IssuerOptions): void {
   if (!Array.isArray(options.authorizedParties)) {
     throw new Error(`Issuer ${name} must list its authorized parties (possibly none).`);
   }
-}
-
-/**
- * The header of every token signed with one key is the same segment, byte for
- * byte, so the facts read from it are kept by segment text. Only headers that
- * passed every check that depends on the header alone are kept, and the facts
- * are derived from the text alone, so a remembered header decides exactly as
- * decoding it again would. Once full, the oldest entry makes way.
- */
-class HeaderCache {
-  readonly #entries = new Map<string, HeaderFacts>();
-
-  get(segment: string): HeaderFacts | undefined {
-    return this.#entries.get(segment);
+  if (options.tokenTypes !== undefined && (!Array.isArray(options.tokenTypes) || options.tokenTypes.length === 0 || options.tokenTypes.some((t) => typeof t !== 'string' || t === ''))) {
+    throw new Error(`Issuer ${name} must list at least one token type when it lists any.`);
   }
-
-  set(segment: string, facts: HeaderFacts): void {
-    if (segment.length > MAX_CACHED_HEADER_LENGTH) return;
-    if (this.#entries.size >= HEADER_CACHE_SIZE) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(segment, facts);
-  }
-
-  get size(): number {
-    return this.#entries.size;
-  }
-}
-
-/** The header-only checks, in order; throws `malformed_token`. */
-function headerFacts(header: JsonObject): HeaderFacts {
-  const alg = own(header, 'alg');
-  if (typeof alg !== 'string') throw malformed('The token header has no valid "alg".');
-  const kid = own(header, 'kid');
-  if (kid !== undefined && typeof kid !== 'string') throw malformed('The token header "kid" is not a string.');
-  const typ = own(header, 'typ');
-  if (typ !== undefined && typeof typ !== 'string') throw malformed('The token header "typ" is not a string.');
-  return {
-    alg,
-    kid,
-    typ: typ?.toLowerCase(),
-    machineCategory: Object.hasOwn(header, 'cat') && !SESSION_TOKEN_CATEGORIES.has(header.cat),
-    extensions: Object.hasOwn(header, 'crit') || Object.hasOwn(header, 'b64'),
-  };
 }
 
 /**
  * Verifies identity-provider session tokens. Checks run in this order:
  * parse → header types → route by the (unverified) `iss` → `alg` allow-list
- * → `typ` → `cat` → `crit`/`b64` → key by `kid` → signature → claims.
+ * → `typ` (required for Clerk, dev, and OIDC issuers with `tokenTypes`) →
+ * `cat` → `crit`/`b64` → key by `kid` → signature → claims.
  * `jku`, `x5u`, `jwk` and `x5c` headers are never read: keys come only from
  * the configuration and the issuer's own JWKS.
  */
@@ -210,6 +144,8 @@ export class SessionVerifier {
     this.clockSkewSeconds = options.clockSkewSeconds;
     this.now = options.now ?? Date.now;
     this.batching = options.batch === true;
+    const overlaps = namespaceProblems(options.issuers);
+    if (overlaps.length > 0) throw new Error(`Issuer user ids could collide: ${overlaps.join('; ')}.`);
     for (const issuerOptions of options.issuers) {
       validateIssuer(issuerOptions);
       if (this.issuers.has(issuerOptions.issuer)) {
@@ -227,7 +163,7 @@ export class SessionVerifier {
         options: issuerOptions,
         keySet,
         algorithms: new Set(issuerOptions.algorithms),
-        tokenTypes: tokenTypesFor(issuerOptions.kind),
+        ...tokenTypesFor(issuerOptions),
       });
     }
   }
@@ -359,8 +295,8 @@ export class SessionVerifier {
     if (!issuer.algorithms.has(alg)) {
       throw new SessionTokenError('invalid_signature', 'The token signing algorithm is not allowed.');
     }
-    if (typ !== undefined && !issuer.tokenTypes.has(typ)) {
-      throw new SessionTokenError('unsupported_token_type', 'This kind of token is not accepted.');
+    if (typ === undefined ? issuer.requireType : !issuer.tokenTypes.has(typ)) {
+      throw new SessionTokenError('unsupported_token_type', typ === undefined ? 'The token does not say what kind of token it is ("typ").' : 'This kind of token is not accepted.');
     }
     if (facts!.machineCategory) {
       throw new SessionTokenError('unsupported_token_type', 'Machine tokens are not accepted.');

@@ -23,12 +23,28 @@ export interface IssuerOptions {
   algorithms: AsymmetricAlgorithm[];
   /** When set, `aud` must contain one of these. */
   audience?: string[];
-  /** Claim that carries the user id (`sub` unless configured). */
+  /** Claim that carries the user id (`sub` unless configured); it must be issuer-assigned and immutable. */
   userIdClaim: string;
-  /** When non-empty, a present `azp` must be one of these. */
+  /**
+   * Prepended to the user id claim to make the Stream user id. With several
+   * issuers, each one's ids live under their own prefix, since a `sub` is
+   * unique only within its issuer (RFC 7519 §4.1.2).
+   */
+  userIdPrefix?: string;
+  /** The user id claim must start with this (Clerk's `user_`), which makes it part of the namespace. */
+  subjectPrefix?: string;
+  /**
+   * Clerk and dev: when non-empty, a present `azp` must be one of these. OIDC:
+   * when non-empty, the party the token names (`azp`, `client_id`, or an ID
+   * token's sole audience) must be one of these.
+   */
   authorizedParties: string[];
-  /** Refuse tokens without `azp` (browser-only deployments). */
+  /** Clerk and dev: refuse tokens without `azp` (browser-only deployments). */
   requireAuthorizedParty: boolean;
+  /** OIDC: accepted `typ` values (e.g. `at+jwt`); when given, `typ` is required. */
+  tokenTypes?: string[];
+  /** OIDC: accept tokens a client obtained for itself (client credentials). Off by default. */
+  allowMachineTokens?: boolean;
   /** Accept impersonated sessions (`act` claim). */
   allowImpersonation: boolean;
 }
@@ -64,7 +80,10 @@ export interface IssuerKeyStatus {
   /** Seconds since the keys in use were fetched (0 for static keys). */
   keyAgeSeconds: number | null;
   stale: boolean;
+  /** What went wrong with the last fetch, for logs and operators. */
   lastError: string | null;
+  /** The same failure in words fit for a public endpoint: no address, port or error code. */
+  publicError?: string;
 }
 
 /** Hooks for metrics and logs; every one optional. */

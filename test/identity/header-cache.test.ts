@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { SessionTokenError } from '../../src/identity/errors.js';
-import { HEADER_CACHE_SIZE, MAX_CACHED_HEADER_LENGTH, SessionVerifier } from '../../src/identity/session-verifier.js';
+import { SessionVerifier } from '../../src/identity/session-verifier.js';
+import { HEADER_CACHE_SIZE, MAX_CACHED_HEADER_LENGTH } from '../../src/identity/token-header.js';
 import type { IssuerOptions } from '../../src/identity/types.js';
 import { NOW_S, TestClock, b64u, defaultTiming, ecKeyPair, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, segment, signToken } from './fixtures.js';
 
@@ -44,8 +45,8 @@ function newVerifier(): SessionVerifier {
   } satisfies Partial<IssuerOptions>;
   const verifier = new SessionVerifier({
     issuers: [
-      { ...common, kind: 'clerk', issuer: CLERK },
-      { ...common, kind: 'oidc', issuer: OIDC },
+      { ...common, kind: 'clerk', issuer: CLERK, subjectPrefix: 'user_' },
+      { ...common, kind: 'oidc', issuer: OIDC, userIdPrefix: 'oidc_' },
     ],
     keySetTiming: defaultTiming(),
     clockSkewSeconds: 5,
@@ -124,7 +125,7 @@ describe('header cache', () => {
       const verifier = newVerifier();
       for (const iss of order) {
         const result = await outcome(verifier, signed(h, claims({ iss })));
-        if (iss === OIDC) assert.deepEqual(result, { ok: true, userId: 'user_2abc' });
+        if (iss === OIDC) assert.deepEqual(result, { ok: true, userId: 'oidc_user_2abc' });
         else assert.equal(result.ok === false && result.code, 'unsupported_token_type');
       }
     }

@@ -177,6 +177,7 @@ const corpus: HostileCase[] = [
   // token kinds and extensions
   { name: 'typ at+jwt on a Clerk issuer', token: () => signed(header({ typ: 'at+jwt' })), code: 'unsupported_token_type' },
   { name: 'typ JOSE', token: () => signed(header({ typ: 'JOSE' })), code: 'unsupported_token_type' },
+  { name: 'typ missing on a Clerk issuer', token: () => signed({ alg: 'RS256', kid: 'rsa-1' }), code: 'unsupported_token_type' },
   { name: 'typ as a number', token: () => signed(header({ typ: 1 })), code: 'malformed_token' },
   { name: 'cat header of an M2M token', token: () => signed(header({ cat: 'cl_B7d4PD333AAA' })), code: 'unsupported_token_type' },
   { name: 'cat header of an unknown category', token: () => signed(header({ cat: 'cl_X7d4PD999XXX' })), code: 'unsupported_token_type' },
@@ -236,7 +237,7 @@ describe('hostile session tokens', () => {
     } satisfies Partial<IssuerOptions>;
     return new SessionVerifier({
       issuers: [
-        { ...common, kind: 'clerk', issuer: ISSUER, jwksUri: jwksServer.url('/jwks'), requireAuthorizedParty: false },
+        { ...common, kind: 'clerk', issuer: ISSUER, jwksUri: jwksServer.url('/jwks'), requireAuthorizedParty: false, subjectPrefix: 'user_' },
         {
           ...common,
           kind: 'oidc',
@@ -244,6 +245,7 @@ describe('hostile session tokens', () => {
           jwksUri: jwksServer.url('/strict/jwks'),
           requireAuthorizedParty: true,
           audience: ['stream-token-service'],
+          userIdPrefix: 'strict_',
         },
       ],
       keySetTiming: defaultTiming({ cooldownSeconds: 60 }),
@@ -283,13 +285,13 @@ describe('hostile session tokens', () => {
     assert.equal(session.claims['sid'], 'sess_123');
   });
 
-  it('accepts well-formed variants: ES256, typ variants, no typ, 255-char id, strict issuer with azp and aud', async () => {
+  it('accepts well-formed variants: ES256, typ variants, no typ from OIDC, 255-char id, strict issuer with azp and aud', async () => {
     const ok = [
       signToken({ alg: 'ES256', kid: 'ec-1', typ: 'JWT' }, claims(), ec.privateKey),
       signed(header({ typ: 'jwt' })),
       signed(header({ typ: 'application/JWT' })),
-      signed({ alg: 'RS256', kid: 'rsa-1' }),
-      signed(header(), claims({ sub: `${'a'.repeat(250)}@_-Z9` })),
+      signed({ alg: 'RS256', kid: 'rsa-1' }, claims({ iss: STRICT_ISSUER, aud: 'stream-token-service' })),
+      signed(header(), claims({ sub: `user_${'a'.repeat(245)}@_-Z9` })),
       signed(header(), claims({ exp: NOW_S - 4 })), // inside the 5 s skew
       signed(header(), claims({ iss: STRICT_ISSUER, aud: ['x', 'stream-token-service'] })),
       signed(header({ typ: 'at+jwt' }), claims({ iss: STRICT_ISSUER, aud: 'stream-token-service' })),

@@ -318,8 +318,9 @@ describe('keys never loaded', () => {
 });
 
 describe('JWKS content', () => {
+  // An empty list is not here: the issuer's word that no key signs any more (see key-hardening.test.ts).
   const unusableSets: Array<[string, unknown]> = [
-    ['empty keys', { keys: [] }],
+    ['RSA key with public exponent 1', { keys: [{ ...jwkA, e: 'AQ' }] }],
     ['not an object', [jwkA]],
     ['keys not an array', { keys: jwkA }],
     ['private key (has d)', { keys: [{ ...keyA.privateKey.export({ format: 'jwk' }), kid: 'key-a' }] }],

@@ -17,6 +17,8 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
   app.get('/readyz', async (request, reply) => {
     const ready = options.isReady();
     request.outcome = ready ? 'ok' : 'not_ready';
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', issuers: options.issuerStatus() });
+    // /readyz is reachable by anyone who reaches the service: fetch errors are shown only in their public wording.
+    const issuers = options.issuerStatus().map(({ publicError, lastError, ...status }) => ({ ...status, lastError: lastError === null ? null : (publicError ?? 'the keys could not be loaded') }));
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', issuers });
   });
 };
