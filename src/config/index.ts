@@ -1,4 +1,6 @@
-export { loadConfig, frontendApiFromPublishableKey, isLoopbackHost, MAX_RATE_LIMIT_PER_MINUTE, type LoadConfigOptions } from './load.js';
+export { loadConfig, MAX_RATE_LIMIT_PER_MINUTE, type LoadConfigOptions } from './load.js';
+export { frontendApiFromPublishableKey } from './issuers.js';
+export { isLoopbackHost } from './reader.js';
 export { readEnvironment, resolveSecretFiles, SECRET_VARIABLES, type Environment } from './environment.js';
 export { ConfigError, formatProblems, type ConfigProblem } from './problems.js';
 export { Secret } from './secret.js';

@@ -1,15 +1,15 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { z } from 'zod';
-import type { AsymmetricAlgorithm, IssuerOptions } from '../identity/types.js';
 import { parsePolicyText, parseRoleMap, PolicyFileError, policyFormatFor, type PolicyDocument } from '../policy/index.js';
 import { loadOrCreateDevStreamCredentials } from './dev-credentials.js';
 import { resolveSecretFiles, type Environment } from './environment.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
 import { Secret } from './secret.js';
-import type { OidcIssuerEntry, ServiceConfig } from './types.js';
+import { devModeProblems } from './dev-mode.js';
+import { readIssuers } from './issuers.js';
+import { isLoopbackUrl, VariableReader } from './reader.js';
+import { readTrustProxy } from './trust-proxy.js';
+import type { ServiceConfig } from './types.js';
 
 export interface LoadConfigOptions {
   env: Environment;
@@ -23,20 +23,6 @@ export interface LoadConfigOptions {
 /** Highest RATE_LIMIT_PER_IP and RATE_LIMIT_PER_USER accepted, requests a minute. */
 export const MAX_RATE_LIMIT_PER_MINUTE = 100_000_000;
 
-const ASYMMETRIC_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
-] as const satisfies readonly AsymmetricAlgorithm[];
-
-const oidcIssuersSchema = z.array(
-  z.strictObject({
-    issuer: z.string().url(),
-    jwks_uri: z.string().url().optional(),
-    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
-    algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
-    user_id_claim: z.string().min(1).optional(),
-  }),
-);
-
 /**
  * Reads every variable once, validates all of them, and either returns the
  * typed configuration or throws one `ConfigError` listing every problem with
@@ -48,7 +34,8 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
   const env = resolveSecretFiles(options.env, readFile, problems);
   const read = new VariableReader(env, problems);
 
-  const production = env.NODE_ENV === 'production';
+  // `Production` or `PRODUCTION` is still production: dev mode must never slip through on a spelling.
+  const production = (env.NODE_ENV ?? '').trim().toLowerCase() === 'production';
   const devMode = options.devMode === true || read.boolean('DEV_MODE', false);
   if (devMode && production) {
     problems.push({
@@ -100,65 +87,9 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
     maxStaleSeconds: read.integer('JWKS_MAX_STALE_SECONDS', 86_400, 0, 604_800),
     fetchTimeoutMs: read.integer('JWKS_FETCH_TIMEOUT_MS', 5000, 100, 60_000),
   };
-  const allowImpersonation = read.boolean('ALLOW_IMPERSONATION', false);
-  const issuers: IssuerOptions[] = [];
-  const clerkIssuer = resolveClerkIssuer(read, problems);
-  if (clerkIssuer !== null) {
-    const jwksUri = read.url('CLERK_JWKS_URL', { httpsUnlessLoopback: true }) ?? `${clerkIssuer}/.well-known/jwks.json`;
-    const pem = read.string('CLERK_JWT_KEY');
-    const staticKeys: KeyObject[] = [];
-    if (pem !== undefined) {
-      try {
-        staticKeys.push(createPublicKey(pem.replace(/\\n/g, '\n')));
-      } catch {
-        problems.push({
-          variable: 'CLERK_JWT_KEY',
-          message: 'is not a PEM public key',
-          fix: 'paste the "PEM Public Key" from Clerk dashboard → API keys → Show JWT public key, or use CLERK_JWT_KEY_FILE',
-        });
-      }
-    }
-    issuers.push({
-      kind: 'clerk',
-      issuer: clerkIssuer,
-      // A PEM key makes verification networkless: no JWKS is fetched at all.
-      ...(staticKeys.length > 0 ? { staticKeys } : { jwksUri }),
-      algorithms: ['RS256'],
-      userIdClaim: 'sub',
-      authorizedParties: read.list('CLERK_AUTHORIZED_PARTIES'),
-      requireAuthorizedParty: read.boolean('CLERK_REQUIRE_AZP', false),
-      allowImpersonation,
-    });
-  } else if (read.string('CLERK_JWKS_URL') !== undefined || read.string('CLERK_JWT_KEY') !== undefined) {
-    problems.push({
-      variable: 'CLERK_JWT_ISSUER',
-      message: 'Clerk keys are configured but not the issuer they sign for',
-      fix: 'set CLERK_JWT_ISSUER (e.g. https://your-app.clerk.accounts.dev), CLERK_FRONTEND_API or CLERK_PUBLISHABLE_KEY',
-    });
-  }
-  for (const entry of read.json('OIDC_ISSUERS', oidcIssuersSchema, 'a JSON list such as [{"issuer":"https://example.eu.auth0.com/","audience":"my-api"}]') ?? []) {
-    const problem = checkIssuerUrls(entry);
-    if (problem !== null) {
-      problems.push(problem);
-      continue;
-    }
-    if (issuers.some((i) => i.issuer === entry.issuer)) {
-      problems.push({ variable: 'OIDC_ISSUERS', message: `issuer ${entry.issuer} is configured twice`, fix: 'list each issuer once' });
-      continue;
-    }
-    issuers.push({
-      kind: 'oidc',
-      issuer: entry.issuer,
-      ...(entry.jwks_uri !== undefined ? { jwksUri: entry.jwks_uri } : {}),
-      algorithms: entry.algorithms ?? ['RS256'],
-      ...(entry.audience !== undefined ? { audience: typeof entry.audience === 'string' ? [entry.audience] : entry.audience } : {}),
-      userIdClaim: entry.user_id_claim ?? 'sub',
-      authorizedParties: [],
-      requireAuthorizedParty: false,
-      allowImpersonation,
-    });
-  }
-  if (issuers.length === 0 && !devMode) {
+  const identity = readIssuers(read, problems, devMode ? devIssuer : null);
+  const { issuers } = identity;
+  if (issuers.length === 0 && !devMode && !problems.some((p) => p.variable.startsWith('CLERK_') || p.variable === 'OIDC_ISSUERS')) {
     problems.push({
       variable: 'CLERK_JWT_ISSUER',
       message: 'no identity provider is configured, so no session token could ever be accepted',
@@ -214,6 +145,22 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
     }
   }
 
+  const allowNetwork = read.boolean('DEV_MODE_ALLOW_NETWORK', false);
+  if (devMode && !production) {
+    const localStream = streamBaseUrl !== undefined && isLoopbackUrl(streamBaseUrl);
+    problems.push(...devModeProblems({ host, realStreamCredentials: !placeholderCredentials && !localStream, otherIssuers: issuers.length, allowNetwork }));
+  }
+  const webConcurrency = read.integer('WEB_CONCURRENCY', 1, 1, 64);
+  const redisUrl = secretOrNull(read.redisUrl('REDIS_URL'));
+  const webhookSecret = secretOrNull(read.string('CLERK_WEBHOOK_SECRET'));
+  if (webConcurrency > 1 && redisUrl === null && webhookSecret !== null) {
+    problems.push({
+      variable: 'WEB_CONCURRENCY',
+      message: 'with CLERK_WEBHOOK_SECRET and no REDIS_URL, each worker keeps its own webhook replay guard and deleted-user list: a delivery would apply once per worker, and a deleted user would be refused by one worker only',
+      fix: 'set REDIS_URL so the workers share that state, or run one process per instance (WEB_CONCURRENCY=1)',
+    });
+  }
+
   const config: ServiceConfig = {
     production,
     devMode,
@@ -234,13 +181,18 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
       baseUrl: streamBaseUrl ?? null,
       timeoutMs: streamTimeoutMs,
     },
-    identity: { issuers, keySetTiming, clockSkewSeconds },
+    identity: { issuers, keySetTiming, clockSkewSeconds, anyAudience: identity.anyAudience },
     clerk: {
       secretKey: secretOrNull(read.string('CLERK_SECRET_KEY') ?? read.string('CLERK_API_KEY')),
       apiUrl: read.url('CLERK_API_URL', { httpsUnlessLoopback: true }) ?? 'https://api.clerk.com',
-      webhookSecret: secretOrNull(read.string('CLERK_WEBHOOK_SECRET')),
+      webhookSecret,
     },
-    dev: { directory: devDirectory, issuer: devIssuer },
+    dev: {
+      directory: devDirectory,
+      issuer: devIssuer,
+      allowNetwork,
+      ...(identity.devUserIdPrefix !== undefined ? { userIdPrefix: identity.devUserIdPrefix } : {}),
+    },
     sync,
     policy: {
       roleMapSource: roleMapSource ?? null,
@@ -255,9 +207,9 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
       perUserPerMinute: read.integer('RATE_LIMIT_PER_USER', 30, 1, MAX_RATE_LIMIT_PER_MINUTE),
       onStoreError: read.choice('RATE_LIMIT_ON_STORE_ERROR', ['allow', 'deny'] as const, 'allow'),
     },
-    redisUrl: secretOrNull(read.redisUrl('REDIS_URL')),
+    redisUrl,
     metrics: { port: read.optionalInteger('METRICS_PORT', 1, 65535) },
-    webConcurrency: read.integer('WEB_CONCURRENCY', 1, 1, 64),
+    webConcurrency,
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -266,78 +218,6 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
 
 function secretOrNull(value: string | undefined): Secret | null {
   return value === undefined ? null : new Secret(value);
-}
-
-/** Clerk's issuer: explicit, else from the Frontend API host, else decoded from the publishable key. */
-function resolveClerkIssuer(read: VariableReader, problems: ConfigProblem[]): string | null {
-  const explicit = read.url('CLERK_JWT_ISSUER', { httpsUnlessLoopback: true });
-  if (explicit !== undefined) return explicit;
-  const frontendApi = read.string('CLERK_FRONTEND_API');
-  if (frontendApi !== undefined) {
-    const host = frontendApi.replace(/^https:\/\//, '').replace(/\/+$/, '');
-    if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(host)) {
-      problems.push({
-        variable: 'CLERK_FRONTEND_API',
-        message: 'is not a host name',
-        fix: 'set it to the Frontend API host from the Clerk dashboard, e.g. your-app.clerk.accounts.dev',
-      });
-      return null;
-    }
-    return `https://${host}`;
-  }
-  const publishableKey = read.string('CLERK_PUBLISHABLE_KEY');
-  if (publishableKey !== undefined) {
-    const host = frontendApiFromPublishableKey(publishableKey);
-    if (host === null) {
-      problems.push({
-        variable: 'CLERK_PUBLISHABLE_KEY',
-        message: 'is not a Clerk publishable key (pk_test_… or pk_live_…)',
-        fix: 'copy the publishable key from Clerk dashboard → API keys, or set CLERK_JWT_ISSUER instead',
-      });
-      return null;
-    }
-    return `https://${host}`;
-  }
-  return null;
-}
-
-/** `pk_test_<base64("<frontend api host>$")>`, the encoding Clerk's SDKs decode. */
-export function frontendApiFromPublishableKey(key: string): string | null {
-  const match = /^pk_(test|live)_([A-Za-z0-9+/=_-]+)$/.exec(key);
-  if (match === null) return null;
-  const decoded = Buffer.from(match[2] as string, 'base64').toString('utf8');
-  if (!decoded.endsWith('$')) return null;
-  const host = decoded.slice(0, -1);
-  return /^[A-Za-z0-9.-]+$/.test(host) ? host : null;
-}
-
-function checkIssuerUrls(entry: OidcIssuerEntry): ConfigProblem | null {
-  for (const url of [entry.issuer, entry.jwks_uri]) {
-    if (url !== undefined && !isHttpsOrLoopback(url)) {
-      return {
-        variable: 'OIDC_ISSUERS',
-        message: `${url} must use https (plain http is allowed only on a loopback address)`,
-        fix: 'use the https issuer and JWKS URLs your provider publishes',
-      };
-    }
-  }
-  return null;
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || host === '::1') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
-}
-
-function isHttpsOrLoopback(url: string): boolean {
-  try {
-    const parsed = new URL(url);
-    if (parsed.protocol === 'https:') return true;
-    return parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname);
-  } catch {
-    return false;
-  }
 }
 
 function isExactOrigin(origin: string): boolean {
@@ -349,114 +229,4 @@ function isExactOrigin(origin: string): boolean {
   }
 }
 
-function readTrustProxy(read: VariableReader): false | number | string[] {
-  const raw = read.string('TRUST_PROXY');
-  if (raw === undefined || raw === 'false') return false;
-  if (/^\d+$/.test(raw)) return Number(raw);
-  const entries = read.list('TRUST_PROXY');
-  const bad = entries.filter((e) => isIP(e.split('/')[0] ?? '') === 0 || (e.includes('/') && !/^\d{1,3}$/.test(e.split('/')[1] ?? '')));
-  if (bad.length > 0) {
-    read.problem('TRUST_PROXY', `"${bad.join(', ')}" is not an IP address or CIDR`, 'set a hop count (e.g. 1) or a comma-separated list of proxy addresses/CIDRs (e.g. 10.0.0.0/8,127.0.0.1)');
-    return false;
-  }
-  return entries;
-}
 
-/** Typed readers that record a problem (with its fix) instead of throwing, so all problems are reported at once. */
-class VariableReader {
-  constructor(
-    private readonly env: Environment,
-    private readonly problems: ConfigProblem[],
-  ) {}
-
-  problem(variable: string, message: string, fix: string): void {
-    this.problems.push({ variable, message, fix });
-  }
-
-  string(name: string): string | undefined {
-    const value = this.env[name];
-    if (value === undefined) return undefined;
-    const trimmed = value.trim();
-    return trimmed === '' ? undefined : trimmed;
-  }
-
-  boolean(name: string, fallback: boolean): boolean {
-    const value = this.string(name)?.toLowerCase();
-    if (value === undefined) return fallback;
-    if (['true', '1', 'yes', 'on'].includes(value)) return true;
-    if (['false', '0', 'no', 'off'].includes(value)) return false;
-    this.problem(name, `"${value}" is not a boolean`, `set ${name}=true or ${name}=false`);
-    return fallback;
-  }
-
-  integer(name: string, fallback: number, min: number, max: number): number {
-    return this.optionalInteger(name, min, max) ?? fallback;
-  }
-
-  optionalInteger(name: string, min: number, max: number): number | null {
-    const value = this.string(name);
-    if (value === undefined) return null;
-    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      this.problem(name, `"${value}" is not a whole number from ${min} to ${max}`, `set ${name} to a whole number from ${min} to ${max}, or unset it for the default`);
-      return null;
-    }
-    return Number(value);
-  }
-
-  choice<const T extends string>(name: string, choices: readonly T[], fallback: T): T {
-    const value = this.string(name);
-    if (value === undefined) return fallback;
-    if ((choices as readonly string[]).includes(value)) return value as T;
-    this.problem(name, `"${value}" is not one of ${choices.join(', ')}`, `set ${name} to one of: ${choices.join(', ')}`);
-    return fallback;
-  }
-
-  list(name: string): string[] {
-    const value = this.string(name);
-    if (value === undefined) return [];
-    return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  }
-
-  url(name: string, options: { httpsUnlessLoopback: boolean }): string | undefined {
-    const value = this.string(name);
-    if (value === undefined) return undefined;
-    if (options.httpsUnlessLoopback && !isHttpsOrLoopback(value)) {
-      this.problem(name, `"${value}" is not an https URL (plain http is allowed only on a loopback address)`, `set ${name} to an https:// URL`);
-      return undefined;
-    }
-    return value.replace(/\/+$/, '');
-  }
-
-  redisUrl(name: string): string | undefined {
-    const value = this.string(name);
-    if (value === undefined) return undefined;
-    try {
-      const parsed = new URL(value);
-      if (['redis:', 'rediss:', 'redis+sentinel:', 'redis+cluster:'].includes(parsed.protocol)) return value;
-    } catch {
-      // reported below
-    }
-    this.problem(name, 'is not a Redis URL', `set ${name} to redis://[:password@]host:6379[/db], rediss:// for TLS, redis+sentinel://host:26379,host2:26379/mymaster or redis+cluster://host:7000,host2:7001`);
-    return undefined;
-  }
-
-  json<T>(name: string, schema: z.ZodType<T>, example: string): T | undefined {
-    const value = this.string(name);
-    if (value === undefined) return undefined;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(value);
-    } catch {
-      this.problem(name, 'is not valid JSON', `set ${name} to ${example}`);
-      return undefined;
-    }
-    const result = schema.safeParse(parsed);
-    if (!result.success) {
-      for (const issue of result.error.issues) {
-        this.problem(name, `${issue.path.length > 0 ? `[${issue.path.join('.')}] ` : ''}${issue.message}`, `set ${name} to ${example}`);
-      }
-      return undefined;
-    }
-    return result.data;
-  }
-}

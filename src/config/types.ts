@@ -1,4 +1,4 @@
-import type { AsymmetricAlgorithm, IssuerOptions, KeySetTiming } from '../identity/types.js';
+import type { IssuerOptions, KeySetTiming } from '../identity/types.js';
 import type { PolicyDocument, RoleMap } from '../policy/index.js';
 import type { Secret } from './secret.js';
 
@@ -6,25 +6,18 @@ export type SyncFailureMode = 'closed' | 'open';
 export type UserDeletedAction = 'deactivate' | 'delete' | 'none';
 export type StoreErrorAction = 'allow' | 'deny';
 
-/** Declarative description of an OIDC issuer from `OIDC_ISSUERS`. */
-export interface OidcIssuerEntry {
-  issuer: string;
-  jwks_uri?: string;
-  audience?: string | string[];
-  algorithms?: AsymmetricAlgorithm[];
-  user_id_claim?: string;
-}
+export type { OidcIssuerEntry } from './issuers.js';
 
 /** The whole validated configuration, read once at start and passed down. */
 export interface ServiceConfig {
-  /** `NODE_ENV === 'production'`. */
+  /** `NODE_ENV` is `production`, in any letter case. */
   production: boolean;
   devMode: boolean;
   http: {
     host: string;
     port: number;
-    /** `TRUST_PROXY`: false, a hop count, or a list of addresses/CIDRs. */
-    trustProxy: false | number | string[];
+    /** `TRUST_PROXY`: false, or the proxies' addresses, CIDRs and proxy-addr range names. */
+    trustProxy: false | string[];
     corsOrigins: string[];
     tls: { certFile: string; keyFile: string } | null;
     shutdownGraceSeconds: number;
@@ -43,6 +36,8 @@ export interface ServiceConfig {
     issuers: IssuerOptions[];
     keySetTiming: KeySetTiming;
     clockSkewSeconds: number;
+    /** OIDC issuers configured with `"audience": "*"`: any audience is accepted, and a warning says so at start. */
+    anyAudience: string[];
   };
   clerk: {
     secretKey: Secret | null;
@@ -54,6 +49,10 @@ export interface ServiceConfig {
     directory: string;
     /** `iss` of dev session tokens. */
     issuer: string;
+    /** `DEV_MODE_ALLOW_NETWORK`: dev mode was allowed beyond loopback, real Stream credentials or real issuers. */
+    allowNetwork: boolean;
+    /** Prepended to dev user ids when the dev issuer runs beside other issuers. */
+    userIdPrefix?: string;
   };
   sync: {
     enabled: boolean;

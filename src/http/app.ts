@@ -127,7 +127,10 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
   const devIssuer = config.devMode
     ? loadOrCreateDevIssuer({ directory: config.dev.directory, issuer: config.dev.issuer, ...(now ? { now } : {}) })
     : null;
-  if (devIssuer !== null) issuers.push(devIssuer.issuerOptions);
+  if (devIssuer !== null) issuers.push({ ...devIssuer.issuerOptions, ...(config.dev.userIdPrefix !== undefined ? { userIdPrefix: config.dev.userIdPrefix } : {}) });
+  for (const issuer of config.identity.anyAudience) {
+    app.log.warn({ issuer }, 'OIDC issuer configured with "audience": "*": every token it mints for any app or API is accepted');
+  }
   // Read at scrape time only, by when the verifier below exists.
   const metrics = new ServiceMetrics({ issuerStatus: () => verifier.status() });
   const verifier = new SessionVerifier({
@@ -288,6 +291,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
           },
           policy,
           onUserDeleted: config.sync.onUserDeleted,
+          userIdPrefix: config.identity.issuers.find((issuer) => issuer.kind === 'clerk')?.userIdPrefix ?? '',
         }),
         ...(now ? { now } : {}),
       });

@@ -128,9 +128,26 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(top level)' : out;
 }
 
+/** Keys that would reach an object's prototype instead of naming a claim or value. */
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Every forbidden key anywhere in the document, with its path: a record would drop it silently. */
+function forbiddenKeyProblems(value: unknown, path: PropertyKey[] = []): string[] {
+  if (typeof value !== 'object' || value === null) return [];
+  const problems: string[] = [];
+  for (const key of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[key];
+    if (FORBIDDEN_KEYS.has(key)) problems.push(`${formatPath([...path, key])}: "${key}" is not allowed as a key`);
+    else problems.push(...forbiddenKeyProblems(child, [...path, Array.isArray(value) ? Number(key) : key]));
+  }
+  return problems;
+}
+
 /** Validate an already-parsed document. Throws `PolicyFileError` listing every problem. */
 export function validatePolicyDocument(value: unknown, source = 'policy'): PolicyDocument {
   if (value === null || value === undefined) return {};
+  const forbidden = forbiddenKeyProblems(value);
+  if (forbidden.length > 0) throw new PolicyFileError(source, forbidden);
   const result = policyDocumentSchema.safeParse(value);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {

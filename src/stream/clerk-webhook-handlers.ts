@@ -58,21 +58,24 @@ export interface ClerkWebhookHandlersOptions {
   policy: CompiledPolicy;
   /** `STREAM_ON_USER_DELETED`. */
   onUserDeleted: UserDeletedMode;
+  /** `CLERK_USER_ID_PREFIX`: Clerk user ids become Stream user ids with it, as on token requests. */
+  userIdPrefix?: string;
 }
 
 export function createClerkWebhookHandlers(options: ClerkWebhookHandlersOptions): ClerkWebhookHandlers {
   const { sync, policy } = options;
+  const streamId = (clerkUserId: string): string => (options.userIdPrefix ?? '') + clerkUserId;
   return {
     async userUpserted(user) {
       const { role, teams } = derivePrivileges(viewsFromClerkUser(user), policy);
       const profile = profileFromClaims(claimsFromClerkUser(user));
-      await sync.onUserUpserted({ id: user.id, ...profile, role, teams });
+      await sync.onUserUpserted({ id: streamId(user.id), ...profile, role, teams });
     },
     async userDeleted(userId) {
-      await sync.onUserDeleted(userId, options.onUserDeleted);
+      await sync.onUserDeleted(streamId(userId), options.onUserDeleted);
     },
     async sessionEnded(userId, endedAt) {
-      await sync.revokeTokens(userId, endedAt);
+      await sync.revokeTokens(streamId(userId), endedAt);
     },
     async membershipChanged(change) {
       const claims: Record<string, unknown> = { sub: change.userId };
@@ -83,7 +86,7 @@ export function createClerkWebhookHandlers(options: ClerkWebhookHandlersOptions)
       }
       const { role, teams } = derivePrivileges([claimsView(claims)], policy);
       await sync.onMembershipChanged({
-        userId: change.userId,
+        userId: streamId(change.userId),
         role,
         ...(policy.teams !== null ? { teams } : {}),
       });

@@ -79,7 +79,7 @@ test('JWKS URLs must be https unless loopback', () => {
 
 test('OIDC_ISSUERS is validated and mapped', () => {
   const config = loadConfig({
-    env: { ...PRODUCTION, OIDC_ISSUERS: JSON.stringify([{ issuer: 'https://tenant.eu.auth0.com/', audience: 'chat', algorithms: ['RS256', 'ES256'], user_id_claim: 'uid' }]) },
+    env: { ...PRODUCTION, OIDC_ISSUERS: JSON.stringify([{ issuer: 'https://tenant.eu.auth0.com/', audience: 'chat', algorithms: ['RS256', 'ES256'], user_id_claim: 'uid', user_id_prefix: 'auth0_' }]) },
     cwd,
   });
   const oidc = config.identity.issuers[1];

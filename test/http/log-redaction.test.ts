@@ -18,7 +18,7 @@ before(async () => {
     CLERK_AUTHORIZED_PARTIES: 'https://app.example.com',
     CLERK_SECRET_KEY: CLERK_SECRET,
     CLERK_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    OIDC_ISSUERS: JSON.stringify([{ issuer: downIssuer.issuer, jwks_uri: downIssuer.jwksUrl }]),
+    OIDC_ISSUERS: JSON.stringify([{ issuer: downIssuer.issuer, jwks_uri: downIssuer.jwksUrl, audience: 'chat', user_id_prefix: 'oidc_' }]),
     JWKS_FETCH_TIMEOUT_MS: '500',
     LOG_LEVEL: 'trace',
   });

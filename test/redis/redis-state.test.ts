@@ -16,6 +16,8 @@ async function instance(redisUrl: string, env: Record<string, string> = {}, cwd 
   const config = loadConfig({
     env: {
       DEV_MODE: 'true',
+      // Fixed Stream credentials make tokens checkable; dev mode refuses them unless told they are meant.
+      DEV_MODE_ALLOW_NETWORK: 'true',
       STREAM_API_KEY: TEST_STREAM_KEY,
       STREAM_API_SECRET: TEST_STREAM_SECRET,
       STREAM_SYNC_USERS: 'false',

@@ -43,7 +43,8 @@ export interface TestApp {
 export async function startDevApp(env: Record<string, string> = {}, deps: AppDependencies = {}): Promise<TestApp> {
   const cwd = mkdtempSync(join(tmpdir(), 'sts-app-'));
   const config = loadConfig({
-    env: { DEV_MODE: 'true', STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, LOG_LEVEL: 'info', STREAM_SYNC_USERS: 'false', ...env },
+    // Fixed Stream credentials make tokens checkable; dev mode refuses them unless told they are meant.
+    env: { DEV_MODE: 'true', DEV_MODE_ALLOW_NETWORK: 'true', STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, LOG_LEVEL: 'info', STREAM_SYNC_USERS: 'false', ...env },
     cwd,
   });
   return startApp(config, deps);

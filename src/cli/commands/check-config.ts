@@ -18,7 +18,9 @@ export const checkConfigCommand: Command = {
   async run(values, _positionals, context) {
     const config = loadCliConfig(context, { devMode: values.dev === true });
     if (typeof config === 'number') return config;
-    context.stdout(`${JSON.stringify(describeConfig(config), null, 2)}\n`);
+    const described = describeConfig(config);
+    context.stdout(`${JSON.stringify(described, null, 2)}\n`);
+    for (const warning of described.warnings as string[]) context.stderr(`warning: ${warning}\n`);
     return 0;
   },
 };

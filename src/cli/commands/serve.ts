@@ -67,7 +67,13 @@ export const serveCommand: Command = {
 };
 
 function warnAboutExposure(config: ServiceConfig, warn: (msg: string) => void): void {
-  if (config.devMode || config.http.tls !== null || config.http.trustProxy !== false || isLoopbackHost(config.http.host)) return;
+  if (config.devMode && config.dev.allowNetwork) {
+    warn(
+      `DEV_MODE_ALLOW_NETWORK=true: dev mode serves on ${config.http.host}; anyone who reaches this service can get a session token, ` +
+        'and with it a Stream token, for any user id. Never let real users reach it.',
+    );
+  }
+  if (config.http.tls !== null || config.http.trustProxy !== false || isLoopbackHost(config.http.host)) return;
   warn(
     `Serving plain HTTP on ${config.http.host} without TRUST_PROXY: session tokens would cross the network unencrypted ` +
       'unless a TLS-terminating proxy is in front. Set TLS_CERT_FILE and TLS_KEY_FILE, or set TRUST_PROXY to the proxy in front of this service.',

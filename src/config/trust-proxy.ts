@@ -1,0 +1,50 @@
+import proxyAddr from '@fastify/proxy-addr';
+import type { VariableReader } from './reader.js';
+
+const FIX = 'list the addresses or CIDRs of the proxies in front, comma-separated (e.g. 10.0.0.0/8,127.0.0.1), or loopback, linklocal or uniquelocal';
+
+/**
+ * `TRUST_PROXY`: the proxies whose `X-Forwarded-For` is believed, as
+ * addresses, CIDRs or proxy-addr's range names, each checked with the parser
+ * Fastify itself uses, so what starts here also serves. A hop count is
+ * refused: Fastify 5 trusts no peer for a number, so every client would
+ * share the proxy's rate-limit bucket.
+ */
+export function readTrustProxy(read: VariableReader): false | string[] {
+  const raw = read.string('TRUST_PROXY');
+  if (raw === undefined || raw.toLowerCase() === 'false') return false;
+  if (/^\d+$/.test(raw)) {
+    read.problem('TRUST_PROXY', `a hop count ("${raw}") cannot tell a proxy from a client that sends X-Forwarded-For itself`, FIX);
+    return false;
+  }
+  const entries = read.list('TRUST_PROXY');
+  const invalid: string[] = [];
+  const everyone: string[] = [];
+  for (const entry of entries) {
+    const trust = compile(entry);
+    // proxy-addr reads a bare number as an IPv4 address ("1" is 0.0.0.1), never what was meant.
+    if (/^\d+$/.test(entry)) invalid.push(entry);
+    else if (/\/0*0$/.test(entry) || (trust !== null && trustsEveryone(trust))) everyone.push(entry);
+    else if (trust === null) invalid.push(entry);
+  }
+  if (invalid.length > 0) read.problem('TRUST_PROXY', `"${invalid.join(', ')}" is not an IP address, CIDR or range name`, FIX);
+  if (everyone.length > 0) {
+    read.problem('TRUST_PROXY', `"${everyone.join(', ')}" would trust every address, so any client could choose the IP it is limited by`, FIX);
+  }
+  return invalid.length + everyone.length > 0 ? false : entries;
+}
+
+type Trust = (address: string, hop: number) => boolean;
+
+function compile(entry: string): Trust | null {
+  try {
+    return proxyAddr.compile([entry]);
+  } catch {
+    return null;
+  }
+}
+
+/** Only a range of length 0 holds both ends of an address space (`::ffff:0.0.0.0/96` is all of IPv4). */
+function trustsEveryone(trust: Trust): boolean {
+  return (trust('0.0.0.1', 0) && trust('255.255.255.254', 0)) || (trust('::2', 0) && trust('ffff::1', 0));
+}
