@@ -91,8 +91,12 @@ export class TurnBufferedLines implements DestinationStream {
   };
 }
 
-/** Anything shaped like a JWT: three base64url segments, the first a JSON object (`eyJ`). */
-const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*/g;
+/**
+ * From `eyJ` (a base64url JSON object) to the end of its dot-joined segments. Each repetition starts
+ * with a dot, so there is one way to match and the scan stays linear even on `eyJeyJeyJ…`.
+ */
+const JWT_PATTERN = /eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)*/g;
+/** Linear too: a match starts only at `bearer`, and each run of spaces follows just one of them. */
 const BEARER_PATTERN = /(bearer\s+)[^\s"\\]+/gi;
 
 /** Field paths that are never printed, whatever logs them. */
