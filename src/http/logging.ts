@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import { register as onExit } from 'on-exit-leak-free';
-import { destination, pino, type DestinationStream, type Logger } from 'pino';
+import { destination, pino, stdSerializers, type DestinationStream, type Logger } from 'pino';
 
 export interface LoggerOptions {
   level: string;
@@ -137,9 +137,22 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { service: 'stream-token-service', pid: process.pid },
       timestamp: isoTimeField,
       formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: serializeError },
     },
     scrubbing,
   );
+}
+
+/**
+ * pino's error serializer, less `rawPacket`: the bytes of a request Node could not parse, headers and
+ * all, which a line holds as numbers the scrubber cannot recognise.
+ */
+export function serializeError(err: unknown): unknown {
+  const out: unknown = stdSerializers.err(err as Error);
+  if (out === null || typeof out !== 'object' || !('rawPacket' in out)) return out;
+  const copy: Record<string, unknown> = { ...out };
+  delete copy.rawPacket;
+  return copy;
 }
 
 let lastMillisecond = Number.NaN;
