@@ -24,6 +24,7 @@ import type { Registry } from 'prom-client';
 import { ProblemError, sendProblem } from './problem.js';
 import { RateLimits } from './rate-limits.js';
 import { securityHeaders } from './security-headers.js';
+import { serverOptions } from './server-options.js';
 import { clerkWebhooksPlugin } from './routes/clerk-webhooks.js';
 import { devRoutes } from './routes/dev.js';
 import { healthRoutes } from './routes/health.js';
@@ -85,10 +86,10 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
   const now = deps.now;
 
   // With TLS files the service speaks HTTPS itself; without, it expects a TLS-terminating proxy.
-  const https = config.http.tls !== null ? { https: { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } } : {};
+  const tls = config.http.tls !== null ? { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } : null;
   const requestLog = new RequestLog({ disableRequestLogging: true });
   const app = Fastify({
-    ...https,
+    ...serverOptions(config.http, tls),
     loggerInstance: logger,
     // One line per request (and its metrics), instead of Fastify's two; see RequestLog below.
     logController: requestLog,
