@@ -171,6 +171,8 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
       corsOrigins,
       tls: tlsCert !== undefined && tlsKey !== undefined ? { certFile: resolve(options.cwd, tlsCert), keyFile: resolve(options.cwd, tlsKey) } : null,
       shutdownGraceSeconds: read.integer('SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
+      requestTimeoutMs: read.integer('HTTP_REQUEST_TIMEOUT_MS', 10_000, 1000, 600_000),
+      connectionTimeoutMs: read.integer('HTTP_CONNECTION_TIMEOUT_MS', 30_000, 1000, 600_000),
     },
     log: { level: read.choice('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info') },
     stream: {

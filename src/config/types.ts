@@ -21,6 +21,10 @@ export interface ServiceConfig {
     corsOrigins: string[];
     tls: { certFile: string; keyFile: string } | null;
     shutdownGraceSeconds: number;
+    /** `HTTP_REQUEST_TIMEOUT_MS`: the whole request, head and body, must arrive within this. */
+    requestTimeoutMs: number;
+    /** `HTTP_CONNECTION_TIMEOUT_MS`: a connection on which nothing moves for this long is closed. */
+    connectionTimeoutMs: number;
   };
   log: { level: string };
   stream: {

@@ -17,6 +17,7 @@ import { createClerkWebhookHandlers } from '../stream/clerk-webhook-handlers.js'
 import { StreamTokenMinter } from '../stream/token-minter.js';
 import { StreamUserSync, type StreamServerClient } from '../stream/user-sync.js';
 import { bearerToken } from './bearer.js';
+import { clientErrorHandler } from './client-errors.js';
 import './fastify-augment.js';
 import { createLogger, standardOutput } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
@@ -24,6 +25,7 @@ import type { Registry } from 'prom-client';
 import { ProblemError, sendProblem } from './problem.js';
 import { RateLimits } from './rate-limits.js';
 import { securityHeaders } from './security-headers.js';
+import { serverOptions } from './server-options.js';
 import { clerkWebhooksPlugin } from './routes/clerk-webhooks.js';
 import { devRoutes } from './routes/dev.js';
 import { healthRoutes } from './routes/health.js';
@@ -85,10 +87,11 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
   const now = deps.now;
 
   // With TLS files the service speaks HTTPS itself; without, it expects a TLS-terminating proxy.
-  const https = config.http.tls !== null ? { https: { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } } : {};
+  const tls = config.http.tls !== null ? { cert: readFileSync(config.http.tls.certFile), key: readFileSync(config.http.tls.keyFile) } : null;
   const requestLog = new RequestLog({ disableRequestLogging: true });
+  const everyAnswer = { ...securityHeaders({ hsts: config.http.tls !== null }), 'cache-control': 'no-store' };
   const app = Fastify({
-    ...https,
+    ...serverOptions(config.http, tls),
     loggerInstance: logger,
     // One line per request (and its metrics), instead of Fastify's two; see RequestLog below.
     logController: requestLog,
@@ -104,6 +107,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    clientErrorHandler: clientErrorHandler({ headers: everyAnswer, log: logger }),
   }) as unknown as FastifyInstance;
 
   app.decorateRequest('outcome', null);
@@ -204,7 +208,6 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
   });
 
   // Cross-cutting hooks. Callback style and as few as possible: each hook is paid on every request.
-  const everyAnswer = { ...securityHeaders({ hsts: config.http.tls !== null }), 'cache-control': 'no-store' };
   const limits = new RateLimits({
     perIpPerMinute: config.rateLimit.perIpPerMinute,
     perUserPerMinute: config.rateLimit.perUserPerMinute,

@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import { register as onExit } from 'on-exit-leak-free';
-import { destination, pino, type DestinationStream, type Logger } from 'pino';
+import { destination, pino, stdSerializers, type DestinationStream, type Logger } from 'pino';
 
 export interface LoggerOptions {
   level: string;
@@ -91,8 +91,12 @@ export class TurnBufferedLines implements DestinationStream {
   };
 }
 
-/** Anything shaped like a JWT: three base64url segments, the first a JSON object (`eyJ`). */
-const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*/g;
+/**
+ * From `eyJ` (a base64url JSON object) to the end of its dot-joined segments. Each repetition starts
+ * with a dot, so there is one way to match and the scan stays linear even on `eyJeyJeyJ…`.
+ */
+const JWT_PATTERN = /eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)*/g;
+/** Linear too: a match starts only at `bearer`, and each run of spaces follows just one of them. */
 const BEARER_PATTERN = /(bearer\s+)[^\s"\\]+/gi;
 
 /** Field paths that are never printed, whatever logs them. */
@@ -133,9 +137,22 @@ export function createLogger(options: LoggerOptions): Logger {
       base: { service: 'stream-token-service', pid: process.pid },
       timestamp: isoTimeField,
       formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: serializeError },
     },
     scrubbing,
   );
+}
+
+/**
+ * pino's error serializer, less `rawPacket`: the bytes of a request Node could not parse, headers and
+ * all, which a line holds as numbers the scrubber cannot recognise.
+ */
+export function serializeError(err: unknown): unknown {
+  const out: unknown = stdSerializers.err(err as Error);
+  if (out === null || typeof out !== 'object' || !('rawPacket' in out)) return out;
+  const copy: Record<string, unknown> = { ...out };
+  delete copy.rawPacket;
+  return copy;
 }
 
 let lastMillisecond = Number.NaN;
@@ -152,6 +169,11 @@ export function isoTimeField(): string {
     lastTimeField = `,"time":"${new Date(now).toISOString()}"`;
   }
   return lastTimeField;
+}
+
+/** At most `max` characters of a client-supplied value, marked when cut, so a log line stays small. */
+export function truncateForLog(value: string, max: number): string {
+  return value.length <= max ? value : `${value.slice(0, max)}…[${value.length - max} more characters]`;
 }
 
 export function scrubLine(line: string, secrets: readonly string[]): string {

@@ -112,16 +112,21 @@ export interface ProblemBody {
   request_id: string;
 }
 
-/** Writes the problem, with the authentication challenge RFC 6750 asks of a 401. */
-export function sendProblem(reply: FastifyReply, problem: ProblemError): FastifyReply {
-  const body: ProblemBody = {
+/** The RFC 9457 body of a problem. */
+export function problemBody(problem: ProblemError, requestId: string): ProblemBody {
+  return {
     type: `urn:stream-token-service:problem:${problem.code}`,
     title: titleOf(problem.code),
     status: problem.status,
     ...(problem.detail !== undefined ? { detail: problem.detail } : {}),
     code: problem.code,
-    request_id: reply.request.id,
+    request_id: requestId,
   };
+}
+
+/** Writes the problem, with the authentication challenge RFC 6750 asks of a 401. */
+export function sendProblem(reply: FastifyReply, problem: ProblemError): FastifyReply {
+  const body = problemBody(problem, reply.request.id);
   if (problem.status === 401) {
     reply.header(
       'www-authenticate',

@@ -110,6 +110,17 @@ test('rate limits accept up to 100,000,000 a minute, for every request of a busy
   assert.deepEqual(problemsOf({ ...PRODUCTION, RATE_LIMIT_PER_IP: '100000001', RATE_LIMIT_PER_USER: '0' }).sort(), ['RATE_LIMIT_PER_IP', 'RATE_LIMIT_PER_USER']);
 });
 
+test('request and connection timeouts default to 10 s and 30 s, and accept 1 s to 10 minutes', () => {
+  const defaults = loadConfig({ env: PRODUCTION, cwd });
+  assert.equal(defaults.http.requestTimeoutMs, 10_000);
+  assert.equal(defaults.http.connectionTimeoutMs, 30_000);
+  const set = loadConfig({ env: { ...PRODUCTION, HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_CONNECTION_TIMEOUT_MS: '600000' }, cwd });
+  assert.equal(set.http.requestTimeoutMs, 1000);
+  assert.equal(set.http.connectionTimeoutMs, 600_000);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, HTTP_REQUEST_TIMEOUT_MS: '999', HTTP_CONNECTION_TIMEOUT_MS: '600001' }).sort(), ['HTTP_CONNECTION_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS']);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, HTTP_REQUEST_TIMEOUT_MS: '0', HTTP_CONNECTION_TIMEOUT_MS: '10s' }).sort(), ['HTTP_CONNECTION_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS']);
+});
+
 test('the token lifetime is capped by STREAM_TOKEN_MAX_TTL_SECONDS', () => {
   const config = loadConfig({ env: { ...PRODUCTION, STREAM_TOKEN_TTL_SECONDS: '7200', STREAM_TOKEN_MAX_TTL_SECONDS: '1800' }, cwd });
   assert.equal(config.stream.tokenTtlSeconds, 1800);

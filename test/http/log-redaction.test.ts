@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { scrubLine } from '../../src/http/logging.js';
 import { startProductionApp, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
 import { startTestIssuer, type TestIssuer } from '../support/issuer.js';
+import { listeningPort, rawExchange } from '../support/raw-http.js';
 
 let t: TestApp;
 let issuer: TestIssuer;
@@ -92,6 +93,33 @@ test('no secret, session token, Stream token or Authorization value reaches a lo
   assert.ok(!/authorization/i.test(logs.replace(/"authorization":"\[redacted\]"/g, '')), 'an Authorization header reached the log');
 });
 
+test('a request the HTTP parser refuses leaves no trace of its Authorization header or cookie, at trace level', async () => {
+  const good = issuer.sessionToken('user_alice');
+  const port = await listeningPort(t.app);
+  const before = t.logs.lines.length;
+  // Node refuses a head over 16 KiB; the request's bytes up to there are what a client-error log could carry.
+  const head = [
+    'POST /stream/token HTTP/1.1',
+    'Host: localhost',
+    `Authorization: Bearer ${good}`,
+    `Cookie: __session=${good}; pad=${'x'.repeat(20_000)}`,
+    '',
+    '',
+  ].join('\r\n');
+  const res = await rawExchange(port, [head]);
+  assert.equal(res.status, 431, res.text.slice(0, 200));
+  await new Promise((resolve) => setImmediate(resolve));
+  const lines = t.logs.lines.slice(before);
+  assert.ok(lines.length >= 1, 'the refused request was logged');
+
+  const asBytes = (text: string) => [...Buffer.from(text)].join(',');
+  const signature = good.split('.')[2] ?? '';
+  const forbidden = [good, ...good.split('.').filter((s) => s.length > 16), asBytes('Bearer'), asBytes(signature.slice(0, 16)), asBytes(good.slice(0, 16))];
+  for (const line of t.logs.lines) {
+    for (const part of forbidden) assert.ok(!line.includes(part), `a log line holds ${part.slice(0, 24)}…: ${line.slice(0, 300)}`);
+  }
+});
+
 test('the line scrubber removes JWT-shaped text, bearer credentials and secrets', () => {
   const line = '{"msg":"failed eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln with Bearer abc.def and s3cr3t-value-xyz"}';
   const out = scrubLine(line, ['s3cr3t-value-xyz']);
@@ -99,4 +127,27 @@ test('the line scrubber removes JWT-shaped text, bearer credentials and secrets'
   assert.ok(!out.includes('abc.def'));
   assert.ok(!out.includes('s3cr3t-value-xyz'));
   assert.ok(out.includes('[redacted'));
+});
+
+test('the line scrubber takes time in proportion to the line, whatever the text', () => {
+  const size = 64 * 1024;
+  const fill = (unit: string) => unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
+  const texts: Record<string, string> = {
+    'an eyJ run': fill('eyJ'),
+    'eyJ runs split by dots': fill('eyJeyJeyJ.'),
+    'eyJ and a dot': fill('eyJ.'),
+    'bearer and a run of spaces': `bearer${' '.repeat(size)}`,
+    'bearer and a run of tabs and newlines': `Bearer${'\t\n'.repeat(size / 2)}`,
+    'bearer repeated': fill('bearer '),
+    'a mixture': fill('eyJ bearer  eyJa.b.Bearer\t'),
+  };
+  scrubLine('{"msg":"warm up eyJhbGciOiJSUzI1NiJ9.e30.c2ln Bearer x"}', []);
+  for (const [name, text] of Object.entries(texts)) {
+    const line = `${JSON.stringify({ msg: text })}\n`;
+    const started = performance.now();
+    const out = scrubLine(line, ['s3cr3t-value-xyz']);
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 50, `${name}: ${elapsed.toFixed(1)} ms`);
+    assert.ok(!out.includes('eyJeyJ'), `${name}: an eyJ run is left in the line`);
+  }
 });

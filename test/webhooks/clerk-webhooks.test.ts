@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fast
 import { after, afterEach, before, beforeEach, describe, it, type TestContext } from 'node:test';
 import { StreamChat } from 'stream-chat';
 import { Webhook } from 'svix';
+import { createLogger } from '../../src/http/logging.js';
 import { clerkWebhooksPlugin, type ClerkWebhookPluginOptions } from '../../src/http/routes/clerk-webhooks.js';
 import { compilePolicy, parsePolicyText } from '../../src/policy/policy-file.js';
 import { parseRoleMap } from '../../src/policy/role-map.js';
@@ -195,6 +196,29 @@ describe('POST /webhooks/clerk', () => {
     assert.match(String(problem.detail), /svix-id, svix-timestamp and svix-signature/);
     assert.equal(stream.calls.length, 0);
     assert.deepEqual(outcomes, ['unknown:invalid']);
+  });
+
+  it('refuses an oversized or malformed svix-id at once, and logs at most its first 64 characters', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', destination: { write: (line: string) => lines.push(line) } });
+    const instance = await buildApp({ logger });
+    try {
+      // One id the scrubber would redact as JWT-shaped, one it would not: only truncation keeps the second out.
+      for (const id of [`msg_${'eyJ'.repeat(5000)}`, `msg_${'a'.repeat(15_000)}`, 'msg_<script>', 'msg_2 x']) {
+        lines.length = 0;
+        const started = performance.now();
+        const response = await deliver(event('user.created', clerkUser('user_x')), { id }, instance);
+        const elapsed = performance.now() - started;
+        assert.match(String(assertProblem(response, 400, 'invalid_webhook').detail), /svix-id/);
+        assert.ok(elapsed < 50, `${id.length} characters took ${elapsed.toFixed(1)} ms`);
+        assert.equal(lines.length, 1);
+        assert.ok(lines[0]!.length < 1024, `log line of ${lines[0]!.length} characters`);
+        for (let at = 0; at + 100 <= id.length; at += 100) assert.ok(!lines[0]!.includes(id.slice(at, at + 100)), 'the log holds the id');
+      }
+      assert.equal(stream.calls.length, 0);
+    } finally {
+      await instance.close();
+    }
   });
 
   it('refuses a webhook signed with another secret', async () => {

@@ -4,6 +4,7 @@ import Fastify, { LogController } from 'fastify';
 import { buildApp } from '../../http/app.js';
 import { clusterMetricsText, serveClusterMetrics } from '../../http/cluster-metrics.js';
 import { metricsRoutes } from '../../http/routes/metrics.js';
+import { serverOptions } from '../../http/server-options.js';
 import { installShutdown } from '../../http/shutdown.js';
 import { isClusterPrimary, isSupervisedWorker, superviseWorkers } from '../cluster.js';
 import { loadCliConfig, type Command } from '../context.js';
@@ -38,7 +39,10 @@ export const serveCommand: Command = {
     // supervisor's cluster (pm2, say) the process serves its own.
     const app = await buildApp(config, isSupervisedWorker() ? { metricsExposition: (registry) => clusterMetricsText(registry) } : {});
     // Metrics on a port of their own, for a scrape network that never sees public traffic.
-    const metricsApp = config.metrics.port !== null ? Fastify({ loggerInstance: app.log, logController: new LogController({ disableRequestLogging: true }) }) : null;
+    const metricsApp =
+      config.metrics.port !== null
+        ? Fastify({ ...serverOptions(config.http, null), loggerInstance: app.log, logController: new LogController({ disableRequestLogging: true }) })
+        : null;
     if (metricsApp !== null) {
       await metricsApp.register(metricsRoutes, { metrics: app.serviceMetrics, render: app.metricsExposition });
       app.addHook('onClose', async () => {

@@ -4,7 +4,9 @@
  * Encapsulated plugin: its raw-body content-type parser, body limit and error
  * handler apply to this route only.
  *
- *   1. The signature is checked over the exact bytes received, with the
+ *   1. An `svix-id` that is not a Svix message id (over 64 characters, or
+ *      outside `[A-Za-z0-9_.:-]`) is refused first: 400 `invalid_webhook`.
+ *      The signature is checked over the exact bytes received, with the
  *      `svix` library (`svix-id`, `svix-timestamp`, `svix-signature`; the
  *      timestamp must be within 5 minutes). Failure: 400 `invalid_webhook`,
  *      nothing changes.
@@ -16,6 +18,7 @@
  *      `upstream_unavailable` with `Retry-After`.
  */
 
+import { truncateForLog } from '../logging.js';
 import { ProblemError, sendProblem } from '../problem.js';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Webhook, WebhookVerificationError } from 'svix';
@@ -35,6 +38,9 @@ export const SVIX_TOLERANCE_SECONDS = 300;
 /** How long an applied `svix-id` is remembered: Svix retries a message for about 28 hours. */
 export const DEFAULT_REPLAY_TTL_SECONDS = 3 * 24 * 3600;
 export const DEFAULT_WEBHOOK_BODY_LIMIT = 256 * 1024;
+/** Svix message ids are `msg_` and about 27 characters; anything longer or stranger is not from Svix. */
+const SVIX_ID_MAX_LENGTH = 64;
+const SVIX_ID = new RegExp(`^[A-Za-z0-9_.:-]{1,${SVIX_ID_MAX_LENGTH}}$`);
 
 export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored' | 'invalid' | 'unavailable' | 'failed';
 
@@ -165,16 +171,19 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
   app.post(options.path ?? '/webhooks/clerk', { bodyLimit }, async (request, reply) => {
     const log = options.logger ?? request.log;
     const svixId = singleHeader(request, 'svix-id');
-    const svixTimestamp = singleHeader(request, 'svix-timestamp');
-    const svixSignature = singleHeader(request, 'svix-signature');
-    const body = typeof request.body === 'string' ? request.body : '';
+    const wellFormedId = svixId === undefined || SVIX_ID.test(svixId);
 
     const invalid = (detail: string): FastifyReply => {
       observer?.webhook?.('unknown', 'invalid');
-      log.warn({ svixId, reason: detail }, 'clerk webhook refused');
+      // A malformed id is attacker-sized text: only its start reaches the log.
+      log.warn({ svixId: wellFormedId ? svixId : truncateForLog(svixId ?? '', SVIX_ID_MAX_LENGTH), reason: detail }, 'clerk webhook refused');
       return problem(reply, 400, 'invalid_webhook', detail);
     };
 
+    if (!wellFormedId) return invalid('svix-id is not a Svix message id');
+    const svixTimestamp = singleHeader(request, 'svix-timestamp');
+    const svixSignature = singleHeader(request, 'svix-signature');
+    const body = typeof request.body === 'string' ? request.body : '';
     if (svixId === undefined || svixTimestamp === undefined || svixSignature === undefined) {
       return invalid('the svix-id, svix-timestamp and svix-signature headers are required');
     }
