@@ -24,7 +24,7 @@ export interface LoadConfigOptions {
 export const MAX_RATE_LIMIT_PER_MINUTE = 100_000_000;
 
 const ASYMMETRIC_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
 ] as const satisfies readonly AsymmetricAlgorithm[];
 
 const oidcIssuersSchema = z.array(
