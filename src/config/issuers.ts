@@ -6,7 +6,7 @@ import type { ConfigProblem } from './problems.js';
 import { isHttpsOrLoopback, type VariableReader } from './reader.js';
 
 const ASYMMETRIC_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA',
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
 ] as const satisfies readonly AsymmetricAlgorithm[];
 
 /** Claims a user can change in most providers: an id taken from one could be taken over by renaming. */

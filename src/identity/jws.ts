@@ -21,7 +21,7 @@ const ALGORITHMS: ReadonlySet<string> = new Set<AsymmetricAlgorithm>([
   'RS256', 'RS384', 'RS512',
   'PS256', 'PS384', 'PS512',
   'ES256', 'ES384', 'ES512',
-  'EdDSA',
+  'EdDSA', 'Ed25519',
 ]);
 
 /** Whether `value` names an asymmetric algorithm this module can verify. */
@@ -178,9 +178,10 @@ function buildPlan(key: KeyObject, alg: AsymmetricAlgorithm): VerifyPlan | null 
     if (type !== 'ec' || details.namedCurve !== EC_CURVES[alg]) return null;
     return { digest: digestOf(alg), key: { key, dsaEncoding: 'ieee-p1363' }, signatureLength: EC_SIGNATURE_LENGTHS[alg]! };
   }
-  if (alg === 'EdDSA') {
+  if (alg === 'EdDSA' || alg === 'Ed25519') {
     if (type === 'ed25519') return { digest: null, key, signatureLength: 64 };
-    if (type === 'ed448') return { digest: null, key, signatureLength: 114 };
+    // RFC 9864's Ed25519 names one curve; only the older, polymorphic EdDSA covers Ed448 too.
+    if (type === 'ed448' && alg === 'EdDSA') return { digest: null, key, signatureLength: 114 };
   }
   return null;
 }
@@ -203,9 +204,11 @@ function planFor(key: KeyObject, alg: AsymmetricAlgorithm): VerifyPlan | null {
 
 /**
  * Whether `key` may verify `alg`: an RSA public key of at least 2048 bits,
- * with an odd public exponent of at least 3, for RS* and PS*, an EC public key on the algorithm's curve for ES*, an Ed25519
- * or Ed448 public key for EdDSA. Any other pairing is refused, because
- * `node:crypto` would otherwise happily verify with whatever the key allows.
+ * with an odd public exponent of at least 3, for RS* and PS*, an EC public
+ * key on the algorithm's curve for ES*, an Ed25519 or Ed448 public key for
+ * EdDSA, an Ed25519 public key for Ed25519 (RFC 9864). Any other pairing is
+ * refused, because `node:crypto` would otherwise happily verify with
+ * whatever the key allows.
  */
 export function keyFitsAlgorithm(key: KeyObject, alg: AsymmetricAlgorithm): boolean {
   return planFor(key, alg) !== null;

@@ -103,7 +103,7 @@ function validateIssuer(options: IssuerOptions): void {
   }
   for (const alg of options.algorithms) {
     if (!isAsymmetricAlgorithm(alg)) {
-      throw new Error(`Issuer ${name} allows an unsupported algorithm; only RS*, PS*, ES* and EdDSA are accepted.`);
+      throw new Error(`Issuer ${name} allows an unsupported algorithm; only RS*, PS*, ES*, EdDSA and Ed25519 are accepted.`);
     }
   }
   if (typeof options.userIdClaim !== 'string' || options.userIdClaim.length === 0) {

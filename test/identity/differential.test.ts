@@ -53,25 +53,29 @@ import {
 const ISSUER = 'https://tenant.example.test';
 const AUDIENCE = 'stream-token-service';
 const SKEW = 30;
-const ALGORITHMS: AsymmetricAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+const ALGORITHMS: AsymmetricAlgorithm[] = ['RS256', 'PS256', 'ES256', 'EdDSA', 'Ed25519'];
 
 const rsa = rsaKeyPair();
 const ec = ecKeyPair();
 const ed = ed25519KeyPair();
+const ed2 = ed25519KeyPair();
 const rsa384 = rsaKeyPair();
 const ec2 = ecKeyPair();
 const stranger = rsaKeyPair();
 
 /**
- * `rsa` has no `alg`, so it serves RS256 and PS256; `rsa-384` is restricted
- * to an algorithm nobody allows; `ec-2` has no `alg`, which makes a kid-less
- * ES256 token ambiguous.
+ * `rsa` has no `alg`, so it serves RS256 and PS256; `ed` has none either, so
+ * it serves EdDSA and Ed25519, while `ed-2` is restricted to Ed25519, which
+ * makes a kid-less Ed25519 token ambiguous; `rsa-384` is restricted to an
+ * algorithm nobody allows; `ec-2` has no `alg`, which makes a kid-less ES256
+ * token ambiguous.
  */
 const JWKS: JSONWebKeySet = {
   keys: [
     publicJwk(rsa.publicKey, { kid: 'rsa' }),
     publicJwk(ec.publicKey, { kid: 'ec', alg: 'ES256', use: 'sig' }),
     publicJwk(ed.publicKey, { kid: 'ed' }),
+    publicJwk(ed2.publicKey, { kid: 'ed-2', alg: 'Ed25519' }),
     publicJwk(rsa384.publicKey, { kid: 'rsa-384', alg: 'RS384' }),
     publicJwk(ec2.publicKey, { kid: 'ec-2' }),
   ] as JSONWebKeySet['keys'],
@@ -82,6 +86,7 @@ const SIGNERS: Record<AsymmetricAlgorithm, { key: KeyPair; kid: string } | undef
   PS256: { key: rsa, kid: 'rsa' },
   ES256: { key: ec, kid: 'ec' },
   EdDSA: { key: ed, kid: 'ed' },
+  Ed25519: { key: ed2, kid: 'ed-2' },
   RS384: undefined, RS512: undefined, PS384: undefined, PS512: undefined, ES384: undefined, ES512: undefined,
 };
 
@@ -155,7 +160,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), part: fc.constantFrom(0 as const, 1 as const, 2 as const), index: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ kind: fc.constant('truncate' as const), keep: fc.nat() }),
   fc.record({ kind: fc.constant('alg' as const), alg: fc.constantFrom('RS256', 'PS256', 'ES256', 'EdDSA', 'RS384', 'HS256', 'none', 'Ed25519'), resign: fc.boolean() }),
-  fc.record({ kind: fc.constant('kid' as const), kid: fc.constantFrom<string | null>(null, 'rsa', 'ec', 'ed', 'rsa-384', 'ec-2', 'unknown') }),
+  fc.record({ kind: fc.constant('kid' as const), kid: fc.constantFrom<string | null>(null, 'rsa', 'ec', 'ed', 'ed-2', 'rsa-384', 'ec-2', 'unknown') }),
   fc.constant<Mutation>({ kind: 'stranger' }),
 );
 
@@ -258,7 +263,7 @@ describe('differential: SessionVerifier vs jose', () => {
     }
   }
 
-  it('agrees with jose on generated tokens and mutations (RS256, PS256, ES256, EdDSA)', async () => {
+  it('agrees with jose on generated tokens and mutations (RS256, PS256, ES256, EdDSA, Ed25519)', async () => {
     let accepted = 0;
     await fc.assert(
       fc.asyncProperty(testCase, async (c) => {
@@ -271,7 +276,8 @@ describe('differential: SessionVerifier vs jose', () => {
           assert.deepStrictEqual({ ...(a.payload as object) }, b.payload);
         }
       }),
-      { numRuns: 500, seed: Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31) },
+      // As many runs per algorithm whatever the number of algorithms.
+      { numRuns: 125 * ALGORITHMS.length, seed: Number(process.env['FC_SEED'] ?? Date.now() % 2 ** 31) },
     );
     // The generators must exercise both outcomes, or agreement proves nothing.
     assert.ok(accepted >= 50, `only ${accepted} accepted tokens`);

@@ -41,7 +41,7 @@ export function segment(value: unknown): string {
 /** Produces a JWS signature over `signingInput` for an asymmetric `alg`. */
 export function signature(alg: AsymmetricAlgorithm, privateKey: KeyObject, signingInput: string): Buffer {
   const data = Buffer.from(signingInput, 'ascii');
-  const digest = alg === 'EdDSA' ? null : alg.endsWith('384') ? 'sha384' : alg.endsWith('512') ? 'sha512' : 'sha256';
+  const digest = alg === 'EdDSA' || alg === 'Ed25519' ? null : alg.endsWith('384') ? 'sha384' : alg.endsWith('512') ? 'sha512' : 'sha256';
   if (alg.startsWith('PS')) {
     return cryptoSign(digest, data, { key: privateKey, padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: -1 /* RSA_PSS_SALTLEN_DIGEST */ });
   }
