@@ -96,7 +96,7 @@ function devBanner(config: ServiceConfig, port: number): string {
     `  Dev issuer:     ${config.dev.issuer}  (JWKS ${base}/dev/.well-known/jwks.json)`,
     `  Keys:           ${config.dev.directory}`,
     config.stream.placeholderCredentials
-      ? '  Stream:         generated placeholder credentials (real Stream will reject these tokens;\n                  set STREAM_API_KEY and STREAM_API_SECRET to use your Stream app)'
+      ? '  Stream:         generated placeholder credentials (real Stream will reject these tokens;\n                  to use your Stream app, set STREAM_API_KEY, STREAM_API_SECRET\n                  and DEV_MODE_ALLOW_NETWORK=true: anyone who reaches dev mode gets real tokens)'
       : `  Stream:         API key ${config.stream.apiKey}`,
     '',
     '  Try it:',
