@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { z } from 'zod';
 import type { Environment } from './environment.js';
+import { parseRedisUrl, REDIS_URL_FORMS, RedisUrlError } from '../state/redis-url.js';
 import type { ConfigProblem } from './problems.js';
 
 export function isLoopbackHost(hostname: string): boolean {
@@ -92,17 +93,19 @@ export class VariableReader {
     return value.replace(/\/+$/, '');
   }
 
+  /** Checked with the parser the Redis client itself uses, so what loads here also connects. */
   redisUrl(name: string): string | undefined {
     const value = this.string(name);
     if (value === undefined) return undefined;
     try {
-      const parsed = new URL(value);
-      if (['redis:', 'rediss:', 'redis+sentinel:', 'redis+cluster:'].includes(parsed.protocol)) return value;
-    } catch {
-      // reported below
+      parseRedisUrl(value);
+      return value;
+    } catch (error) {
+      // The message never repeats the URL: it may hold a password.
+      const reason = error instanceof RedisUrlError ? error.message : 'cannot be read';
+      this.problem(name, `is not a Redis URL: it ${reason}`, `set ${name} to ${REDIS_URL_FORMS}`);
+      return undefined;
     }
-    this.problem(name, 'is not a Redis URL', `set ${name} to redis://[:password@]host:6379[/db], rediss:// for TLS, redis+sentinel://host:26379,host2:26379/mymaster or redis+cluster://host:7000,host2:7001`);
-    return undefined;
   }
 
   json<T>(name: string, schema: z.ZodType<T>, example: string): T | undefined {
