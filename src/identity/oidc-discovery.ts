@@ -1,4 +1,5 @@
-import { DocumentFetchError, fetchJsonDocument, isLoopbackHostname, parseKeyUrl } from './fetch-json.js';
+import { DocumentFetchError, fetchJsonDocument, parseKeyUrl } from './fetch-json.js';
+import { isLocalHostname } from './local-address.js';
 
 /**
  * `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery 1.0
@@ -47,8 +48,8 @@ export async function discoverJwksUri(options: DiscoverJwksUriOptions): Promise<
     throw new DocumentFetchError((error as Error).message, 'jwks_uri_refused');
   }
   // A remote issuer's document must not turn the service towards its own host's ports.
-  if (isLoopbackHostname(url.hostname) && !isLoopbackHostname(new URL(options.issuer).hostname)) {
-    throw new DocumentFetchError('discovery document points jwks_uri at a loopback address, but the issuer is not on one', 'jwks_uri_refused');
+  if (isLocalHostname(url.hostname) && !isLocalHostname(new URL(options.issuer).hostname)) {
+    throw new DocumentFetchError('discovery document points jwks_uri at a loopback, link-local or unspecified address, but the issuer is not on one', 'jwks_uri_refused');
   }
   return url;
 }

@@ -46,17 +46,32 @@ describe('RSA keys', () => {
 });
 
 describe('OIDC discovery', () => {
-  it('refuses a loopback jwks_uri from an issuer that is not on loopback', async () => {
-    const fetchImpl = memoryFetch((url) =>
-      url.endsWith('/.well-known/openid-configuration') ? jsonResponse({ issuer: ISSUER, jwks_uri: 'http://127.0.0.1:6379/jwks' }) : jsonResponse({ keys: [] }),
-    );
-    const keySet = new KeySet({ issuer: oidcIssuer({ jwksUri: undefined }), timing: defaultTiming(), fetch: fetchImpl });
-    await keySet.start();
-    keySet.close();
-    assert.equal(keySet.isReady(), false);
-    assert.match(keySet.status().lastError ?? '', /loopback/);
-    assert.deepEqual(fetchImpl.calls, [`${ISSUER}/.well-known/openid-configuration`], 'the loopback address was never fetched');
-  });
+  const LOCAL_URIS = [
+    'http://127.0.0.1:6379/jwks',
+    'http://localhost:8080/jwks',
+    'http://[::1]:9000/jwks',
+    'https://[::ffff:127.0.0.1]/jwks',
+    'https://0.0.0.0/jwks',
+    'https://[::]/jwks',
+    'https://localhost./jwks',
+    'https://admin.localhost/jwks',
+    'https://169.254.169.254/latest/meta-data',
+    'https://[fe80::1]/jwks',
+    'https://2130706433/jwks',
+  ];
+  for (const jwksUri of LOCAL_URIS) {
+    it(`refuses jwks_uri ${jwksUri} from an issuer that is not on loopback`, async () => {
+      const fetchImpl = memoryFetch((url) =>
+        url.endsWith('/.well-known/openid-configuration') ? jsonResponse({ issuer: ISSUER, jwks_uri: jwksUri }) : jsonResponse({ keys: [] }),
+      );
+      const keySet = new KeySet({ issuer: oidcIssuer({ jwksUri: undefined }), timing: defaultTiming(), fetch: fetchImpl });
+      await keySet.start();
+      keySet.close();
+      assert.equal(keySet.isReady(), false);
+      assert.match(keySet.status().lastError ?? '', /loopback, link-local or unspecified|must use https/);
+      assert.deepEqual(fetchImpl.calls, [`${ISSUER}/.well-known/openid-configuration`], 'the local address was never fetched');
+    });
+  }
 
   it('allows a loopback jwks_uri when the issuer itself is on loopback', async () => {
     const issuer = 'http://127.0.0.1:4444';
