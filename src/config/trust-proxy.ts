@@ -28,6 +28,8 @@ export function readTrustProxy(read: VariableReader): false | string[] {
     else if (trust === null) invalid.push(entry);
   }
   if (invalid.length > 0) read.problem('TRUST_PROXY', `"${invalid.join(', ')}" is not an IP address, CIDR or range name`, FIX);
+  // Ranges can cover everything together (0.0.0.0/1 and 128.0.0.0/1) though none does alone.
+  if (invalid.length === 0 && everyone.length === 0 && trustsEveryone(proxyAddr.compile(entries))) everyone.push(entries.join(','));
   if (everyone.length > 0) {
     read.problem('TRUST_PROXY', `"${everyone.join(', ')}" would trust every address, so any client could choose the IP it is limited by`, FIX);
   }
@@ -44,7 +46,11 @@ function compile(entry: string): Trust | null {
   }
 }
 
-/** Only a range of length 0 holds both ends of an address space (`::ffff:0.0.0.0/96` is all of IPv4). */
+/** Addresses spread over each space: trusted all together only when the ranges cover it whole. */
+const IPV4_SAMPLES = Array.from({ length: 16 }, (_, i) => `${i * 16 + 1}.${i * 16}.7.${255 - i}`);
+const IPV6_SAMPLES = Array.from({ length: 16 }, (_, i) => `${(i * 0x1000 + 0x0fff).toString(16)}::${i + 2}`);
+
+/** Whether every sample of IPv4 (`::ffff:0.0.0.0/96` is all of it) or of IPv6 is trusted. */
 function trustsEveryone(trust: Trust): boolean {
-  return (trust('0.0.0.1', 0) && trust('255.255.255.254', 0)) || (trust('::2', 0) && trust('ffff::1', 0));
+  return IPV4_SAMPLES.every((address) => trust(address, 0)) || IPV6_SAMPLES.every((address) => trust(address, 0));
 }

@@ -89,7 +89,7 @@ describe('TRUST_PROXY', () => {
   });
 
   it('refuses ranges that trust every address, which Fastify would crash on or believe from anyone', () => {
-    for (const everyone of ['0.0.0.0/0', '::/0', '::ffff:0.0.0.0/96', '10.0.0.0/8,0.0.0.0/0']) {
+    for (const everyone of ['0.0.0.0/0', '::/0', '::ffff:0.0.0.0/96', '10.0.0.0/8,0.0.0.0/0', '0.0.0.0/1,128.0.0.0/1', '::/1,8000::/1']) {
       assert.match(trustProblem(everyone), /would trust every address/, everyone);
     }
   });
