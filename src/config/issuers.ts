@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { keyFitsAlgorithm } from '../identity/jws.js';
 import { namespaceProblems } from '../identity/namespaces.js';
 import type { AsymmetricAlgorithm, IssuerOptions } from '../identity/types.js';
 import type { ConfigProblem } from './problems.js';
@@ -101,14 +102,13 @@ function readClerkIssuer(read: VariableReader, problems: ConfigProblem[], allowI
   const pem = read.string('CLERK_JWT_KEY');
   const staticKeys: KeyObject[] = [];
   if (pem !== undefined) {
+    const fix = 'paste the "PEM Public Key" from Clerk dashboard → API keys → Show JWT public key, or use CLERK_JWT_KEY_FILE';
     try {
-      staticKeys.push(createPublicKey(pem.replace(/\\n/g, '\n')));
+      const key = createPublicKey(pem.replace(/\\n/g, '\n'));
+      if (keyFitsAlgorithm(key, 'RS256')) staticKeys.push(key);
+      else read.problem('CLERK_JWT_KEY', 'is not an RSA public key of at least 2048 bits with an odd exponent of at least 3, as Clerk signs with', fix);
     } catch {
-      read.problem(
-        'CLERK_JWT_KEY',
-        'is not a PEM public key',
-        'paste the "PEM Public Key" from Clerk dashboard → API keys → Show JWT public key, or use CLERK_JWT_KEY_FILE',
-      );
+      read.problem('CLERK_JWT_KEY', 'is not a PEM public key', fix);
     }
   }
   const prefix = read.string('CLERK_USER_ID_PREFIX');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,6 +83,14 @@ describe('issuer namespaces', () => {
     await handlers.sessionEnded('user_1', new Date(), event);
     await handlers.membershipChanged({ kind: 'deleted', userId: 'user_1', organizationId: 'org_1' }, event);
     assert.deepEqual(calls, ['upsert clerk_user_1', 'delete clerk_user_1', 'revoke clerk_user_1', 'membership clerk_user_1']);
+  });
+});
+
+describe('CLERK_JWT_KEY', () => {
+  it('refuses a key Clerk tokens could not be verified with, before the start', () => {
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    for (const pem of [weak, ec]) assert.match(text(problems({ ...PRODUCTION, CLERK_JWT_KEY: pem })), /^CLERK_JWT_KEY: is not an RSA public key of at least 2048 bits/m);
   });
 });
 
