@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, NO_CHROMIUM } from '../support/chromium.js';
 import { startDevApp, startProductionApp, TEST_STREAM_KEY, type TestApp } from '../support/harness.js';
 import { startTestIssuer } from '../support/issuer.js';
 
@@ -38,18 +39,6 @@ async function serveClientModule(): Promise<{ origin: string; close(): Promise<v
   };
 }
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const NO_CHROMIUM = `${CHROMIUM} is absent; install Debian's chromium package (apt-get install -y chromium) to run the playground in a browser`;
 const NO_CORS = 'waiting for CORS: src/http/app.ts does not register @fastify/cors with CORS_ORIGINS yet';
 
 let browser: Browser | undefined;
@@ -63,7 +52,7 @@ async function listening(env: Record<string, string> = {}): Promise<{ t: TestApp
 }
 
 before(async () => {
-  if (existsSync(CHROMIUM)) browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 after(async () => {
