@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { installExample, listExamples, runCommand, tail, type Example } from '../support/examples.js';
+import { installExample, listExamples, runCommand, tail, withExampleLock, type Example } from '../support/examples.js';
 
 /** A first install of the Expo example downloads a few hundred MB; later runs reuse node_modules. */
 const EXAMPLE_TIMEOUT_MS = 20 * 60_000;
@@ -63,7 +63,7 @@ describe('examples', () => {
         return;
       }
       t.diagnostic(install.installed ? `npm ci: ${install.ms} ms` : 'npm ci: skipped, node_modules is from this lockfile');
-      const check = await runCommand('npm', ['run', 'check'], { cwd: example.dir });
+      const check = await withExampleLock(example, () => runCommand('npm', ['run', 'check'], { cwd: example.dir }));
       t.diagnostic(`npm run check: ${check.ms} ms`);
       assert.equal(check.code, 0, `npm run check in examples/${example.name} failed:\n${tail(check.output)}`);
     });

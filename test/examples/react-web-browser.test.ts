@@ -15,7 +15,7 @@ import { extname, join, normalize } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, NO_CHROMIUM } from '../support/chromium.js';
-import { installExample, listExamples, runCommand, tail } from '../support/examples.js';
+import { installExample, listExamples, runCommand, tail, withExampleLock } from '../support/examples.js';
 import { startDevApp, type TestApp } from '../support/harness.js';
 import { startStreamStandIn, waitUntil, type StreamStandIn } from '../support/stream-standin.js';
 
@@ -71,16 +71,9 @@ before(async () => {
   service = await startDevApp({ STREAM_API_KEY: API_KEY, STREAM_API_SECRET: API_SECRET, CORS_ORIGINS: site.origin, LOG_LEVEL: 'info' });
   await service.app.listen({ port: 0, host: '127.0.0.1' });
   const serviceURL = `http://127.0.0.1:${(service.app.server.address() as AddressInfo).port}`;
-  const build = await runCommand(join(example.dir, 'node_modules/.bin/vite'), ['build', '--outDir', outDir, '--emptyOutDir'], {
-    cwd: example.dir,
-    env: {
-      ...process.env,
-      VITE_AUTH_MODE: 'dev',
-      VITE_STREAM_API_KEY: API_KEY,
-      VITE_STREAM_TOKEN_SERVICE_URL: serviceURL,
-      VITE_STREAM_BASE_URL: stream.baseURL,
-    },
-  });
+  const env = { ...process.env, VITE_AUTH_MODE: 'dev', VITE_STREAM_API_KEY: API_KEY, VITE_STREAM_TOKEN_SERVICE_URL: serviceURL, VITE_STREAM_BASE_URL: stream.baseURL };
+  const vite = join(example.dir, 'node_modules/.bin/vite');
+  const build = await withExampleLock(example, () => runCommand(vite, ['build', '--outDir', outDir, '--emptyOutDir'], { cwd: example.dir, env }));
   assert.equal(build.code, 0, `vite build failed:\n${tail(build.output)}`);
 });
 

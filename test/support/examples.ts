@@ -74,9 +74,13 @@ function lockfileStamp(dir: string): string {
   return hash.digest('hex');
 }
 
-/** One installer per example at a time across test processes; a lock left by a process that died is taken over. */
-async function withInstallLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
-  const lock = join(dir, '.install.lock');
+/**
+ * One install or build per example at a time across test processes (Vite
+ * refuses a second build of a project that is building); a lock left by a
+ * process that died is taken over.
+ */
+export async function withExampleLock<T>(example: Example, work: () => Promise<T>): Promise<T> {
+  const lock = join(example.dir, '.example.lock');
   for (const started = Date.now(); ; ) {
     try {
       const fd = openSync(lock, 'wx');
@@ -113,7 +117,7 @@ export type InstallResult = { installed: boolean; ms: number } | { skip: string 
  */
 export async function installExample(example: Example): Promise<InstallResult> {
   const stampFile = join(example.dir, 'node_modules', '.installed-from-lockfile');
-  return withInstallLock(example.dir, async () => {
+  return withExampleLock(example, async () => {
     const stamp = lockfileStamp(example.dir);
     if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return { installed: false, ms: 0 };
     const result = await runCommand('npm', ['ci', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: example.dir });
