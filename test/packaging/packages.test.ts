@@ -22,7 +22,7 @@ import { PROJECT_ROOT } from '../support/process.js';
 const run = promisify(execFile);
 const CLIENT_DIR = join(PROJECT_ROOT, 'packages/client');
 const ATTW = join(PROJECT_ROOT, 'node_modules/.bin/attw');
-/** The budget for what a browser or React Native app downloads: 3 KB minified and gzipped. */
+/** What a browser or React Native app may download for the client: 3 KB minified and gzipped. */
 const GZIP_BUDGET_BYTES = 3 * 1024;
 
 const PACKAGES = [
