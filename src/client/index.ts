@@ -1,20 +1,7 @@
 /**
- * `stream-token-service/client`: get Stream Chat user tokens from the service
- * in browsers, React Native and Node.js. No Node.js APIs, no dependencies; the
- * global `fetch` unless one is passed.
- *
- *   import { StreamChat } from 'stream-chat';
- *   import { createTokenProvider } from 'stream-token-service/client';
- *
- *   const tokenProvider = createTokenProvider({
- *     endpoint: 'https://chat-auth.example.com',
- *     getAuthToken: () => getToken(), // Clerk's useAuth().getToken
- *   });
- *   await chatClient.connectUser({ id: userId }, tokenProvider);
+ * `stream-token-service/client`: the token provider of the `stream-token-client`
+ * package (packages/client), re-exported for apps that already depend on the
+ * service package. New apps install `stream-token-client` alone: it has no
+ * dependencies, where this package brings the server's.
  */
-export { createTokenProvider } from './provider.js';
-export type { DevFallbackOptions, RetryOptions, TokenProvider, TokenProviderOptions } from './provider.js';
-export { fetchStreamToken } from './fetch-token.js';
-export type { FetchInitLike, FetchLike, FetchResponseLike, FetchStreamTokenOptions, StreamTokenResult } from './fetch-token.js';
-export { StreamTokenError, findStreamTokenError } from './errors.js';
-export type { StreamTokenErrorCode, StreamTokenErrorInit } from './errors.js';
+export * from 'stream-token-client';

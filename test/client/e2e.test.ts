@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { StreamChat } from 'stream-chat';
-import { createTokenProvider, findStreamTokenError, StreamTokenError } from '../../src/client/index.js';
+import { createTokenProvider, findStreamTokenError, StreamTokenError } from 'stream-token-client';
 import { startDevApp, type TestApp } from '../support/harness.js';
 import { startStreamStandIn, waitUntil, type StreamStandIn } from '../support/stream-standin.js';
 

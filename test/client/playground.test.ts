@@ -6,23 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import ts from 'typescript';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, NO_CHROMIUM } from '../support/chromium.js';
 import { startDevApp, startProductionApp, TEST_STREAM_KEY, type TestApp } from '../support/harness.js';
 import { startTestIssuer } from '../support/issuer.js';
 
-/** Serves src/client compiled to plain ESM at /client/*.js, and an empty page at /, as an app's own web server would. */
+/** Serves the built client (packages/client/dist) at /client/*.js, and an empty page at /, as an app's own web server would. */
 async function serveClientModule(): Promise<{ origin: string; close(): Promise<void> }> {
-  const dir = new URL('../../src/client/', import.meta.url);
+  const dir = new URL('../../packages/client/dist/', import.meta.url);
   const files = new Map<string, string>();
-  for (const name of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
-    const source = readFileSync(new URL(name, dir), 'utf8');
-    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } });
-    files.set(`/client/${name.replace(/\.ts$/, '.js')}`, outputText);
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.js'))) {
+    files.set(`/client/${name}`, readFileSync(new URL(name, dir), 'utf8'));
   }
   const server: Server = createServer((req, res) => {
     const js = files.get(req.url ?? '');
@@ -41,18 +39,6 @@ async function serveClientModule(): Promise<{ origin: string; close(): Promise<v
   };
 }
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const NO_CHROMIUM = `${CHROMIUM} is absent; install Debian's chromium package (apt-get install -y chromium) to run the playground in a browser`;
 const NO_CORS = 'waiting for CORS: src/http/app.ts does not register @fastify/cors with CORS_ORIGINS yet';
 
 let browser: Browser | undefined;
@@ -66,7 +52,7 @@ async function listening(env: Record<string, string> = {}): Promise<{ t: TestApp
 }
 
 before(async () => {
-  if (existsSync(CHROMIUM)) browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -312,49 +298,52 @@ const IN_PAGE_CLIENT_CHECK = `async function ({ moduleUrl, endpoint, sessionToke
   };
 }`;
 
-describe('stream-token-service/client in Chromium', () => {
-  it('gets a token across origins and throws typed errors with the global fetch', async (t) => {
-    if (skipWithoutBrowser(t)) return;
-    const site = await serveClientModule();
-    try {
-      const service = await listening({ CORS_ORIGINS: site.origin });
-      const session = await fetch(`${service.origin}/dev/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ user_id: 'pw-carol' }),
-      });
-      const sessionToken = ((await session.json()) as { token: string }).token;
-
-      assert.ok(browser);
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      const problems: string[] = [];
-      page.on('pageerror', (error) => problems.push(error.message));
+describe('stream-token-client in Chromium', () => {
+  // dist/index.js is what the package's exports give bundlers; dist/stream-token-client.js is the single file an app may vendor.
+  for (const file of ['index.js', 'stream-token-client.js']) {
+    it(`gets a token across origins and throws typed errors with the global fetch (dist/${file})`, async (t) => {
+      if (skipWithoutBrowser(t)) return;
+      const site = await serveClientModule();
       try {
-        await page.goto(`${site.origin}/`);
-        // A string, not a function: the test's own transform would add helpers the page does not have.
-        const args = { moduleUrl: `${site.origin}/client/index.js`, endpoint: service.origin, sessionToken };
-        const result = (await page.evaluate(`(${IN_PAGE_CLIENT_CHECK})(${JSON.stringify(args)})`)) as InPageResult;
-        assert.equal(result.same, true, 'concurrent calls share one request');
-        assert.equal(result.claims.user_id, 'pw-carol');
-        assert.equal(result.userId, 'pw-carol');
-        assert.equal(result.apiKey, TEST_STREAM_KEY);
-        assert.equal(result.expiresAtIsDate, true);
-        assert.deepEqual({ ...result.refused, requestId: typeof result.refused?.requestId }, {
-          isTyped: true,
-          name: 'StreamTokenError',
-          code: 'malformed_token',
-          status: 401,
-          requestId: 'string',
+        const service = await listening({ CORS_ORIGINS: site.origin });
+        const session = await fetch(`${service.origin}/dev/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ user_id: 'pw-carol' }),
         });
-        assert.deepEqual(problems, []);
-        const exchanges = service.t.logs.records.filter((r) => r.msg === 'request' && r.method === 'POST' && r.route === '/stream/token');
-        assert.equal(exchanges.length, 3, 'one shared request, one fetchStreamToken, one refused');
+        const sessionToken = ((await session.json()) as { token: string }).token;
+
+        assert.ok(browser);
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const problems: string[] = [];
+        page.on('pageerror', (error) => problems.push(error.message));
+        try {
+          await page.goto(`${site.origin}/`);
+          // A string, not a function: the test's own transform would add helpers the page does not have.
+          const args = { moduleUrl: `${site.origin}/client/${file}`, endpoint: service.origin, sessionToken };
+          const result = (await page.evaluate(`(${IN_PAGE_CLIENT_CHECK})(${JSON.stringify(args)})`)) as InPageResult;
+          assert.equal(result.same, true, 'concurrent calls share one request');
+          assert.equal(result.claims.user_id, 'pw-carol');
+          assert.equal(result.userId, 'pw-carol');
+          assert.equal(result.apiKey, TEST_STREAM_KEY);
+          assert.equal(result.expiresAtIsDate, true);
+          assert.deepEqual({ ...result.refused, requestId: typeof result.refused?.requestId }, {
+            isTyped: true,
+            name: 'StreamTokenError',
+            code: 'malformed_token',
+            status: 401,
+            requestId: 'string',
+          });
+          assert.deepEqual(problems, []);
+          const exchanges = service.t.logs.records.filter((r) => r.msg === 'request' && r.method === 'POST' && r.route === '/stream/token');
+          assert.equal(exchanges.length, 3, 'one shared request, one fetchStreamToken, one refused');
+        } finally {
+          await context.close();
+        }
       } finally {
-        await context.close();
+        await site.close();
       }
-    } finally {
-      await site.close();
-    }
-  });
+    });
+  }
 });

@@ -14,8 +14,8 @@ import {
   type FetchInitLike,
   type FetchLike,
   type TokenProviderOptions,
-} from '../../src/client/index.js';
-import { unsignedDevToken } from '../../src/client/dev-token.js';
+} from 'stream-token-client';
+import { unsignedDevToken } from '../../packages/client/src/dev-token.js';
 
 const BASE = 'https://chat-auth.example.com';
 const ENDPOINT = `${BASE}/stream/token`;
@@ -497,8 +497,8 @@ describe('findStreamTokenError', () => {
   });
 });
 
-describe('portability of src/client', () => {
-  const root = fileURLToPath(new URL('../../src/client/', import.meta.url));
+describe('portability of stream-token-client (packages/client/src)', () => {
+  const root = fileURLToPath(new URL('../../packages/client/src/', import.meta.url));
   const files: string[] = [];
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir)) {
@@ -560,6 +560,6 @@ describe('portability of src/client', () => {
       [],
     );
     const checked = program.getSourceFiles().map((f) => f.fileName).filter((f) => !f.includes('/typescript/lib/'));
-    assert.ok(checked.every((f) => f.startsWith(root)), `only src/client is compiled: ${checked.join(', ')}`);
+    assert.ok(checked.every((f) => f.startsWith(root)), `only packages/client/src is compiled: ${checked.join(', ')}`);
   });
 });

@@ -31,6 +31,10 @@
  * reusing the token it already has. The client pings with
  * `[{type: 'health.check', client_id}]` and the server answers with a
  * `health.check` event.
+ *
+ * For apps in a browser it answers CORS preflights and allows any origin, as
+ * Stream's API does, and answers `POST /channels` (queryChannels, which a
+ * channel list sends after connecting) with no channels.
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -644,6 +648,7 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
     if (first === 'tasks' && second !== undefined && segments.length === 2 && method === 'GET') {
       return { route: getTask, params: [second] };
     }
+    if (first === 'channels' && segments.length === 1 && method === 'POST') return { route: queryChannels, params: [] };
     if (first !== 'users') return undefined;
     if (segments.length === 1) {
       if (method === 'POST') return { route: upsertUsers, params: [] };
@@ -664,6 +669,12 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
     }
     return undefined;
   }
+
+  const queryChannels: Route = {
+    op: 'QueryChannels',
+    serverOnly: false,
+    handle: () => ({ channels: [] }),
+  };
 
   const getApp: Route = {
     op: 'GetApp',
@@ -909,6 +920,7 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
       'x-ratelimit-limit': '10000',
       'x-ratelimit-remaining': '9999',
       'x-ratelimit-reset': String(nowSeconds() + 60),
+      'access-control-allow-origin': '*',
       ...extraHeaders,
     });
     res.end(payload);
@@ -1215,6 +1227,15 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
   // ---- server ------------------------------------------------------------
 
   const server = createServer((req, res) => {
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': 'GET, POST, PUT, PATCH, DELETE',
+        'access-control-allow-headers': req.headers['access-control-request-headers'] ?? '*',
+      });
+      res.end();
+      return;
+    }
     handleRequest(req, res).catch((error: unknown) => {
       if (!res.headersSent) {
         send(res, 500, errorBody('Request', { status: 500, code: -1, detail: String(error) }, performance.now()));
