@@ -62,3 +62,26 @@ test('bearerToken answers every header exactly as the regular expression it repl
     { numRuns: 20_000 },
   );
 });
+
+test('every scheme other than Bearer (any case) is missing_token, even one letter away from it', () => {
+  const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c2VyXzEifQ.c2lnbmF0dXJl';
+  const missing = { code: 'missing_token', status: 401, detail: 'Send the session token as Authorization: Bearer <token>.' };
+  for (const scheme of ['Digest', 'Basic', 'Token', 'Negotiate', 'DPoP', 'MAC', 'JWT', 'OAuth', 'Bearerx', 'XBearer']) {
+    assert.deepEqual(outcome(`${scheme} ${jwt}`), missing, scheme);
+  }
+  // Each of the six letters replaced by any other printable ASCII character (or a look-alike), in either case.
+  const replacements = [...Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i)), '\t', 'ſ', 'ß', 'İ', 'К', '\uFF42', '\u0142', '\u00e9'];
+  let checked = 0;
+  for (let position = 0; position < 6; position++) {
+    for (const replacement of replacements) {
+      if (replacement.toLowerCase() === 'bearer'[position]) continue;
+      for (const base of ['Bearer', 'bearer', 'BEARER']) {
+        const scheme = base.slice(0, position) + replacement + base.slice(position + 1);
+        assert.deepEqual(outcome(`${scheme} ${jwt}`), missing, JSON.stringify(scheme));
+        checked++;
+      }
+    }
+  }
+  assert.equal(checked, 6 * (replacements.length - 2) * 3);
+  assert.deepEqual(outcome(`bEaReR ${jwt}`), { token: jwt }, 'the scheme itself, in any case, still works');
+});

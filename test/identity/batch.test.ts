@@ -130,3 +130,49 @@ describe('batch verification when keys cannot be fetched', { timeout: 30_000 }, 
     assert.deepEqual(unknown, { ok: false, code: 'unknown_key' });
   });
 });
+
+/** `promise`, or a failure naming `what` if it has not settled within `ms`: a batch that is never flushed hangs. */
+async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} never resolved`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('batch verification over many turns', { timeout: 30_000 }, () => {
+  it('resolves every batch, turn after turn, each of several passes, not only the first', async () => {
+    const verifier = newVerifier(true);
+    await verifier.start();
+    const perTurn = 2 * BATCH_PASS_SIZE + 3;
+    for (let turn = 1; turn <= 4; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const ids = Array.from({ length: perTurn }, (_, i) => `user_${turn}_${i}`);
+      const outcomes = await within(10_000, Promise.all(ids.map((id) => settle(verifier.verify(token(id))))), `batch ${turn}`);
+      assert.deepEqual(outcomes, ids.map((userId) => ({ ok: true, userId })), `batch ${turn}`);
+    }
+  });
+
+  it('a token queued while a batch is being answered is verified in the next turn', async () => {
+    const verifier = newVerifier(true);
+    await verifier.start();
+    const chained = verifier.verify(token('user_first')).then(() => verifier.verify(token('user_second'))).then(() => verifier.verify(token('user_third')));
+    const session = await within(10_000, chained, 'the third of three chained verifications');
+    assert.equal(session.userId, 'user_third');
+  });
+
+  it('verifies each queued token once: a later turn does not take up an earlier turn\'s tokens again', async () => {
+    const jwks = memoryFetch(() => jsonResponse({ keys: [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256' })] }));
+    const verifier = newVerifier(true, jwks);
+    await verifier.start();
+    // A kid the JWKS does not list costs one fetch each time the token is looked at.
+    assert.deepEqual(await settle(verifier.verify(token('user_unknown_key', {}, 'rsa-9', rotated.privateKey))), { ok: false, code: 'unknown_key' });
+    const fetches = jwks.calls.length;
+    for (let turn = 0; turn < 3; turn++) assert.deepEqual(await settle(verifier.verify(token('user_known'))), { ok: true, userId: 'user_known' });
+    assert.equal(jwks.calls.length, fetches);
+  });
+});

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { claimsFromClerkUser, viewsFromClerkUser } from '../../src/policy/clerk-user.js';
+import { claimsFromClerkUser, viewsFromClerkUser, type ClerkMembershipPayload } from '../../src/policy/clerk-user.js';
 import { derivePrivileges, evaluateAccess } from '../../src/policy/evaluate.js';
 import { claimsView, compilePolicy, parsePolicyText, type CompiledPolicy } from '../../src/policy/policy-file.js';
 import { parseRoleMap } from '../../src/policy/role-map.js';
+import { createClerkWebhookHandlers } from '../../src/stream/clerk-webhook-handlers.js';
 
 function policyOf(yaml: string, roleMap = ''): CompiledPolicy {
   return compilePolicy({ document: parsePolicyText(yaml, 'yaml'), roleMap: parseRoleMap(roleMap).map });
@@ -227,5 +228,98 @@ teams: { from: org_id }
     assert.equal(views.length, 1);
     assert.deepEqual(derivePrivileges(views, policy), { role: 'admin', teams: [] });
     assert.deepEqual(derivePrivileges([claimsView({ sub: 'x' })], policy), { role: 'user', teams: [] });
+  });
+});
+
+describe('evaluateAccess: what each rule kind matches, exactly', () => {
+  const roleOf = (claims: Record<string, unknown>, p: CompiledPolicy): string => {
+    const r = evaluateAccess({ userId: 'u', claims }, p);
+    assert.ok(r.allowed);
+    return r.role;
+  };
+
+  it('map on a list claim: only a listed value gives a role, never the first entry by default', () => {
+    const p = policyOf('role:\n  - claim: groups\n    map: { chat-mods: moderator, chat-admins: admin }\n');
+    assert.equal(roleOf({ groups: ['everyone'] }, p), 'user');
+    assert.equal(roleOf({ groups: ['everyone', 'staff', 7, true, null] }, p), 'user');
+    assert.equal(roleOf({ groups: [] }, p), 'user');
+    assert.equal(roleOf({ groups: ['Chat-Mods', 'chat-mods '] }, p), 'user', 'compared exactly');
+    assert.equal(roleOf({ groups: ['everyone', 'chat-admins'] }, p), 'admin', 'a later map entry alone');
+  });
+
+  it('equals on a list claim: the list must contain the value', () => {
+    const p = policyOf('role:\n  - claim: groups\n    equals: staff\n    role: moderator\n');
+    assert.equal(roleOf({ groups: ['everyone'] }, p), 'user');
+    assert.equal(roleOf({ groups: [] }, p), 'user');
+    assert.equal(roleOf({ groups: ['Staff', 'staff ', ['staff']] }, p), 'user');
+    assert.equal(roleOf({ groups: ['everyone', 'staff'] }, p), 'moderator');
+  });
+
+  it('map on a boolean claim: true and false match the keys "true" and "false", and nothing else does', () => {
+    const p = policyOf('role:\n  - claim: metadata.staff\n    map: { "true": moderator, "false": guest }\n');
+    assert.equal(roleOf({ metadata: { staff: true } }, p), 'moderator');
+    assert.equal(roleOf({ metadata: { staff: false } }, p), 'guest');
+    assert.equal(roleOf({ metadata: { staff: [false] } }, p), 'guest');
+    assert.equal(roleOf({ metadata: { staff: [true, false] } }, p), 'moderator');
+    for (const staff of [null, {}, { a: true }, 'yes', 1, 0]) {
+      assert.equal(roleOf({ metadata: { staff } }, p), 'user', JSON.stringify(staff));
+    }
+  });
+
+  it('a team name of exactly 100 characters, prefix included, is kept; 101 is dropped', () => {
+    const p = policyOf('teams: { from: t, prefix: "org-" }\n');
+    const at = 'a'.repeat(100 - 'org-'.length);
+    const past = 'b'.repeat(101 - 'org-'.length);
+    const r = evaluateAccess({ userId: 'u', claims: { t: [at, past, 'c'] } }, p);
+    assert.deepEqual(r, { allowed: true, role: 'user', teams: [`org-${at}`, 'org-c'] });
+    assert.equal(`org-${at}`.length, 100);
+  });
+});
+
+describe('require_organizations: an unlisted organization is refused whatever its slug', () => {
+  const policy = policyOf('allow:\n  require_organizations: [org_1, acme]\n');
+  const refused = { allowed: false, rule: 'require_organizations', reason: 'the active organization is not allowed to use chat' };
+
+  it('an unlisted id with an unlisted slug is refused, in v1 and v2 tokens', () => {
+    assert.deepEqual(evaluateAccess({ userId: 'u', claims: { org_id: 'org_9', org_slug: 'other' } }, policy), refused);
+    assert.deepEqual(evaluateAccess({ userId: 'u', claims: { v: 2, o: { id: 'org_9', slg: 'other' } } }, policy), refused);
+    assert.deepEqual(evaluateAccess({ userId: 'u', claims: { org_id: 'org_9', org_slug: 'org_10' } }, policy), refused);
+  });
+
+  it('a listed slug or id is allowed', () => {
+    assert.equal(evaluateAccess({ userId: 'u', claims: { org_id: 'org_9', org_slug: 'acme' } }, policy).allowed, true);
+    assert.equal(evaluateAccess({ userId: 'u', claims: { org_id: 'org_1', org_slug: 'other' } }, policy).allowed, true);
+  });
+});
+
+describe('webhook sync: a user in several organizations gets the role of the best mapped membership', () => {
+  const policy = policyOf('teams: { from: org_id }\n', 'org:admin=admin,org:moderator=moderator');
+  const member = (role: string, id: string): ClerkMembershipPayload => ({ role, organization: { id } });
+
+  async function syncedRole(memberships: ClerkMembershipPayload[]): Promise<string | undefined> {
+    const upserted: Array<{ role?: string }> = [];
+    const handlers = createClerkWebhookHandlers({
+      sync: {
+        onUserUpserted: async (user) => void upserted.push(user),
+        onUserDeleted: async () => {},
+        revokeTokens: async () => {},
+        onMembershipChanged: async () => {},
+      },
+      policy,
+      onUserDeleted: 'deactivate',
+    });
+    await handlers.userUpserted({ id: 'user_1', organization_memberships: memberships }, { type: 'user.updated', id: 'msg_1', deliveredAt: new Date(0) });
+    assert.equal(upserted.length, 1);
+    return upserted[0]?.role;
+  }
+
+  it('member, then moderator: moderator (not the first STREAM_ROLE_MAP entry)', async () => {
+    assert.equal(await syncedRole([member('org:member', 'org_a'), member('org:moderator', 'org_b')]), 'moderator');
+    assert.equal(await syncedRole([member('org:moderator', 'org_a'), member('org:member', 'org_b')]), 'moderator');
+  });
+
+  it('members only: user; an admin membership anywhere: admin', async () => {
+    assert.equal(await syncedRole([member('org:member', 'org_a'), member('org:member', 'org_b')]), 'user');
+    assert.equal(await syncedRole([member('org:member', 'org_a'), member('org:moderator', 'org_b'), member('org:admin', 'org_c')]), 'admin');
   });
 });

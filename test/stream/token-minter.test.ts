@@ -102,3 +102,26 @@ test('the minter refuses an empty secret or a non-positive lifetime', () => {
   assert.throws(() => new StreamTokenMinter({ apiSecret: '', ttlSeconds: 60 }), /apiSecret/);
   assert.throws(() => new StreamTokenMinter({ apiSecret: SECRET, ttlSeconds: 0 }), /ttlSeconds/);
 });
+
+test('revocationCutoff revokes every token minted up to that second and none minted from the next second', () => {
+  // Stream refuses a user token whose iat is before revoke_tokens_issued_before.
+  const revoked = (iat: number, cutoff: Date): boolean => iat * 1000 < cutoff.getTime();
+  const second = 1_800_000_000;
+  for (const backdateSeconds of [0, 1, 5, 30]) {
+    for (const atMs of [second * 1000, second * 1000 + 1, second * 1000 + 500, second * 1000 + 999]) {
+      let now = 0;
+      const minter = new StreamTokenMinter({ apiSecret: SECRET, ttlSeconds: 600, backdateSeconds, now: () => now });
+      const cutoff = minter.revocationCutoff(atMs);
+      const label = `backdate ${backdateSeconds}, at ${atMs}`;
+      for (const mintedAt of [atMs, second * 1000, second * 1000 + 999, (second - 1) * 1000, (second - 3600) * 1000]) {
+        now = mintedAt;
+        assert.ok(revoked(minter.mint('dave').issuedAt, cutoff), `${label}: minted at ${mintedAt} survives`);
+      }
+      for (const mintedAt of [(second + 1) * 1000, (second + 1) * 1000 + 999, (second + 60) * 1000]) {
+        now = mintedAt;
+        assert.ok(!revoked(minter.mint('dave').issuedAt, cutoff), `${label}: minted at ${mintedAt} is revoked`);
+      }
+      assert.equal(cutoff.getTime() % 1000, 0, 'a whole second');
+    }
+  }
+});
