@@ -137,6 +137,7 @@ interface VerifyPlan {
 const EC_CURVES: Readonly<Record<string, string>> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
 const EC_SIGNATURE_LENGTHS: Readonly<Record<string, number>> = { ES256: 64, ES384: 96, ES512: 132 };
 const MIN_RSA_BITS = 2048;
+const DIGEST_BYTES: Readonly<Record<string, number>> = { sha256: 32, sha384: 48, sha512: 64 };
 
 /** An odd public exponent of at least 3 (65537 in practice); 1 or an even one makes signatures forgeable or meaningless. */
 function usableRsaExponent(exponent: bigint | undefined): boolean {
@@ -165,6 +166,8 @@ function buildPlan(key: KeyObject, alg: AsymmetricAlgorithm): VerifyPlan | null 
       // A key restricted to other PSS parameters cannot verify this algorithm.
       if (details.hashAlgorithm !== undefined && details.hashAlgorithm !== digest) return null;
       if (details.mgf1HashAlgorithm !== undefined && details.mgf1HashAlgorithm !== digest) return null;
+      // JWS salts are the digest's length (RFC 7518 §3.5); a key demanding a longer salt never verifies one.
+      if (details.saltLength !== undefined && details.saltLength > DIGEST_BYTES[digest]!) return null;
     } else if (type !== 'rsa') {
       return null;
     }

@@ -167,10 +167,11 @@ describe('verifyJwsSignature', () => {
     assert.equal(verifyJwsSignature('RS256', rsa2048.privateKey, input, rsaSig), false);
   });
 
-  it('is false, not a throw, when node:crypto throws', () => {
+  it('is false, not a throw, for a key node:crypto would throw on: an RSA-PSS key demanding a longer salt than JWS uses', () => {
     const sig = Buffer.alloc(256, 1);
     const pss = { key: pssSalt64.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST };
     assert.throws(() => cryptoVerify('sha256', input, pss, sig), 'node:crypto throws for this key and salt length');
+    assert.equal(keyFitsAlgorithm(pssSalt64.publicKey, 'PS256'), false, 'refused as a key for PS256, like any key that cannot verify it');
     assert.equal(verifyJwsSignature('PS256', pssSalt64.publicKey, input, sig), false);
   });
 });
