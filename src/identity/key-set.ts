@@ -1,9 +1,8 @@
-import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { SessionTokenError } from './errors.js';
 import { DOCUMENT_FAILURE_TEXT, DocumentFetchError, fetchJsonDocument, parseKeyUrl } from './fetch-json.js';
-import { isAsymmetricAlgorithm, keyFitsAlgorithm } from './jws.js';
+import { countUsable, findKey, importJwks, indexStaticKeys, singleUsable, type KeyIndex } from './key-index.js';
 import { discoverJwksUri, discoveryUrl } from './oidc-discovery.js';
-import { jwkThumbprint } from './thumbprint.js';
 import type {
   AsymmetricAlgorithm,
   IssuerKeyStatus,
@@ -26,56 +25,15 @@ export interface KeySetOptions {
   maxDocumentBytes?: number;
 }
 
-interface KeyEntry {
-  key: KeyObject;
-  /** The JWK's `alg`, when it restricts the key to one algorithm. */
-  alg: AsymmetricAlgorithm | undefined;
-  /** RFC 7638 thumbprint, to recognise the same key listed twice. */
-  thumbprint: string;
-}
-
-interface KeyIndex {
-  entries: KeyEntry[];
-  byKid: Map<string, KeyEntry[]>;
-}
-
 interface RemoteKeys extends KeyIndex {
   /** Clock time (ms) at which these keys were fetched. */
   fetchedAt: number;
 }
 
-/** JWK members that only a private or symmetric key has. */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
-const SUPPORTED_KTY: ReadonlySet<unknown> = new Set(['RSA', 'EC', 'OKP']);
 /** Retry timers never fire more often than this, whatever the configuration. */
 const MIN_TIMER_MS = 1000;
 
 const noopLogger: Logger = { info() {}, warn() {}, error() {} };
-
-function emptyIndex(): KeyIndex {
-  return { entries: [], byKid: new Map() };
-}
-
-function addToIndex(index: KeyIndex, entry: KeyEntry, kid: string | undefined): void {
-  index.entries.push(entry);
-  if (kid === undefined) return;
-  const list = index.byKid.get(kid);
-  if (list) list.push(entry);
-  else index.byKid.set(kid, [entry]);
-}
-
-/** Identity of a key: its RFC 7638 thumbprint, or a hash of its SPKI when it has no JWK form (RSA-PSS). */
-function keyIdentity(key: KeyObject): string {
-  try {
-    return jwkThumbprint(key);
-  } catch {
-    return `spki:${createHash('sha256').update(key.export({ format: 'der', type: 'spki' })).digest('base64url')}`;
-  }
-}
-
-function usableFor(entry: KeyEntry, alg: AsymmetricAlgorithm): boolean {
-  return (entry.alg === undefined || entry.alg === alg) && keyFitsAlgorithm(entry.key, alg);
-}
 
 function validateTiming(timing: KeySetTiming): void {
   const checks: Array<[keyof KeySetTiming, number, boolean]> = [
@@ -159,18 +117,7 @@ export class KeySet {
       this.hasRemote = false;
     }
 
-    this.staticKeys = emptyIndex();
-    const seen = new Set<string>();
-    for (const key of issuer.staticKeys ?? []) {
-      if (key?.type !== 'public' || !issuer.algorithms.some((alg) => keyFitsAlgorithm(key, alg))) {
-        throw new Error(`A static key of issuer ${issuer.issuer} is not a public key usable with its algorithms (${issuer.algorithms.join(', ')}).`);
-      }
-      const thumbprint = keyIdentity(key);
-      if (seen.has(thumbprint)) continue;
-      seen.add(thumbprint);
-      // Static keys have no kid of their own; their thumbprint stands in (the dev issuer uses it).
-      addToIndex(this.staticKeys, { key, alg: undefined, thumbprint }, thumbprint);
-    }
+    this.staticKeys = indexStaticKeys(issuer);
     if (!this.hasRemote && this.staticKeys.entries.length === 0) {
       throw new Error(`Issuer ${issuer.issuer} has neither a jwksUri nor static keys.`);
     }
@@ -215,9 +162,9 @@ export class KeySet {
     if (this.remote === null && this.staticKeys.entries.length === 0) {
       return this.afterRefetch(kid, alg);
     }
-    const found = this.find(kid, alg);
+    const found = findKey(this.staticKeys, this.remote, kid, alg);
     if (found !== undefined) return found;
-    if (this.hasRemote && !(kid === undefined && this.countUsable(alg) > 1)) {
+    if (this.hasRemote && !(kid === undefined && countUsable([this.staticKeys, this.remote], alg) > 1)) {
       return this.afterRefetch(kid, alg);
     }
     return this.finalAttempt(kid, alg);
@@ -286,41 +233,6 @@ export class KeySet {
     }
   }
 
-  /** Keys usable for `alg` across static and remote keys, each distinct key counted once. */
-  private countUsable(alg: AsymmetricAlgorithm): number {
-    const seen = new Set<string>();
-    for (const entry of this.staticKeys.entries) if (usableFor(entry, alg)) seen.add(entry.thumbprint);
-    for (const entry of this.remote?.entries ?? []) if (usableFor(entry, alg)) seen.add(entry.thumbprint);
-    return seen.size;
-  }
-
-  private singleUsable(entries: readonly KeyEntry[], alg: AsymmetricAlgorithm): KeyObject | undefined {
-    let match: KeyEntry | undefined;
-    for (const entry of entries) {
-      if (!usableFor(entry, alg)) continue;
-      if (match !== undefined && match.thumbprint !== entry.thumbprint) return undefined;
-      match = entry;
-    }
-    return match?.key;
-  }
-
-  /**
-   * Looks the key up in what is loaded. Returns undefined when not found;
-   * throws `invalid_signature` when the kid names only keys that cannot
-   * verify `alg`.
-   */
-  private find(kid: string | undefined, alg: AsymmetricAlgorithm): KeyObject | undefined {
-    if (kid === undefined) {
-      if (this.remote === null) return this.singleUsable(this.staticKeys.entries, alg);
-      if (this.countUsable(alg) !== 1) return undefined;
-      return this.singleUsable(this.staticKeys.entries, alg) ?? this.singleUsable(this.remote.entries, alg);
-    }
-    const named = this.remote?.byKid.get(kid) ?? this.staticKeys.byKid.get(kid);
-    if (named === undefined) return undefined;
-    for (const entry of named) if (usableFor(entry, alg)) return entry.key;
-    throw new SessionTokenError('invalid_signature', 'The signing key does not match the token algorithm.');
-  }
-
   private async afterRefetch(kid: string | undefined, alg: AsymmetricAlgorithm): Promise<KeyObject> {
     await this.refresh();
     this.dropExpired(this.now());
@@ -338,10 +250,10 @@ export class KeySet {
     if (this.remote === null && this.staticKeys.entries.length === 0) {
       throw new SessionTokenError('keys_unavailable', 'Signing keys for this issuer are currently unavailable.');
     }
-    const found = this.find(kid, alg);
+    const found = findKey(this.staticKeys, this.remote, kid, alg);
     if (found !== undefined) return found;
     if (kid !== undefined) {
-      const pinned = this.singleUsable(this.staticKeys.entries, alg);
+      const pinned = singleUsable(this.staticKeys.entries, alg);
       if (pinned !== undefined) return pinned;
     }
     throw new SessionTokenError(
@@ -366,7 +278,7 @@ export class KeySet {
         this.discoveredJwksUrl = null;
         throw error;
       }
-      const { index, skipped } = this.importJwks(document);
+      const { index, skipped } = importJwks(document, this.options.algorithms);
       if (this.closed) return;
       this.remote = { ...index, fetchedAt: this.now() };
       this.lastError = null;
@@ -410,58 +322,6 @@ export class KeySet {
       });
     }
     return this.discoveredJwksUrl;
-  }
-
-  private importJwks(document: unknown): { index: KeyIndex; skipped: number } {
-    if (typeof document !== 'object' || document === null || Array.isArray(document)) {
-      throw new DocumentFetchError('JWKS document is not a JSON object');
-    }
-    const keys = (document as { keys?: unknown }).keys;
-    if (!Array.isArray(keys)) throw new DocumentFetchError('JWKS document has no "keys" array');
-    const index = emptyIndex();
-    let skipped = 0;
-    for (const candidate of keys) {
-      const entry = this.importJwk(candidate);
-      if (entry === null) {
-        skipped++;
-        continue;
-      }
-      addToIndex(index, entry.entry, entry.kid);
-    }
-    // An empty list is the issuer's word that no key signs any more; keys it lists but none usable is a mistake.
-    if (index.entries.length === 0 && keys.length > 0) {
-      throw new DocumentFetchError(`JWKS document has no usable signing keys (${skipped} skipped)`);
-    }
-    return { index, skipped };
-  }
-
-  private importJwk(candidate: unknown): { entry: KeyEntry; kid: string | undefined } | null {
-    if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) return null;
-    const jwk = candidate as Record<string, unknown>;
-    if (!SUPPORTED_KTY.has(jwk['kty'])) return null;
-    if (jwk['use'] !== undefined && jwk['use'] !== 'sig') return null;
-    const keyOps = jwk['key_ops'];
-    if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) return null;
-    for (const member of PRIVATE_MEMBERS) if (jwk[member] !== undefined) return null;
-    const kid = jwk['kid'];
-    if (kid !== undefined && typeof kid !== 'string') return null;
-    const jwkAlg = jwk['alg'];
-    let alg: AsymmetricAlgorithm | undefined;
-    if (jwkAlg !== undefined) {
-      // A symmetric, encryption or unknown alg makes the key unusable for us.
-      if (!isAsymmetricAlgorithm(jwkAlg)) return null;
-      alg = jwkAlg;
-    }
-    let key: KeyObject;
-    try {
-      key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
-    } catch {
-      return null;
-    }
-    const allowed = this.options.algorithms;
-    const fits = alg === undefined ? allowed.some((a) => keyFitsAlgorithm(key, a)) : allowed.includes(alg) && keyFitsAlgorithm(key, alg);
-    if (!fits) return null;
-    return { entry: { key, alg, thumbprint: keyIdentity(key) }, kid };
   }
 
   private schedule(succeeded: boolean): void {
