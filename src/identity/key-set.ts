@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { SessionTokenError } from './errors.js';
 import { DOCUMENT_FAILURE_TEXT, DocumentFetchError, fetchJsonDocument, parseKeyUrl } from './fetch-json.js';
+import { FetchSchedule, settlesWithin } from './fetch-schedule.js';
 import { countUsable, findKey, importJwks, indexStaticKeys, singleUsable, type KeyIndex } from './key-index.js';
 import { discoverJwksUri, discoveryUrl } from './oidc-discovery.js';
 import type {
@@ -30,8 +31,8 @@ interface RemoteKeys extends KeyIndex {
   fetchedAt: number;
 }
 
-/** Retry timers never fire more often than this, whatever the configuration. */
-const MIN_TIMER_MS = 1000;
+/** How long a request waits for a key fetch unless configured. */
+export const DEFAULT_FETCH_WAIT_MS = 1000;
 
 const noopLogger: Logger = { info() {}, warn() {}, error() {} };
 
@@ -41,6 +42,7 @@ function validateTiming(timing: KeySetTiming): void {
     ['cooldownSeconds', timing.cooldownSeconds, timing.cooldownSeconds >= 0],
     ['maxStaleSeconds', timing.maxStaleSeconds, timing.maxStaleSeconds >= 0],
     ['fetchTimeoutMs', timing.fetchTimeoutMs, timing.fetchTimeoutMs > 0],
+    ['fetchWaitMs', timing.fetchWaitMs ?? DEFAULT_FETCH_WAIT_MS, (timing.fetchWaitMs ?? DEFAULT_FETCH_WAIT_MS) >= 0],
   ];
   for (const [name, value, ok] of checks) {
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok) {
@@ -53,10 +55,12 @@ function validateTiming(timing: KeySetTiming): void {
  * The signing keys of one issuer: static keys known at startup and/or a
  * remote JWKS (given, or found by OIDC discovery).
  *
- * Fetch discipline: no two fetches start less than `cooldownSeconds` apart
- * (by the injected clock), whatever triggers them: the background refresh,
- * tokens with unknown `kid`s, or lookups while no keys are loaded.
- * Concurrent lookups share the one fetch in flight. A failed fetch keeps
+ * Fetch discipline (see `FetchSchedule`, by the injected clock): after a
+ * successful fetch, no other starts for `cooldownSeconds`, whatever triggers
+ * it: the background refresh, tokens with unknown `kid`s, or lookups while no
+ * keys are loaded. After a failed one, the next waits 1 s, doubling with each
+ * further failure up to the cooldown. Concurrent lookups share the one fetch
+ * in flight, and wait for it at most `fetchWaitMs`. A failed fetch keeps
  * the previous keys, which keep verifying for up to `maxStaleSeconds` after
  * they were fetched (never less than `cacheTtlSeconds`, so `maxStaleSeconds:
  * 0` means "no use past the normal cache lifetime"); then they are dropped.
@@ -77,14 +81,13 @@ export class KeySet {
 
   private discoveredJwksUrl: URL | null = null;
   private remote: RemoteKeys | null = null;
-  private lastFetchStartedAt: number | null = null;
-  private nextRefreshAt: number | null = null;
+  private readonly schedule: FetchSchedule;
+  private readonly fetchWaitMs: number;
   private inFlight: Promise<void> | null = null;
   private startPromise: Promise<void> | null = null;
   private lastError: string | null = null;
   /** Public wording of the last failure, for /readyz. */
   private lastFailure: string | null = null;
-  private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(options: KeySetOptions) {
@@ -104,6 +107,13 @@ export class KeySet {
     this.logger = options.logger ?? noopLogger;
     this.observer = options.observer;
     this.maxDocumentBytes = options.maxDocumentBytes;
+    this.fetchWaitMs = options.timing.fetchWaitMs ?? DEFAULT_FETCH_WAIT_MS;
+    this.schedule = new FetchSchedule({
+      cooldownMs: options.timing.cooldownSeconds * 1000,
+      ttlMs: options.timing.cacheTtlSeconds * 1000,
+      now: this.now,
+      onDue: () => void this.refresh(),
+    });
 
     if (issuer.jwksUri !== undefined) {
       this.configuredJwksUrl = parseKeyUrl(issuer.jwksUri, `The jwksUri of issuer ${issuer.issuer}`);
@@ -151,14 +161,13 @@ export class KeySet {
    * Synchronous when the answer is known; a promise when a fetch is needed
    * first. Fails with `SessionTokenError`: `unknown_key` (no such kid, or no
    * single key for a token without kid), `invalid_signature` (the kid names a
-   * key of another type or algorithm), `keys_unavailable` (nothing loaded).
+   * key of another type or algorithm), `keys_unavailable` (nothing loaded, or
+   * the kid is unknown while the issuer's keys cannot be fetched).
    */
   getKey(kid: string | undefined, alg: AsymmetricAlgorithm): KeyObject | Promise<KeyObject> {
     const now = this.now();
     this.dropExpired(now);
-    if (this.nextRefreshAt !== null && now >= this.nextRefreshAt && this.inFlight === null && this.mayStartFetch(now)) {
-      void this.refresh();
-    }
+    if (this.inFlight === null && !this.closed && this.hasRemote && this.schedule.refreshDue(now)) void this.refresh();
     if (this.remote === null && this.staticKeys.entries.length === 0) {
       return this.afterRefetch(kid, alg);
     }
@@ -205,16 +214,13 @@ export class KeySet {
   /** Stops background refreshes and aborts a fetch in flight. Loaded keys stay usable. */
   close(): void {
     this.closed = true;
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    this.schedule.close();
     this.abort.abort();
   }
 
   private mayStartFetch(now: number): boolean {
     if (this.closed || !this.hasRemote) return false;
-    return this.lastFetchStartedAt === null || now - this.lastFetchStartedAt >= this.timing.cooldownSeconds * 1000;
+    return this.schedule.mayStart(now);
   }
 
   /** Age (ms) after which fetched keys are dropped. */
@@ -233,10 +239,17 @@ export class KeySet {
     }
   }
 
+  /**
+   * Looks again after a fetch, waiting for it at most `fetchWaitMs`: a slow
+   * or hung issuer delays no request longer than that, and the fetch goes on
+   * for the requests after it.
+   */
   private async afterRefetch(kid: string | undefined, alg: AsymmetricAlgorithm): Promise<KeyObject> {
-    await this.refresh();
+    const fetching = this.refresh();
+    const settled = this.inFlight === null || (await settlesWithin(fetching, this.fetchWaitMs));
     this.dropExpired(this.now());
-    return this.finalAttempt(kid, alg);
+    // Until a fetch has answered, a kid we do not know may be one the issuer has just started using.
+    return this.finalAttempt(kid, alg, !settled || this.lastError !== null);
   }
 
   /**
@@ -246,7 +259,7 @@ export class KeySet {
    * identity provider's kid for it is unknown to us. The signature still has
    * to verify with that key.
    */
-  private finalAttempt(kid: string | undefined, alg: AsymmetricAlgorithm): KeyObject {
+  private finalAttempt(kid: string | undefined, alg: AsymmetricAlgorithm, keysUncertain = false): KeyObject {
     if (this.remote === null && this.staticKeys.entries.length === 0) {
       throw new SessionTokenError('keys_unavailable', 'Signing keys for this issuer are currently unavailable.');
     }
@@ -255,6 +268,9 @@ export class KeySet {
     if (kid !== undefined) {
       const pinned = singleUsable(this.staticKeys.entries, alg);
       if (pinned !== undefined) return pinned;
+    }
+    if (keysUncertain) {
+      throw new SessionTokenError('keys_unavailable', 'The token names a signing key that could not be loaded from the issuer yet.');
     }
     throw new SessionTokenError(
       'unknown_key',
@@ -266,8 +282,6 @@ export class KeySet {
 
   private async load(): Promise<void> {
     const startedAt = this.now();
-    this.lastFetchStartedAt = startedAt;
-    let ok = false;
     try {
       const url = await this.jwksUrl();
       let document: unknown;
@@ -283,7 +297,7 @@ export class KeySet {
       this.remote = { ...index, fetchedAt: this.now() };
       this.lastError = null;
       this.lastFailure = null;
-      ok = true;
+      this.schedule.succeeded(startedAt);
       this.logger.info({ issuer: this.issuer, keyCount: index.entries.length, skippedKeys: skipped }, 'Loaded signing keys');
       this.report('success');
     } catch (error) {
@@ -292,13 +306,12 @@ export class KeySet {
       this.lastError = reason;
       this.lastFailure = DOCUMENT_FAILURE_TEXT[error instanceof DocumentFetchError ? error.failure : 'invalid_document'];
       const keptKeys = this.remote !== null;
+      const retryInMs = this.schedule.failed();
       this.logger.warn(
-        { issuer: this.issuer, reason, keptPreviousKeys: keptKeys },
+        { issuer: this.issuer, reason, keptPreviousKeys: keptKeys, retryInMs },
         keptKeys ? 'Signing key refresh failed; still using the previous keys' : 'Signing key fetch failed; no keys loaded',
       );
       this.report('error', reason);
-    } finally {
-      if (!this.closed) this.schedule(ok);
     }
   }
 
@@ -322,23 +335,6 @@ export class KeySet {
       });
     }
     return this.discoveredJwksUrl;
-  }
-
-  private schedule(succeeded: boolean): void {
-    const ttlMs = this.timing.cacheTtlSeconds * 1000;
-    const cooldownMs = this.timing.cooldownSeconds * 1000;
-    // After a success, refresh every TTL. After a failure, retry as soon as the
-    // cooldown allows: sooner than the TTL in any sensible configuration, and
-    // never faster than the cooldown.
-    const delay = succeeded ? ttlMs : cooldownMs;
-    const timerDelay = Math.max(MIN_TIMER_MS, delay);
-    this.nextRefreshAt = this.now() + delay;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.refresh();
-    }, Math.min(timerDelay, 2 ** 31 - 1));
-    this.timer.unref();
   }
 
   private report(outcome: 'success' | 'error', reason?: string): void {
