@@ -86,6 +86,7 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
     cooldownSeconds: read.integer('JWKS_COOLDOWN_SECONDS', 30, 1, 3600),
     maxStaleSeconds: read.integer('JWKS_MAX_STALE_SECONDS', 86_400, 0, 604_800),
     fetchTimeoutMs: read.integer('JWKS_FETCH_TIMEOUT_MS', 5000, 100, 60_000),
+    fetchWaitMs: read.integer('JWKS_FETCH_WAIT_MS', 1000, 0, 60_000),
   };
   const identity = readIssuers(read, problems, devMode ? devIssuer : null);
   const { issuers } = identity;

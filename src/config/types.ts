@@ -38,7 +38,8 @@ export interface ServiceConfig {
   };
   identity: {
     issuers: IssuerOptions[];
-    keySetTiming: KeySetTiming;
+    /** `JWKS_*` timing; every field set, `fetchWaitMs` (`JWKS_FETCH_WAIT_MS`) included. */
+    keySetTiming: Required<KeySetTiming>;
     clockSkewSeconds: number;
     /** OIDC issuers configured with `"audience": "*"`: any audience is accepted, and a warning says so at start. */
     anyAudience: string[];

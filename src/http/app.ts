@@ -295,6 +295,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
           policy,
           onUserDeleted: config.sync.onUserDeleted,
           userIdPrefix: config.identity.issuers.find((issuer) => issuer.kind === 'clerk')?.userIdPrefix ?? '',
+          events: store,
         }),
         ...(now ? { now } : {}),
       });

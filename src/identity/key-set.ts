@@ -1,9 +1,9 @@
-import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { SessionTokenError } from './errors.js';
 import { DOCUMENT_FAILURE_TEXT, DocumentFetchError, fetchJsonDocument, parseKeyUrl } from './fetch-json.js';
-import { isAsymmetricAlgorithm, keyFitsAlgorithm } from './jws.js';
+import { FetchSchedule, settlesWithin } from './fetch-schedule.js';
+import { countUsable, findKey, importJwks, indexStaticKeys, singleUsable, type KeyIndex } from './key-index.js';
 import { discoverJwksUri, discoveryUrl } from './oidc-discovery.js';
-import { jwkThumbprint } from './thumbprint.js';
 import type {
   AsymmetricAlgorithm,
   IssuerKeyStatus,
@@ -26,56 +26,15 @@ export interface KeySetOptions {
   maxDocumentBytes?: number;
 }
 
-interface KeyEntry {
-  key: KeyObject;
-  /** The JWK's `alg`, when it restricts the key to one algorithm. */
-  alg: AsymmetricAlgorithm | undefined;
-  /** RFC 7638 thumbprint, to recognise the same key listed twice. */
-  thumbprint: string;
-}
-
-interface KeyIndex {
-  entries: KeyEntry[];
-  byKid: Map<string, KeyEntry[]>;
-}
-
 interface RemoteKeys extends KeyIndex {
   /** Clock time (ms) at which these keys were fetched. */
   fetchedAt: number;
 }
 
-/** JWK members that only a private or symmetric key has. */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
-const SUPPORTED_KTY: ReadonlySet<unknown> = new Set(['RSA', 'EC', 'OKP']);
-/** Retry timers never fire more often than this, whatever the configuration. */
-const MIN_TIMER_MS = 1000;
+/** How long a request waits for a key fetch unless configured. */
+export const DEFAULT_FETCH_WAIT_MS = 1000;
 
 const noopLogger: Logger = { info() {}, warn() {}, error() {} };
-
-function emptyIndex(): KeyIndex {
-  return { entries: [], byKid: new Map() };
-}
-
-function addToIndex(index: KeyIndex, entry: KeyEntry, kid: string | undefined): void {
-  index.entries.push(entry);
-  if (kid === undefined) return;
-  const list = index.byKid.get(kid);
-  if (list) list.push(entry);
-  else index.byKid.set(kid, [entry]);
-}
-
-/** Identity of a key: its RFC 7638 thumbprint, or a hash of its SPKI when it has no JWK form (RSA-PSS). */
-function keyIdentity(key: KeyObject): string {
-  try {
-    return jwkThumbprint(key);
-  } catch {
-    return `spki:${createHash('sha256').update(key.export({ format: 'der', type: 'spki' })).digest('base64url')}`;
-  }
-}
-
-function usableFor(entry: KeyEntry, alg: AsymmetricAlgorithm): boolean {
-  return (entry.alg === undefined || entry.alg === alg) && keyFitsAlgorithm(entry.key, alg);
-}
 
 function validateTiming(timing: KeySetTiming): void {
   const checks: Array<[keyof KeySetTiming, number, boolean]> = [
@@ -83,6 +42,7 @@ function validateTiming(timing: KeySetTiming): void {
     ['cooldownSeconds', timing.cooldownSeconds, timing.cooldownSeconds >= 0],
     ['maxStaleSeconds', timing.maxStaleSeconds, timing.maxStaleSeconds >= 0],
     ['fetchTimeoutMs', timing.fetchTimeoutMs, timing.fetchTimeoutMs > 0],
+    ['fetchWaitMs', timing.fetchWaitMs ?? DEFAULT_FETCH_WAIT_MS, (timing.fetchWaitMs ?? DEFAULT_FETCH_WAIT_MS) >= 0],
   ];
   for (const [name, value, ok] of checks) {
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok) {
@@ -95,10 +55,12 @@ function validateTiming(timing: KeySetTiming): void {
  * The signing keys of one issuer: static keys known at startup and/or a
  * remote JWKS (given, or found by OIDC discovery).
  *
- * Fetch discipline: no two fetches start less than `cooldownSeconds` apart
- * (by the injected clock), whatever triggers them: the background refresh,
- * tokens with unknown `kid`s, or lookups while no keys are loaded.
- * Concurrent lookups share the one fetch in flight. A failed fetch keeps
+ * Fetch discipline (see `FetchSchedule`, by the injected clock): after a
+ * successful fetch, no other starts for `cooldownSeconds`, whatever triggers
+ * it: the background refresh, tokens with unknown `kid`s, or lookups while no
+ * keys are loaded. After a failed one, the next waits 1 s, doubling with each
+ * further failure up to the cooldown. Concurrent lookups share the one fetch
+ * in flight, and wait for it at most `fetchWaitMs`. A failed fetch keeps
  * the previous keys, which keep verifying for up to `maxStaleSeconds` after
  * they were fetched (never less than `cacheTtlSeconds`, so `maxStaleSeconds:
  * 0` means "no use past the normal cache lifetime"); then they are dropped.
@@ -119,14 +81,13 @@ export class KeySet {
 
   private discoveredJwksUrl: URL | null = null;
   private remote: RemoteKeys | null = null;
-  private lastFetchStartedAt: number | null = null;
-  private nextRefreshAt: number | null = null;
+  private readonly schedule: FetchSchedule;
+  private readonly fetchWaitMs: number;
   private inFlight: Promise<void> | null = null;
   private startPromise: Promise<void> | null = null;
   private lastError: string | null = null;
   /** Public wording of the last failure, for /readyz. */
   private lastFailure: string | null = null;
-  private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(options: KeySetOptions) {
@@ -146,6 +107,13 @@ export class KeySet {
     this.logger = options.logger ?? noopLogger;
     this.observer = options.observer;
     this.maxDocumentBytes = options.maxDocumentBytes;
+    this.fetchWaitMs = options.timing.fetchWaitMs ?? DEFAULT_FETCH_WAIT_MS;
+    this.schedule = new FetchSchedule({
+      cooldownMs: options.timing.cooldownSeconds * 1000,
+      ttlMs: options.timing.cacheTtlSeconds * 1000,
+      now: this.now,
+      onDue: () => void this.refresh(),
+    });
 
     if (issuer.jwksUri !== undefined) {
       this.configuredJwksUrl = parseKeyUrl(issuer.jwksUri, `The jwksUri of issuer ${issuer.issuer}`);
@@ -159,18 +127,7 @@ export class KeySet {
       this.hasRemote = false;
     }
 
-    this.staticKeys = emptyIndex();
-    const seen = new Set<string>();
-    for (const key of issuer.staticKeys ?? []) {
-      if (key?.type !== 'public' || !issuer.algorithms.some((alg) => keyFitsAlgorithm(key, alg))) {
-        throw new Error(`A static key of issuer ${issuer.issuer} is not a public key usable with its algorithms (${issuer.algorithms.join(', ')}).`);
-      }
-      const thumbprint = keyIdentity(key);
-      if (seen.has(thumbprint)) continue;
-      seen.add(thumbprint);
-      // Static keys have no kid of their own; their thumbprint stands in (the dev issuer uses it).
-      addToIndex(this.staticKeys, { key, alg: undefined, thumbprint }, thumbprint);
-    }
+    this.staticKeys = indexStaticKeys(issuer);
     if (!this.hasRemote && this.staticKeys.entries.length === 0) {
       throw new Error(`Issuer ${issuer.issuer} has neither a jwksUri nor static keys.`);
     }
@@ -204,20 +161,19 @@ export class KeySet {
    * Synchronous when the answer is known; a promise when a fetch is needed
    * first. Fails with `SessionTokenError`: `unknown_key` (no such kid, or no
    * single key for a token without kid), `invalid_signature` (the kid names a
-   * key of another type or algorithm), `keys_unavailable` (nothing loaded).
+   * key of another type or algorithm), `keys_unavailable` (nothing loaded, or
+   * the kid is unknown while the issuer's keys cannot be fetched).
    */
   getKey(kid: string | undefined, alg: AsymmetricAlgorithm): KeyObject | Promise<KeyObject> {
     const now = this.now();
     this.dropExpired(now);
-    if (this.nextRefreshAt !== null && now >= this.nextRefreshAt && this.inFlight === null && this.mayStartFetch(now)) {
-      void this.refresh();
-    }
+    if (this.inFlight === null && !this.closed && this.hasRemote && this.schedule.refreshDue(now)) void this.refresh();
     if (this.remote === null && this.staticKeys.entries.length === 0) {
       return this.afterRefetch(kid, alg);
     }
-    const found = this.find(kid, alg);
+    const found = findKey(this.staticKeys, this.remote, kid, alg);
     if (found !== undefined) return found;
-    if (this.hasRemote && !(kid === undefined && this.countUsable(alg) > 1)) {
+    if (this.hasRemote && !(kid === undefined && countUsable([this.staticKeys, this.remote], alg) > 1)) {
       return this.afterRefetch(kid, alg);
     }
     return this.finalAttempt(kid, alg);
@@ -258,16 +214,13 @@ export class KeySet {
   /** Stops background refreshes and aborts a fetch in flight. Loaded keys stay usable. */
   close(): void {
     this.closed = true;
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    this.schedule.close();
     this.abort.abort();
   }
 
   private mayStartFetch(now: number): boolean {
     if (this.closed || !this.hasRemote) return false;
-    return this.lastFetchStartedAt === null || now - this.lastFetchStartedAt >= this.timing.cooldownSeconds * 1000;
+    return this.schedule.mayStart(now);
   }
 
   /** Age (ms) after which fetched keys are dropped. */
@@ -286,45 +239,17 @@ export class KeySet {
     }
   }
 
-  /** Keys usable for `alg` across static and remote keys, each distinct key counted once. */
-  private countUsable(alg: AsymmetricAlgorithm): number {
-    const seen = new Set<string>();
-    for (const entry of this.staticKeys.entries) if (usableFor(entry, alg)) seen.add(entry.thumbprint);
-    for (const entry of this.remote?.entries ?? []) if (usableFor(entry, alg)) seen.add(entry.thumbprint);
-    return seen.size;
-  }
-
-  private singleUsable(entries: readonly KeyEntry[], alg: AsymmetricAlgorithm): KeyObject | undefined {
-    let match: KeyEntry | undefined;
-    for (const entry of entries) {
-      if (!usableFor(entry, alg)) continue;
-      if (match !== undefined && match.thumbprint !== entry.thumbprint) return undefined;
-      match = entry;
-    }
-    return match?.key;
-  }
-
   /**
-   * Looks the key up in what is loaded. Returns undefined when not found;
-   * throws `invalid_signature` when the kid names only keys that cannot
-   * verify `alg`.
+   * Looks again after a fetch, waiting for it at most `fetchWaitMs`: a slow
+   * or hung issuer delays no request longer than that, and the fetch goes on
+   * for the requests after it.
    */
-  private find(kid: string | undefined, alg: AsymmetricAlgorithm): KeyObject | undefined {
-    if (kid === undefined) {
-      if (this.remote === null) return this.singleUsable(this.staticKeys.entries, alg);
-      if (this.countUsable(alg) !== 1) return undefined;
-      return this.singleUsable(this.staticKeys.entries, alg) ?? this.singleUsable(this.remote.entries, alg);
-    }
-    const named = this.remote?.byKid.get(kid) ?? this.staticKeys.byKid.get(kid);
-    if (named === undefined) return undefined;
-    for (const entry of named) if (usableFor(entry, alg)) return entry.key;
-    throw new SessionTokenError('invalid_signature', 'The signing key does not match the token algorithm.');
-  }
-
   private async afterRefetch(kid: string | undefined, alg: AsymmetricAlgorithm): Promise<KeyObject> {
-    await this.refresh();
+    const fetching = this.refresh();
+    const settled = this.inFlight === null || (await settlesWithin(fetching, this.fetchWaitMs));
     this.dropExpired(this.now());
-    return this.finalAttempt(kid, alg);
+    // Until a fetch has answered, a kid we do not know may be one the issuer has just started using.
+    return this.finalAttempt(kid, alg, !settled || this.lastError !== null);
   }
 
   /**
@@ -334,15 +259,18 @@ export class KeySet {
    * identity provider's kid for it is unknown to us. The signature still has
    * to verify with that key.
    */
-  private finalAttempt(kid: string | undefined, alg: AsymmetricAlgorithm): KeyObject {
+  private finalAttempt(kid: string | undefined, alg: AsymmetricAlgorithm, keysUncertain = false): KeyObject {
     if (this.remote === null && this.staticKeys.entries.length === 0) {
       throw new SessionTokenError('keys_unavailable', 'Signing keys for this issuer are currently unavailable.');
     }
-    const found = this.find(kid, alg);
+    const found = findKey(this.staticKeys, this.remote, kid, alg);
     if (found !== undefined) return found;
     if (kid !== undefined) {
-      const pinned = this.singleUsable(this.staticKeys.entries, alg);
+      const pinned = singleUsable(this.staticKeys.entries, alg);
       if (pinned !== undefined) return pinned;
+    }
+    if (keysUncertain) {
+      throw new SessionTokenError('keys_unavailable', 'The token names a signing key that could not be loaded from the issuer yet.');
     }
     throw new SessionTokenError(
       'unknown_key',
@@ -354,8 +282,6 @@ export class KeySet {
 
   private async load(): Promise<void> {
     const startedAt = this.now();
-    this.lastFetchStartedAt = startedAt;
-    let ok = false;
     try {
       const url = await this.jwksUrl();
       let document: unknown;
@@ -366,12 +292,12 @@ export class KeySet {
         this.discoveredJwksUrl = null;
         throw error;
       }
-      const { index, skipped } = this.importJwks(document);
+      const { index, skipped } = importJwks(document, this.options.algorithms);
       if (this.closed) return;
       this.remote = { ...index, fetchedAt: this.now() };
       this.lastError = null;
       this.lastFailure = null;
-      ok = true;
+      this.schedule.succeeded(startedAt);
       this.logger.info({ issuer: this.issuer, keyCount: index.entries.length, skippedKeys: skipped }, 'Loaded signing keys');
       this.report('success');
     } catch (error) {
@@ -380,13 +306,12 @@ export class KeySet {
       this.lastError = reason;
       this.lastFailure = DOCUMENT_FAILURE_TEXT[error instanceof DocumentFetchError ? error.failure : 'invalid_document'];
       const keptKeys = this.remote !== null;
+      const retryInMs = this.schedule.failed();
       this.logger.warn(
-        { issuer: this.issuer, reason, keptPreviousKeys: keptKeys },
+        { issuer: this.issuer, reason, keptPreviousKeys: keptKeys, retryInMs },
         keptKeys ? 'Signing key refresh failed; still using the previous keys' : 'Signing key fetch failed; no keys loaded',
       );
       this.report('error', reason);
-    } finally {
-      if (!this.closed) this.schedule(ok);
     }
   }
 
@@ -410,75 +335,6 @@ export class KeySet {
       });
     }
     return this.discoveredJwksUrl;
-  }
-
-  private importJwks(document: unknown): { index: KeyIndex; skipped: number } {
-    if (typeof document !== 'object' || document === null || Array.isArray(document)) {
-      throw new DocumentFetchError('JWKS document is not a JSON object');
-    }
-    const keys = (document as { keys?: unknown }).keys;
-    if (!Array.isArray(keys)) throw new DocumentFetchError('JWKS document has no "keys" array');
-    const index = emptyIndex();
-    let skipped = 0;
-    for (const candidate of keys) {
-      const entry = this.importJwk(candidate);
-      if (entry === null) {
-        skipped++;
-        continue;
-      }
-      addToIndex(index, entry.entry, entry.kid);
-    }
-    // An empty list is the issuer's word that no key signs any more; keys it lists but none usable is a mistake.
-    if (index.entries.length === 0 && keys.length > 0) {
-      throw new DocumentFetchError(`JWKS document has no usable signing keys (${skipped} skipped)`);
-    }
-    return { index, skipped };
-  }
-
-  private importJwk(candidate: unknown): { entry: KeyEntry; kid: string | undefined } | null {
-    if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) return null;
-    const jwk = candidate as Record<string, unknown>;
-    if (!SUPPORTED_KTY.has(jwk['kty'])) return null;
-    if (jwk['use'] !== undefined && jwk['use'] !== 'sig') return null;
-    const keyOps = jwk['key_ops'];
-    if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) return null;
-    for (const member of PRIVATE_MEMBERS) if (jwk[member] !== undefined) return null;
-    const kid = jwk['kid'];
-    if (kid !== undefined && typeof kid !== 'string') return null;
-    const jwkAlg = jwk['alg'];
-    let alg: AsymmetricAlgorithm | undefined;
-    if (jwkAlg !== undefined) {
-      // A symmetric, encryption or unknown alg makes the key unusable for us.
-      if (!isAsymmetricAlgorithm(jwkAlg)) return null;
-      alg = jwkAlg;
-    }
-    let key: KeyObject;
-    try {
-      key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
-    } catch {
-      return null;
-    }
-    const allowed = this.options.algorithms;
-    const fits = alg === undefined ? allowed.some((a) => keyFitsAlgorithm(key, a)) : allowed.includes(alg) && keyFitsAlgorithm(key, alg);
-    if (!fits) return null;
-    return { entry: { key, alg, thumbprint: keyIdentity(key) }, kid };
-  }
-
-  private schedule(succeeded: boolean): void {
-    const ttlMs = this.timing.cacheTtlSeconds * 1000;
-    const cooldownMs = this.timing.cooldownSeconds * 1000;
-    // After a success, refresh every TTL. After a failure, retry as soon as the
-    // cooldown allows: sooner than the TTL in any sensible configuration, and
-    // never faster than the cooldown.
-    const delay = succeeded ? ttlMs : cooldownMs;
-    const timerDelay = Math.max(MIN_TIMER_MS, delay);
-    this.nextRefreshAt = this.now() + delay;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.refresh();
-    }, Math.min(timerDelay, 2 ** 31 - 1));
-    this.timer.unref();
   }
 
   private report(outcome: 'success' | 'error', reason?: string): void {

@@ -56,12 +56,20 @@ export interface IssuerOptions {
 export interface KeySetTiming {
   /** Background refresh interval. */
   cacheTtlSeconds: number;
-  /** Minimum time between two fetches triggered by unknown `kid`s. */
+  /**
+   * Minimum time between a successful fetch and the next one triggered by an
+   * unknown `kid`; also the longest retry delay after failed fetches.
+   */
   cooldownSeconds: number;
   /** How long the last good keys keep verifying while fetches fail. */
   maxStaleSeconds: number;
   /** Per-fetch timeout. */
   fetchTimeoutMs: number;
+  /**
+   * Longest time a verification waits for a key fetch it needs (default 1000);
+   * the fetch itself goes on, up to `fetchTimeoutMs`, for later requests. 0: never wait.
+   */
+  fetchWaitMs?: number;
 }
 
 /** What the verifier learned from a token it accepted. Everything here is verified. */

@@ -2,13 +2,15 @@
  * Small pieces of state the user sync and the Clerk webhooks keep between
  * requests: a per-user profile hash (so an unchanged profile is not sent to
  * Stream again), the users removed by a `user.deleted` webhook (refused
- * tokens from then on), and the webhook ids already applied (replay guard).
+ * tokens from then on), the webhook ids already applied (replay guard), and
+ * the order of each user's identity-provider events (see user-event-order.ts).
  *
  * `MemorySyncStore` serves a single instance; `RedisSyncStore` is used when
  * `REDIS_URL` is set, so every instance sees the same state.
  */
 
 import type { RedisClient } from './redis.js';
+import { eventOrder, nextRecord, RECORD_USER_EVENT_SCRIPT, recordsDeletion, type UserEventStamp } from './user-event-order.js';
 
 export interface SyncStore {
   /** The cached profile hash, or `null` when absent or expired. */
@@ -19,7 +21,15 @@ export interface SyncStore {
 
   markRemoved(userId: string): Promise<void>;
   clearRemoved(userId: string): Promise<void>;
+  /** Marked removed, or the last user event applied for it (`recordUserEvent`) was a deletion. */
   isRemoved(userId: string): Promise<boolean>;
+
+  /**
+   * Records an identity-provider event for the user unless it is older than
+   * the last one applied (see user-event-order.ts): `true` when the event is to
+   * be applied, `false` when it is stale. Atomic across instances.
+   */
+  recordUserEvent(userId: string, event: UserEventStamp): Promise<boolean>;
 
   /** `true` the first time an id is claimed within `ttlSeconds`, `false` after. Atomic across instances. */
   claimWebhookId(id: string, ttlSeconds: number): Promise<boolean>;
@@ -130,7 +140,9 @@ export interface MemorySyncStoreOptions {
   maxRemoved?: number;
   /** Most webhook ids remembered. Default 20,000. */
   maxWebhookIds?: number;
-  /** How long a removed-user mark lives. Default {@link DEFAULT_REMOVED_TTL_SECONDS}; 0 keeps it until evicted. */
+  /** Most per-user event records kept. Default 100,000. */
+  maxUserEvents?: number;
+  /** How long a removed-user mark (and a user's event record) lives. Default {@link DEFAULT_REMOVED_TTL_SECONDS}; 0 keeps it until evicted. */
   removedTtlSeconds?: number;
   /** Clock, for tests. */
   now?: () => number;
@@ -141,6 +153,7 @@ export class MemorySyncStore implements SyncStore {
   readonly #hashes: BoundedTtlMap<string>;
   readonly #removed: BoundedTtlMap<true>;
   readonly #webhooks: BoundedTtlMap<true>;
+  readonly #userEvents: BoundedTtlMap<number>;
   readonly #removedTtlSeconds: number;
 
   constructor(options: MemorySyncStoreOptions = {}) {
@@ -148,12 +161,13 @@ export class MemorySyncStore implements SyncStore {
     this.#hashes = new BoundedTtlMap(options.maxProfiles ?? 50_000, now);
     this.#removed = new BoundedTtlMap(options.maxRemoved ?? 100_000, now);
     this.#webhooks = new BoundedTtlMap(options.maxWebhookIds ?? 20_000, now);
+    this.#userEvents = new BoundedTtlMap(options.maxUserEvents ?? 100_000, now);
     this.#removedTtlSeconds = options.removedTtlSeconds ?? DEFAULT_REMOVED_TTL_SECONDS;
   }
 
   /** Entry counts, for tests and diagnostics. */
-  get sizes(): { profiles: number; removed: number; webhookIds: number } {
-    return { profiles: this.#hashes.size, removed: this.#removed.size, webhookIds: this.#webhooks.size };
+  get sizes(): { profiles: number; removed: number; webhookIds: number; userEvents: number } {
+    return { profiles: this.#hashes.size, removed: this.#removed.size, webhookIds: this.#webhooks.size, userEvents: this.#userEvents.size };
   }
 
   async getProfileHash(userId: string): Promise<string | null> {
@@ -181,7 +195,7 @@ export class MemorySyncStore implements SyncStore {
   }
 
   async isRemoved(userId: string): Promise<boolean> {
-    return this.#removed.has(userId);
+    return this.#removed.has(userId) || recordsDeletion(this.#userEvents.get(userId) ?? null);
   }
 
   async claimWebhookId(id: string, ttlSeconds: number): Promise<boolean> {
@@ -190,6 +204,15 @@ export class MemorySyncStore implements SyncStore {
 
   async releaseWebhookId(id: string): Promise<void> {
     this.#webhooks.delete(id);
+  }
+
+  // User event order: compared and set in one synchronous step, so concurrent deliveries cannot interleave.
+  async recordUserEvent(userId: string, event: UserEventStamp): Promise<boolean> {
+    const current = this.#userEvents.get(userId) ?? null;
+    const next = nextRecord(current, event);
+    if (next === null) return false;
+    if (next !== current) this.#userEvents.set(userId, next, this.#removedTtlSeconds);
+    return true;
   }
 }
 
@@ -201,7 +224,7 @@ export interface RedisSyncStoreOptions {
   client: RedisClient;
   /** Prefix of every key, so several services can share a Redis. Default `sts:`. */
   keyPrefix?: string;
-  /** How long a removed-user mark lives. Default {@link DEFAULT_REMOVED_TTL_SECONDS}; 0 keeps it forever. */
+  /** How long a removed-user mark (and a user's event record) lives. Default {@link DEFAULT_REMOVED_TTL_SECONDS}; 0 keeps it forever. */
   removedTtlSeconds?: number;
 }
 
@@ -210,6 +233,7 @@ export interface RedisSyncStoreOptions {
  *   sts:profile:<userId>  profile hash, expires after the sync TTL
  *   sts:removed:<userId>  removed-user mark
  *   sts:webhook:<id>      applied webhook id, `SET NX EX`
+ *   sts:user-event:<userId>  order of the last user event applied, same expiry as removed
  */
 export class RedisSyncStore implements SyncStore {
   readonly #client: RedisClient;
@@ -226,7 +250,7 @@ export class RedisSyncStore implements SyncStore {
     return this.#prefix;
   }
 
-  #key(kind: 'profile' | 'removed' | 'webhook', id: string): string {
+  #key(kind: 'profile' | 'removed' | 'webhook' | 'user-event', id: string): string {
     return `${this.#prefix}${kind}:${id}`;
   }
 
@@ -258,7 +282,9 @@ export class RedisSyncStore implements SyncStore {
   }
 
   async isRemoved(userId: string): Promise<boolean> {
-    return (await this.#client.exists(this.#key('removed', userId))) === 1;
+    // Two single-key reads, not one multi-key command: the keys may live in different cluster slots.
+    const [marked, record] = await Promise.all([this.#client.exists(this.#key('removed', userId)), this.#client.get(this.#key('user-event', userId))]);
+    return marked === 1 || recordsDeletion(record === null ? null : Number(record));
   }
 
   async claimWebhookId(id: string, ttlSeconds: number): Promise<boolean> {
@@ -268,5 +294,12 @@ export class RedisSyncStore implements SyncStore {
 
   async releaseWebhookId(id: string): Promise<void> {
     await this.#client.del(this.#key('webhook', id));
+  }
+
+  // User event order: one key per user, compared and set by one Lua script so concurrent deliveries cannot interleave.
+  async recordUserEvent(userId: string, event: UserEventStamp): Promise<boolean> {
+    const ttl = this.#removedTtlSeconds > 0 ? Math.ceil(this.#removedTtlSeconds) : 0;
+    const applied = await this.#client.eval(RECORD_USER_EVENT_SCRIPT, 1, this.#key('user-event', userId), String(eventOrder(event)), event.kind, String(ttl));
+    return applied === 1;
   }
 }

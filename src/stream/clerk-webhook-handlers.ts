@@ -13,12 +13,19 @@
  *     would get. Rules on other claims do not match here.
  * In both cases the cached profile hash is dropped, so the user's next token
  * request writes the full profile from the session's own claims.
+ *
+ * `user.*` events are ordered per user by `occurredAt` in the sync store: an
+ * update older than the last deletion or update applied changes nothing, so a
+ * retried old `user.updated` cannot bring a deleted user back.
  */
 
 import { claimsFromClerkUser, viewsFromClerkUser, type ClerkUserPayload } from '../policy/clerk-user.js';
 import { derivePrivileges } from '../policy/evaluate.js';
 import { claimsView, type CompiledPolicy } from '../policy/policy-file.js';
 import { profileFromClaims } from '../policy/profile.js';
+import type { SyncStore } from '../state/sync-store.js';
+import type { UserEventKind } from '../state/user-event-order.js';
+import { SyncStoreUnavailableError } from './sync-errors.js';
 import type { StreamUserSync, UserDeletedMode } from './user-sync.js';
 
 /** The verified event being applied. */
@@ -29,6 +36,8 @@ export interface ClerkEventContext {
   id: string;
   /** `svix-timestamp` of this delivery. */
   deliveredAt: Date;
+  /** When the event happened by the identity provider's clock (see `clerkEventTime`); orders a user's events. */
+  occurredAt: Date;
 }
 
 export interface ClerkMembershipChange {
@@ -46,7 +55,8 @@ export interface ClerkMembershipChange {
  * `StreamRejectedError` or `SyncStoreUnavailableError` when it could not apply.
  */
 export interface ClerkWebhookHandlers {
-  userUpserted(user: ClerkUserPayload, event: ClerkEventContext): Promise<void>;
+  /** `stale`: older than the last event applied for this user; nothing was done. */
+  userUpserted(user: ClerkUserPayload, event: ClerkEventContext): Promise<'applied' | 'stale'>;
   userDeleted(userId: string, event: ClerkEventContext): Promise<void>;
   /** Revoke the user's Stream tokens issued before `endedAt`. */
   sessionEnded(userId: string, endedAt: Date, event: ClerkEventContext): Promise<void>;
@@ -60,19 +70,34 @@ export interface ClerkWebhookHandlersOptions {
   onUserDeleted: UserDeletedMode;
   /** `CLERK_USER_ID_PREFIX`: Clerk user ids become Stream user ids with it, as on token requests. */
   userIdPrefix?: string;
+  /** Where each user's last applied event is recorded: the sync store the token path reads removals from. */
+  events: Pick<SyncStore, 'recordUserEvent'>;
 }
 
 export function createClerkWebhookHandlers(options: ClerkWebhookHandlersOptions): ClerkWebhookHandlers {
   const { sync, policy } = options;
   const streamId = (clerkUserId: string): string => (options.userIdPrefix ?? '') + clerkUserId;
+  /** `false` when the event is older than the last one applied for the user. */
+  const record = async (userId: string, kind: UserEventKind, event: ClerkEventContext): Promise<boolean> => {
+    try {
+      return await options.events.recordUserEvent(userId, { kind, at: event.occurredAt.getTime() });
+    } catch (error) {
+      throw new SyncStoreUnavailableError('the sync store did not answer', error);
+    }
+  };
   return {
-    async userUpserted(user) {
+    async userUpserted(user, event) {
+      const id = streamId(user.id);
+      if (!(await record(id, 'upsert', event))) return 'stale';
       const { role, teams } = derivePrivileges(viewsFromClerkUser(user), policy);
       const profile = profileFromClaims(claimsFromClerkUser(user));
-      await sync.onUserUpserted({ id: streamId(user.id), ...profile, role, teams });
+      await sync.onUserUpserted({ id, ...profile, role, teams });
+      return 'applied';
     },
-    async userDeleted(userId) {
-      await sync.onUserDeleted(streamId(userId), options.onUserDeleted);
+    async userDeleted(userId, event) {
+      const id = streamId(userId);
+      await record(id, 'delete', event);
+      await sync.onUserDeleted(id, options.onUserDeleted);
     },
     async sessionEnded(userId, endedAt) {
       await sync.revokeTokens(streamId(userId), endedAt);

@@ -39,7 +39,7 @@ test('a valid production configuration resolves Clerk defaults', () => {
   assert.equal(clerk?.jwksUri, 'https://example.clerk.accounts.dev/.well-known/jwks.json');
   assert.deepEqual(clerk?.algorithms, ['RS256']);
   assert.equal(config.identity.clockSkewSeconds, 5);
-  assert.deepEqual(config.identity.keySetTiming, { cacheTtlSeconds: 600, cooldownSeconds: 30, maxStaleSeconds: 86400, fetchTimeoutMs: 5000 });
+  assert.deepEqual(config.identity.keySetTiming, { cacheTtlSeconds: 600, cooldownSeconds: 30, maxStaleSeconds: 86400, fetchTimeoutMs: 5000, fetchWaitMs: 1000 });
 });
 
 test('dev mode is refused in production, by flag or by variable', () => {
@@ -119,6 +119,13 @@ test('request and connection timeouts default to 10 s and 30 s, and accept 1 s t
   assert.equal(set.http.connectionTimeoutMs, 600_000);
   assert.deepEqual(problemsOf({ ...PRODUCTION, HTTP_REQUEST_TIMEOUT_MS: '999', HTTP_CONNECTION_TIMEOUT_MS: '600001' }).sort(), ['HTTP_CONNECTION_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS']);
   assert.deepEqual(problemsOf({ ...PRODUCTION, HTTP_REQUEST_TIMEOUT_MS: '0', HTTP_CONNECTION_TIMEOUT_MS: '10s' }).sort(), ['HTTP_CONNECTION_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS']);
+});
+
+test('JWKS_FETCH_WAIT_MS defaults to 1 s and accepts 0 (never wait) to 60 s', () => {
+  assert.equal(loadConfig({ env: { ...PRODUCTION, JWKS_FETCH_WAIT_MS: '0' }, cwd }).identity.keySetTiming.fetchWaitMs, 0);
+  assert.equal(loadConfig({ env: { ...PRODUCTION, JWKS_FETCH_WAIT_MS: '60000' }, cwd }).identity.keySetTiming.fetchWaitMs, 60_000);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, JWKS_FETCH_WAIT_MS: '60001' }), ['JWKS_FETCH_WAIT_MS']);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, JWKS_FETCH_WAIT_MS: '-1' }), ['JWKS_FETCH_WAIT_MS']);
 });
 
 test('the token lifetime is capped by STREAM_TOKEN_MAX_TTL_SECONDS', () => {

@@ -9,6 +9,7 @@ import { buildApp } from '../../src/http/app.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import { parsePolicyText, PolicyFileError } from '../../src/policy/index.js';
 import { createClerkWebhookHandlers } from '../../src/stream/clerk-webhook-handlers.js';
+import { MemorySyncStore } from '../../src/state/sync-store.js';
 import { compilePolicy } from '../../src/policy/index.js';
 import { LogCapture } from '../support/harness.js';
 import { defaultTiming } from '../identity/fixtures.js';
@@ -76,8 +77,8 @@ describe('issuer namespaces', () => {
       revokeTokens: async (id: string) => void calls.push(`revoke ${id}`),
       onMembershipChanged: async (change: { userId: string }) => void calls.push(`membership ${change.userId}`),
     };
-    const handlers = createClerkWebhookHandlers({ sync, policy: compilePolicy({ roleMap: new Map() }), onUserDeleted: 'deactivate', userIdPrefix: 'clerk_' });
-    const event = { type: 't', id: 'msg_1', deliveredAt: new Date() };
+    const handlers = createClerkWebhookHandlers({ sync, policy: compilePolicy({ roleMap: new Map() }), onUserDeleted: 'deactivate', userIdPrefix: 'clerk_', events: new MemorySyncStore() });
+    const event = { type: 't', id: 'msg_1', deliveredAt: new Date(), occurredAt: new Date() };
     await handlers.userUpserted({ id: 'user_1' }, event);
     await handlers.userDeleted('user_1', event);
     await handlers.sessionEnded('user_1', new Date(), event);

@@ -248,4 +248,31 @@ describe('revocation and webhooks', () => {
       await t.app.close();
     }
   });
+
+  test('a user.updated older than the user.deleted, delivered after it, leaves the user refused with 403', async () => {
+    const t = await service();
+    const deliver = async (id: string, payload: Record<string, unknown>) => {
+      const signed = sign(id, payload);
+      return t.app.inject({ method: 'POST', url: '/webhooks/clerk', headers: signed.headers, payload: signed.body });
+    };
+    const user = (updatedAt: number) => ({ id: 'user_late', object: 'user', first_name: 'Late', last_name: 'Update', created_at: updatedAt - 1e6, updated_at: updatedAt });
+    try {
+      assert.equal((await exchange(t, clerk.mintSessionToken('user_late'))).statusCode, 200);
+      const deletedAt = Date.now();
+      const deleted = await deliver('msg_late_delete', { type: 'user.deleted', object: 'event', timestamp: deletedAt, data: { id: 'user_late', object: 'user', deleted: true } });
+      assert.equal(deleted.statusCode, 200, deleted.body);
+      const upsertsBefore = stream.calls.filter((c) => c.method === 'POST' && c.path === '/users').length;
+      // Svix retrying an update Clerk sent before the deletion.
+      const late = await deliver('msg_late_update', { type: 'user.updated', object: 'event', timestamp: deletedAt - 59_000, data: user(deletedAt - 60_000) });
+      assert.equal(late.statusCode, 200, late.body);
+      assert.deepEqual(late.json(), { ok: true, stale: true });
+      const refused = await exchange(t, clerk.mintSessionToken('user_late'));
+      assert.equal(refused.statusCode, 403);
+      assert.equal(refused.json().code, 'forbidden');
+      assert.equal(stream.calls.filter((c) => c.method === 'POST' && c.path === '/users').length, upsertsBefore, 'Stream is not upserted');
+      assert.match(await (await t.app.inject('/metrics')).body, /stream_token_service_webhooks_total\{type="user.updated",outcome="stale"\} 1/);
+    } finally {
+      await t.app.close();
+    }
+  });
 });

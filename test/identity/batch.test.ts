@@ -114,7 +114,7 @@ describe('batch verification', { timeout: 30_000 }, () => {
 });
 
 describe('batch verification when keys cannot be fetched', { timeout: 30_000 }, () => {
-  it('a token for a key the JWKS cannot be refetched for is refused as unknown_key; its batch is unaffected', async () => {
+  it('a token for a key the JWKS cannot be refetched for is refused as keys_unavailable; its batch is unaffected', async () => {
     let down = false;
     const verifier = newVerifier(
       true,
@@ -127,7 +127,7 @@ describe('batch verification when keys cannot be fetched', { timeout: 30_000 }, 
       settle(verifier.verify(token('user_known'))),
     ]);
     assert.deepEqual(known, { ok: true, userId: 'user_known' });
-    assert.deepEqual(unknown, { ok: false, code: 'unknown_key' });
+    assert.deepEqual(unknown, { ok: false, code: 'keys_unavailable' });
   });
 });
 

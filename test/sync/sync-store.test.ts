@@ -37,6 +37,41 @@ async function contract(store: SyncStore): Promise<void> {
   const raced = `msg_${randomUUID()}`;
   const results = await Promise.all(Array.from({ length: 20 }, () => store.claimWebhookId(raced, 600)));
   assert.equal(results.filter(Boolean).length, 1);
+
+  await userEventContract(store);
+}
+
+/** The per-user order of identity-provider events, at real-world millisecond times. */
+async function userEventContract(store: SyncStore): Promise<void> {
+  const t = Date.now();
+  const user = `user_${randomUUID()}`;
+  const record = (kind: 'upsert' | 'delete', at: number) => store.recordUserEvent(user, { kind, at });
+  assert.equal(await record('upsert', t), true);
+  assert.equal(await record('upsert', t - 1), false, 'an older update is stale');
+  assert.equal(await record('upsert', t), true, 'the same version again applies');
+  assert.equal(await store.isRemoved(user), false);
+  assert.equal(await record('delete', t + 10), true);
+  assert.equal(await store.isRemoved(user), true);
+  assert.equal(await record('upsert', t + 10), false, 'a deletion wins a tie');
+  assert.equal(await record('upsert', t + 5), false);
+  await store.clearRemoved(user);
+  assert.equal(await store.isRemoved(user), true, 'the event record refuses without the removal mark');
+  assert.equal(await record('upsert', t + 11), true, 'a newer update lifts the deletion');
+  assert.equal(await store.isRemoved(user), false);
+  assert.equal(await record('delete', t - 1000), true, 'a deletion always applies, whatever its time');
+  assert.equal(await store.isRemoved(user), true);
+  assert.equal(await record('upsert', t + 11), false, 'and holds until a strictly newer update');
+  assert.equal(await record('upsert', t + 12), true);
+  assert.equal(await store.isRemoved(user), false);
+
+  // A deletion among many older updates, all at once: the deletion stands.
+  const raced = `user_${randomUUID()}`;
+  const outcomes = await Promise.all(
+    Array.from({ length: 41 }, (_, i) => (i === 20 ? store.recordUserEvent(raced, { kind: 'delete', at: t }) : store.recordUserEvent(raced, { kind: 'upsert', at: t - 1 - i }))),
+  );
+  assert.equal(outcomes[20], true);
+  assert.equal(await store.isRemoved(raced), true);
+  assert.equal(await store.recordUserEvent(raced, { kind: 'upsert', at: t }), false);
 }
 
 describe('MemorySyncStore', () => {
@@ -49,6 +84,7 @@ describe('MemorySyncStore', () => {
     const store = new MemorySyncStore({ now: () => now, removedTtlSeconds: 100 });
     await store.setProfileHash('u', 'h', 10);
     await store.markRemoved('u');
+    await store.recordUserEvent('v', { kind: 'delete', at: now });
     assert.equal(await store.claimWebhookId('m', 30), true);
     now += 9_999;
     assert.equal(await store.getProfileHash('u'), 'h');
@@ -58,19 +94,23 @@ describe('MemorySyncStore', () => {
     now += 20_000;
     assert.equal(await store.claimWebhookId('m', 30), true, 'claimable again after its TTL');
     assert.equal(await store.isRemoved('u'), true);
+    assert.equal(await store.isRemoved('v'), true);
     now += 70_000;
     assert.equal(await store.isRemoved('u'), false);
+    assert.equal(await store.isRemoved('v'), false, 'a user event record expires with the removal marks');
   });
 
   it('stays bounded with 150,000 distinct users', async () => {
-    const store = new MemorySyncStore({ maxProfiles: 10_000, maxRemoved: 5_000, maxWebhookIds: 1_000 });
+    const store = new MemorySyncStore({ maxProfiles: 10_000, maxRemoved: 5_000, maxWebhookIds: 1_000, maxUserEvents: 5_000 });
     const heapBefore = process.memoryUsage().heapUsed;
     for (let i = 0; i < 150_000; i += 1) {
       await store.setProfileHash(`user_${i}`, 'x'.repeat(43), 3600);
       if (i % 10 === 0) await store.markRemoved(`user_${i}`);
       if (i % 5 === 0) await store.claimWebhookId(`msg_${i}`, 600);
+      if (i % 3 === 0) await store.recordUserEvent(`user_${i}`, { kind: 'upsert', at: 1_750_000_000_000 + i });
     }
-    const { profiles, removed, webhookIds } = store.sizes;
+    const { profiles, removed, webhookIds, userEvents } = store.sizes;
+    assert.ok(userEvents <= 5_000 && userEvents >= 2_500, `user events ${userEvents}`);
     assert.ok(profiles <= 10_000 && profiles >= 5_000, `profiles ${profiles}`);
     assert.ok(removed <= 5_000 && removed >= 2_500, `removed ${removed}`);
     assert.ok(webhookIds <= 1_000 && webhookIds >= 500, `webhook ids ${webhookIds}`);
@@ -179,13 +219,17 @@ describe('RedisSyncStore', () => {
     await store.setProfileHash('u1', 'h', 3600);
     await store.markRemoved('u1');
     await store.claimWebhookId('msg_1', 900);
+    await store.recordUserEvent('u1', { kind: 'delete', at: Date.now() });
     const ttl = async (key: string): Promise<number> => redis.ttl(`${prefix}${key}`);
+    assert.ok((await ttl('user-event:u1')) > 990 && (await ttl('user-event:u1')) <= 1000, 'the event record lives as long as a removal mark');
     assert.ok((await ttl('profile:u1')) > 3590);
     assert.ok((await ttl('removed:u1')) > 990 && (await ttl('removed:u1')) <= 1000);
     assert.ok((await ttl('webhook:msg_1')) > 890 && (await ttl('webhook:msg_1')) <= 900);
     const forever = new RedisSyncStore({ client: redis, keyPrefix: prefix, removedTtlSeconds: 0 });
     await forever.markRemoved('u2');
     assert.equal(await ttl('removed:u2'), -1);
+    await forever.recordUserEvent('u2', { kind: 'upsert', at: Date.now() });
+    assert.equal(await ttl('user-event:u2'), -1);
   });
 
   it('shares state between two stores on different connections', async (t) => {

@@ -75,6 +75,18 @@ function event(type: string, data: Record<string, unknown>): Record<string, unkn
   };
 }
 
+/** The same shuffle every run (a fixed-seed LCG), so a failure can be replayed. */
+function shuffled<T>(items: readonly T[], seed = 7): T[] {
+  const out = [...items];
+  let state = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    const j = state % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 function membership(userId: string, orgId: string, role: string): Record<string, unknown> {
   return {
     id: `orgmem_${randomUUID().slice(0, 8)}`,
@@ -92,18 +104,20 @@ function membership(userId: string, orgId: string, role: string): Record<string,
 describe('POST /webhooks/clerk', () => {
   let stream: StreamStandIn;
   let client: StreamChat;
+  /** For bursts of a hundred deliveries: the stand-in answers them in turn, slower than `client`'s 500 ms timeout allows. */
+  let patientClient: StreamChat;
   let store: SyncStore;
   let sync: StreamUserSync;
   let app: FastifyInstance;
   let outcomes: string[];
 
-  async function buildApp(options: Partial<ClerkWebhookPluginOptions> = {}, mode: UserDeletedMode = 'deactivate', useStore: SyncStore = store): Promise<FastifyInstance> {
+  async function buildApp(options: Partial<ClerkWebhookPluginOptions> = {}, mode: UserDeletedMode = 'deactivate', useStore: SyncStore = store, streamClient: StreamChat = client): Promise<FastifyInstance> {
     const instance = Fastify();
-    const userSync = new StreamUserSync({ client, store: useStore, manageTeams: true });
+    const userSync = new StreamUserSync({ client: streamClient, store: useStore, manageTeams: true });
     await instance.register(clerkWebhooksPlugin, {
       secret,
       store: useStore,
-      handlers: createClerkWebhookHandlers({ sync: userSync, policy, onUserDeleted: mode }),
+      handlers: createClerkWebhookHandlers({ sync: userSync, policy, onUserDeleted: mode, events: useStore }),
       observer: { webhook: (type, outcome) => outcomes.push(`${type}:${outcome}`) },
       ...options,
     });
@@ -142,6 +156,7 @@ describe('POST /webhooks/clerk', () => {
   before(async () => {
     stream = await startStreamStandIn({ apiKey, apiSecret });
     client = new StreamChat(apiKey, apiSecret, { baseURL: stream.baseURL, timeout: 500 });
+    patientClient = new StreamChat(apiKey, apiSecret, { baseURL: stream.baseURL, timeout: 10_000 });
   });
 
   after(async () => {
@@ -310,6 +325,84 @@ describe('POST /webhooks/clerk', () => {
     assert.equal(await store.isRemoved('user_never'), true);
   });
 
+  describe('event order', () => {
+    const upserts = (): number => stream.calls.filter((c) => c.method === 'POST' && c.path === '/users').length;
+    const deletion = (id: string, at: number): Record<string, unknown> => ({ ...event('user.deleted', { id, object: 'user', deleted: true }), timestamp: at });
+
+    it('an update older than a deletion, delivered after it, changes nothing; a newer one brings the user back', async () => {
+      await sync.syncOnIssue({ id: 'user_ada', role: 'user', teams: [] });
+      const deletedAt = Date.now();
+      assert.deepEqual((await deliver(deletion('user_ada', deletedAt))).json(), { ok: true });
+      const before = upserts();
+      const late = await deliver(event('user.updated', clerkUser('user_ada', { updated_at: deletedAt - 60_000 })));
+      assert.equal(late.statusCode, 200, late.body);
+      assert.deepEqual(late.json(), { ok: true, stale: true });
+      assert.equal(upserts(), before, 'Stream is not upserted');
+      assert.equal(await store.isRemoved('user_ada'), true);
+      await assert.rejects(sync.syncOnIssue({ id: 'user_ada', role: 'user', teams: [] }), UserRemovedError);
+
+      // An update newer than the deletion brings the user back.
+      const newer = await deliver(event('user.updated', clerkUser('user_ada', { updated_at: deletedAt + 1 })));
+      assert.deepEqual(newer.json(), { ok: true });
+      assert.equal(await store.isRemoved('user_ada'), false);
+      assert.equal(await sync.syncOnIssue({ id: 'user_ada', role: 'user', teams: [] }), 'synced');
+      assert.deepEqual(outcomes, ['user.deleted:applied', 'user.updated:stale', 'user.updated:applied']);
+    });
+
+    it('an update older than the last update applied changes nothing', async () => {
+      const at = Date.now();
+      await deliver(event('user.updated', clerkUser('user_ada', { first_name: 'New', updated_at: at })));
+      const older = await deliver(event('user.updated', clerkUser('user_ada', { first_name: 'Old', updated_at: at - 1 })));
+      assert.deepEqual(older.json(), { ok: true, stale: true });
+      assert.equal(stream.users.get('user_ada')?.name, 'New Lovelace');
+    });
+
+    it('a deletion without a timestamp is ordered by its delivery time', async () => {
+      const { timestamp: _omitted, ...undated } = deletion('user_ada', 0);
+      const deliveredAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+      await deliver(undated, { at: deliveredAt });
+      const older = await deliver(event('user.updated', clerkUser('user_ada', { updated_at: deliveredAt.getTime() - 1 })));
+      assert.deepEqual(older.json(), { ok: true, stale: true });
+      assert.equal(await store.isRemoved('user_ada'), true);
+    });
+  });
+
+  /** Redelivers (same svix-id) while the answer is 503, as Svix does: a burst can outrun the Stream client's timeout. */
+  async function deliverUntilAccepted(payload: Record<string, unknown>, target: FastifyInstance): Promise<LightMyRequestResponse> {
+    const id = `msg_${randomUUID()}`;
+    let response = await deliver(payload, { id }, target);
+    for (let attempt = 1; response.statusCode === 503 && attempt < 10; attempt++) response = await deliver(payload, { id }, target);
+    return response;
+  }
+
+  /** 50 users, each deleted and sent an older update, all 100 deliveries at once in a shuffled order. */
+  async function deleteWhileOlderUpdatesRace(target: FastifyInstance, useStore: SyncStore): Promise<void> {
+    const ids = Array.from({ length: 50 }, (_, i) => `user_race_${randomUUID().slice(0, 8)}_${i}`);
+    const deletedAt = Date.now();
+    const payloads = ids.flatMap((id) => [
+      { ...event('user.deleted', { id, object: 'user', deleted: true }), timestamp: deletedAt },
+      event('user.updated', clerkUser(id, { updated_at: deletedAt - 1000 })),
+    ]);
+    const responses = await Promise.all(shuffled(payloads).map((payload) => deliverUntilAccepted(payload, target)));
+    for (const response of responses) assert.equal(response.statusCode, 200, response.body);
+    const raceSync = new StreamUserSync({ client, store: useStore });
+    const admitted: string[] = [];
+    for (const id of ids) {
+      if (!(await useStore.isRemoved(id))) admitted.push(id);
+      else await assert.rejects(raceSync.syncOnIssue({ id, role: 'user', teams: [] }), UserRemovedError);
+    }
+    assert.deepEqual(admitted, [], `${admitted.length} of ${ids.length} deleted users could get a token`);
+  }
+
+  it('deletions and older updates delivered concurrently in any order leave every user refused', async () => {
+    const patient = await buildApp({}, 'deactivate', store, patientClient);
+    try {
+      await deleteWhileOlderUpdatesRace(patient, store);
+    } finally {
+      await patient.close();
+    }
+  });
+
   for (const type of ['session.ended', 'session.removed', 'session.revoked']) {
     it(`${type} revokes the user's tokens issued before the session ended`, async () => {
       await sync.syncOnIssue({ id: 'user_ada', role: 'user', teams: [] });
@@ -451,6 +544,66 @@ describe('POST /webhooks/clerk', () => {
       const keys = await r.keys(`${prefix}*`);
       if (keys.length > 0) await r.del(...keys);
       await closeRedis(redis);
+    });
+
+    it('deletions and older updates delivered concurrently to two instances leave every user refused', async (t: TestContext) => {
+      if (!url || !redis) {
+        t.skip('REDIS_URL not set: shared event order test skipped (set REDIS_URL=redis://127.0.0.1:6379 to run it)');
+        return;
+      }
+      const shared = new RedisSyncStore({ client: redis, keyPrefix: prefix });
+      const one = await buildApp({}, 'deactivate', shared, patientClient);
+      try {
+        await deleteWhileOlderUpdatesRace(one, shared);
+      } finally {
+        await one.close();
+      }
+      // And across two instances, each delivery going to either.
+      const a = await buildApp({}, 'deactivate', shared, patientClient);
+      const b = await buildApp({}, 'deactivate', shared, patientClient);
+      try {
+        const ids = Array.from({ length: 50 }, (_, i) => `user_pair_${randomUUID().slice(0, 8)}_${i}`);
+        const deletedAt = Date.now();
+        const deliveries = shuffled(ids.flatMap((id) => [
+          { ...event('user.deleted', { id, object: 'user', deleted: true }), timestamp: deletedAt },
+          event('user.updated', clerkUser(id, { updated_at: deletedAt - 1000 })),
+        ]));
+        const responses = await Promise.all(deliveries.map((payload, i) => deliverUntilAccepted(payload, i % 2 === 0 ? a : b)));
+        for (const response of responses) assert.equal(response.statusCode, 200, response.body);
+        const admitted = (await Promise.all(ids.map((id) => shared.isRemoved(id)))).filter((removed) => !removed).length;
+        assert.equal(admitted, 0, `${admitted} of ${ids.length} deleted users could get a token`);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('keeps the order across a restart', async (t: TestContext) => {
+      if (!url || !redis) {
+        t.skip('REDIS_URL not set: shared event order test skipped (set REDIS_URL=redis://127.0.0.1:6379 to run it)');
+        return;
+      }
+      const deletedAt = Date.now();
+      const firstClient = createRedisClient(url);
+      const first = await buildApp({}, 'deactivate', new RedisSyncStore({ client: firstClient, keyPrefix: prefix }));
+      assert.deepEqual((await deliver({ ...event('user.deleted', { id: 'user_restart', object: 'user', deleted: true }), timestamp: deletedAt }, {}, first)).json(), { ok: true });
+      await first.close();
+      await closeRedis(firstClient);
+
+      const restarted = new RedisSyncStore({ client: redis, keyPrefix: prefix });
+      const second = await buildApp({}, 'deactivate', restarted);
+      try {
+        const late = await deliver(event('user.updated', clerkUser('user_restart', { updated_at: deletedAt - 1000 })), {}, second);
+        assert.deepEqual(late.json(), { ok: true, stale: true });
+        assert.equal(await restarted.isRemoved('user_restart'), true);
+        await restarted.clearRemoved('user_restart'); // even without the removal mark, the event record refuses
+        assert.equal(await restarted.isRemoved('user_restart'), true);
+        const newer = await deliver(event('user.updated', clerkUser('user_restart', { updated_at: deletedAt + 1000 })), {}, second);
+        assert.deepEqual(newer.json(), { ok: true });
+        assert.equal(await restarted.isRemoved('user_restart'), false);
+      } finally {
+        await second.close();
+      }
     });
 
     it('two instances apply one delivery once', async (t: TestContext) => {

@@ -15,11 +15,14 @@
  *      already applied answers 200 `{ ok: true, duplicate: true }`.
  *   4. The event is applied. If Stream (or the store) fails, the claim is
  *      given back, so Svix's retry applies it, and the answer is 503
- *      `upstream_unavailable` with `Retry-After`.
+ *      `upstream_unavailable` with `Retry-After`. A user event older than the
+ *      last one applied for that user (by `clerkEventTime`) changes nothing:
+ *      200 `{ ok: true, stale: true }`.
  */
 
 import { truncateForLog } from '../logging.js';
 import { ProblemError, sendProblem } from '../problem.js';
+import { clerkEventTime } from './clerk-event-time.js';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Webhook, WebhookVerificationError } from 'svix';
 import type { Logger } from '../../identity/types.js';
@@ -42,7 +45,7 @@ export const DEFAULT_WEBHOOK_BODY_LIMIT = 256 * 1024;
 const SVIX_ID_MAX_LENGTH = 64;
 const SVIX_ID = new RegExp(`^[A-Za-z0-9_.:-]{1,${SVIX_ID_MAX_LENGTH}}$`);
 
-export type WebhookOutcome = 'applied' | 'duplicate' | 'ignored' | 'invalid' | 'unavailable' | 'failed';
+export type WebhookOutcome = 'applied' | 'duplicate' | 'stale' | 'ignored' | 'invalid' | 'unavailable' | 'failed';
 
 export interface ClerkWebhookPluginOptions {
   /** `CLERK_WEBHOOK_SECRET` (`whsec_...`). */
@@ -95,7 +98,7 @@ const MEMBERSHIP = new Map<string, ClerkMembershipChange['kind']>([
 ]);
 
 /** A handled event, ready to apply; `null` when the payload lacks what the event needs. */
-type Action = (handlers: ClerkWebhookHandlers, context: ClerkEventContext) => Promise<void>;
+type Action = (handlers: ClerkWebhookHandlers, context: ClerkEventContext) => Promise<void | 'applied' | 'stale'>;
 
 function actionFor(type: string, data: Record<string, unknown>, deliveredAt: Date, nowMs: number): Action | null {
   if (USER_UPSERT.has(type)) {
@@ -241,8 +244,10 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
       return reply.code(200).send({ ok: true, duplicate: true });
     }
 
+    const occurredAt = clerkEventTime(type, payload, payload.data, deliveredAt, now() + SVIX_TOLERANCE_SECONDS * 1000);
+    let result: Awaited<ReturnType<Action>>;
     try {
-      await action(handlers, { type, id: svixId, deliveredAt });
+      result = await action(handlers, { type, id: svixId, deliveredAt, occurredAt });
     } catch (error) {
       await store.releaseWebhookId(svixId).catch((releaseError: unknown) => {
         log.error({ svixId, err: { message: (releaseError as Error).message } }, 'could not release a clerk webhook claim');
@@ -260,6 +265,11 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
       }
       log.error({ svixId, type, err: error }, 'clerk webhook failed');
       return problem(reply, 500, 'internal', 'the webhook could not be processed');
+    }
+    if (result === 'stale') {
+      observer?.webhook?.(type, 'stale');
+      log.info({ svixId, type, occurredAt: occurredAt.toISOString() }, 'clerk webhook older than the last event applied for its user; nothing changed');
+      return reply.code(200).send({ ok: true, stale: true });
     }
     observer?.webhook?.(type, 'applied');
     return reply.code(200).send({ ok: true });

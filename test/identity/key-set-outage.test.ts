@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { SessionTokenError, type SessionTokenErrorCode } from '../../src/identity/errors.js';
+import { retryDelayMs } from '../../src/identity/fetch-schedule.js';
+import { KeySet } from '../../src/identity/key-set.js';
+import type { IssuerOptions, KeySetTiming } from '../../src/identity/types.js';
+import { TestClock, defaultTiming, jsonResponse, memoryFetch, publicJwk, rsaKeyPair } from './fixtures.js';
+
+/**
+ * What a key set does while its issuer cannot be reached: how soon it tries
+ * again, and what a token naming a key it does not know is told meanwhile.
+ */
+
+const keyA = rsaKeyPair();
+const keyB = rsaKeyPair();
+const jwkA = publicJwk(keyA.publicKey, { kid: 'key-a', use: 'sig', alg: 'RS256' });
+const jwkB = publicJwk(keyB.publicKey, { kid: 'key-b', use: 'sig', alg: 'RS256' });
+
+const cleanup: Array<() => void> = [];
+afterEach(() => {
+  while (cleanup.length > 0) cleanup.pop()!();
+});
+
+/** A key set on a test clock whose JWKS answers `document()`, or 500 while `state.down`. */
+function keySetWith(timing: Partial<KeySetTiming>, initial: unknown = { keys: [jwkA] }) {
+  const state = { down: false, document: initial };
+  const fetchImpl = memoryFetch(() => (state.down ? jsonResponse({ error: 'down' }, 500) : jsonResponse(state.document)));
+  const clock = new TestClock();
+  const issuer: IssuerOptions = {
+    kind: 'clerk',
+    issuer: 'https://issuer.example.test',
+    jwksUri: 'https://keys.example.test/jwks',
+    algorithms: ['RS256'],
+    userIdClaim: 'sub',
+    authorizedParties: [],
+    requireAuthorizedParty: false,
+    allowImpersonation: false,
+  };
+  const keySet = new KeySet({ issuer, timing: defaultTiming(timing), fetch: fetchImpl, now: clock.now });
+  cleanup.push(() => keySet.close());
+  return { keySet, clock, state, fetches: () => fetchImpl.calls.length };
+}
+
+async function lookupFails(keySet: KeySet, kid: string, code: SessionTokenErrorCode): Promise<void> {
+  await assert.rejects(Promise.resolve().then(() => keySet.getKey(kid, 'RS256')), (error: unknown) => {
+    assert.ok(error instanceof SessionTokenError, String(error));
+    assert.equal(error.code, code, error.message);
+    return true;
+  });
+}
+
+describe('a new kid while the issuer is down', () => {
+  it('is keys_unavailable (retry) while fetches fail, and unknown_key once the issuer answers without it', async () => {
+    const { keySet, clock, state, fetches } = keySetWith({ cooldownSeconds: 30 });
+    await keySet.start();
+    state.down = true;
+    clock.advanceSeconds(30);
+    await lookupFails(keySet, 'key-b', 'keys_unavailable'); // its fetch failed
+    assert.equal(fetches(), 2);
+    await lookupFails(keySet, 'key-b', 'keys_unavailable'); // no fetch during the backoff: the last one failed
+    assert.equal(fetches(), 2);
+    assert.ok(!(keySet.getKey('key-a', 'RS256') instanceof Promise), 'the known key keeps verifying');
+
+    state.down = false;
+    clock.advanceSeconds(1);
+    await lookupFails(keySet, 'key-b', 'unknown_key');
+    assert.equal(fetches(), 3);
+
+    state.document = { keys: [jwkA, jwkB] };
+    clock.advanceSeconds(29);
+    await lookupFails(keySet, 'key-b', 'unknown_key'); // the cooldown after a success still holds
+    assert.equal(fetches(), 3);
+    clock.advanceSeconds(1);
+    assert.ok(await keySet.getKey('key-b', 'RS256'));
+    assert.equal(fetches(), 4);
+  });
+
+  it('is keys_unavailable at once with a fetch wait of 0, and the fetch still lands for later lookups', async () => {
+    const { keySet, clock, state } = keySetWith({ cooldownSeconds: 30, fetchWaitMs: 0 });
+    await keySet.start();
+    state.document = { keys: [jwkA, jwkB] };
+    clock.advanceSeconds(30);
+    await lookupFails(keySet, 'key-b', 'keys_unavailable');
+    await keySet.refresh(); // the fetch that lookup started
+    assert.ok(!(keySet.getKey('key-b', 'RS256') instanceof Promise));
+  });
+});
+
+describe('retries after failed fetches', () => {
+  it('wait 1, 2, 4, 8 and 16 s, then the cooldown, and start again at 1 s after a success', async () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 40].map((n) => retryDelayMs(n, 30_000)), [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
+    const { keySet, clock, state, fetches } = keySetWith({ cooldownSeconds: 30 });
+    state.down = true;
+    await keySet.start();
+    assert.equal(fetches(), 1);
+
+    // Each step: one millisecond early, nothing; on time, one fetch.
+    const expectRetryAfter = async (seconds: number): Promise<void> => {
+      const before = fetches();
+      clock.ms += seconds * 1000 - 1;
+      await lookupFails(keySet, 'key-a', 'keys_unavailable');
+      assert.equal(fetches(), before, `no retry before ${seconds} s`);
+      clock.ms += 1;
+      await lookupFails(keySet, 'key-a', 'keys_unavailable');
+      assert.equal(fetches(), before + 1, `a retry after ${seconds} s`);
+    };
+    for (const seconds of [1, 2, 4, 8, 16, 30, 30]) await expectRetryAfter(seconds);
+    assert.equal(keySet.isReady(), false);
+
+    state.down = false;
+    clock.advanceSeconds(30);
+    assert.ok(await keySet.getKey('key-a', 'RS256'));
+    assert.equal(keySet.isReady(), true);
+
+    // A failed background refresh backs off from 1 s again.
+    state.down = true;
+    clock.advanceSeconds(600); // the cache TTL
+    keySet.getKey('key-a', 'RS256');
+    await keySet.refresh();
+    assert.equal(keySet.status().stale, true);
+    const before = fetches();
+    clock.advanceSeconds(1);
+    keySet.getKey('key-a', 'RS256');
+    await keySet.refresh();
+    assert.equal(fetches(), before + 1);
+  });
+});
