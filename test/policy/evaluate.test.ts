@@ -6,6 +6,7 @@ import { derivePrivileges, evaluateAccess } from '../../src/policy/evaluate.js';
 import { claimsView, compilePolicy, parsePolicyText, type CompiledPolicy } from '../../src/policy/policy-file.js';
 import { parseRoleMap } from '../../src/policy/role-map.js';
 import { createClerkWebhookHandlers } from '../../src/stream/clerk-webhook-handlers.js';
+import { MemorySyncStore } from '../../src/state/sync-store.js';
 
 function policyOf(yaml: string, roleMap = ''): CompiledPolicy {
   return compilePolicy({ document: parsePolicyText(yaml, 'yaml'), roleMap: parseRoleMap(roleMap).map });
@@ -307,8 +308,9 @@ describe('webhook sync: a user in several organizations gets the role of the bes
       },
       policy,
       onUserDeleted: 'deactivate',
+      events: new MemorySyncStore(),
     });
-    await handlers.userUpserted({ id: 'user_1', organization_memberships: memberships }, { type: 'user.updated', id: 'msg_1', deliveredAt: new Date(0) });
+    await handlers.userUpserted({ id: 'user_1', organization_memberships: memberships }, { type: 'user.updated', id: 'msg_1', deliveredAt: new Date(0), occurredAt: new Date(0) });
     assert.equal(upserted.length, 1);
     return upserted[0]?.role;
   }
