@@ -27,6 +27,7 @@ import {
   UserRemovedError,
   type StreamOperation,
 } from './sync-errors.js';
+import { UserLanes } from './user-lanes.js';
 
 export {
   StreamRejectedError,
@@ -121,8 +122,8 @@ export class StreamUserSync {
   readonly #manageTeams: boolean;
   readonly #observer: UserSyncObserver;
   readonly #logger: Logger | undefined;
-  /** Upserts under way, by user id and hash, so a burst of requests for one user makes one call. */
-  readonly #inFlight = new Map<string, Promise<void>>();
+  /** Upserts on token requests, one in flight per user, so a burst for one user makes one call. */
+  readonly #lanes = new UserLanes();
 
   constructor(options: StreamUserSyncOptions) {
     this.#client = options.client;
@@ -169,13 +170,7 @@ export class StreamUserSync {
     }
     this.#observer.profileCache?.('miss');
 
-    const key = `${user.id}\u0000${hash}`;
-    let pending = this.#inFlight.get(key);
-    if (pending === undefined) {
-      pending = this.#upsertAndCache(user, hash).finally(() => this.#inFlight.delete(key));
-      this.#inFlight.set(key, pending);
-    }
-    await pending;
+    await this.#lanes.run(user.id, hash, () => this.#upsertAndCache(user, hash));
     return 'synced';
   }
 

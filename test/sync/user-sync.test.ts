@@ -86,6 +86,28 @@ describe('StreamUserSync against the Stream stand-in', () => {
     assert.equal(upserts(), 1);
   });
 
+  it('keeps one upsert in flight per user: a burst shares its outcome, and only the newest other profile is written after it', async () => {
+    stream.failure = { delayMs: 150, path: '/users', method: 'POST' };
+    const newcomer: StreamUserInput = { id: 'user_new', name: 'New', role: 'user', teams: [] };
+    const first = Array.from({ length: 10 }, () => sync.syncOnIssue(newcomer));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const asModerator = Array.from({ length: 5 }, () => sync.syncOnIssue({ ...newcomer, role: 'moderator' }));
+    const asAdmin = Array.from({ length: 5 }, () => sync.syncOnIssue({ ...newcomer, role: 'admin' }));
+    const results = await Promise.all([...first, ...asModerator, ...asAdmin]);
+    assert.ok(results.every((r) => r === 'synced'));
+    assert.equal(stream.peakInFlight, 1, 'never two calls at once for one user');
+    const written = stream.calls.filter((c) => c.method === 'POST' && c.path === '/users').map((c) => (c.body as { users: Record<string, { role: string }> }).users.user_new?.role);
+    assert.deepEqual(written, ['user', 'admin'], 'the ten share one call; the pending moderator write gave way to the newer admin one');
+    assert.equal(stream.users.get('user_new')?.role, 'admin');
+    assert.equal(await store.getProfileHash('user_new'), profileHash({ ...newcomer, role: 'admin' }));
+
+    // A failed call's outcome is shared the same way.
+    stream.failure = { status: 503, delayMs: 50 };
+    const failed = await Promise.allSettled(Array.from({ length: 10 }, () => sync.syncOnIssue(ada)));
+    assert.ok(failed.every((r) => r.status === 'rejected' && r.reason instanceof StreamUnavailableError));
+    assert.equal(upserts(), 3);
+  });
+
   it('upserts on every request with a TTL of 0', async () => {
     const noCache = new StreamUserSync({ client, store, profileTtlSeconds: 0 });
     await noCache.syncOnIssue(ada);
