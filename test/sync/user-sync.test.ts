@@ -7,6 +7,7 @@ import {
   profileHash,
   StreamRejectedError,
   StreamUnavailableError,
+  StreamCallGuard,
   StreamUserSync,
   UserRemovedError,
   type StreamCallOutcome,
@@ -202,6 +203,47 @@ describe('StreamUserSync against the Stream stand-in', () => {
       assert.equal(retryAfterFromHeaders({ 'retry-after': 'soon' }, now, 9), 9);
       // Stream sends X-RateLimit-* on every answer: a 5xx ignores the reset time.
       assert.equal(retryAfterFromHeaders({ 'x-ratelimit-reset': String(now / 1000 + 42) }, now, 5, false), 5);
+    });
+  });
+
+  describe('cap and breaker', () => {
+    it('after 5 failed calls, token syncs, revocations and webhook updates fail at once without calling Stream', async () => {
+      const refused: Array<[StreamOperation, string]> = [];
+      const guarded = new StreamUserSync({ client, store, observer: { streamCallRefused: (operation, reason) => refused.push([operation, reason]) } });
+      stream.failure = { status: 500 };
+      for (let i = 0; i < 5; i += 1) {
+        await assert.rejects(guarded.syncOnIssue({ ...ada, id: `user_${i}` }), (e: unknown) => e instanceof StreamUnavailableError && e.refusedBy === null);
+      }
+      assert.equal(guarded.guard.status().breaker, 'open');
+      const callsBefore = stream.calls.length;
+      const isRefused = (e: unknown): boolean => e instanceof StreamUnavailableError && e.refusedBy === 'breaker_open' && e.retryAfterSeconds >= 1;
+      await assert.rejects(guarded.syncOnIssue(ada), isRefused);
+      await assert.rejects(guarded.revokeTokens('user_ada', new Date()), isRefused);
+      await assert.rejects(guarded.onUserUpserted(ada), isRefused);
+      await assert.rejects(guarded.onMembershipChanged({ userId: 'user_ada', role: 'admin' }), isRefused);
+      await assert.rejects(guarded.onUserDeleted('user_ada', 'deactivate'), isRefused);
+      assert.equal(stream.calls.length, callsBefore);
+      assert.deepEqual(refused, [
+        ['upsert_user', 'breaker_open'],
+        ['revoke_tokens', 'breaker_open'],
+        ['upsert_user', 'breaker_open'],
+        ['partial_update_user', 'breaker_open'],
+        ['deactivate_user', 'breaker_open'],
+      ]);
+    });
+
+    it('a shared guard caps calls across every operation', async () => {
+      const guard = new StreamCallGuard({ maxConcurrency: 2, queueTimeoutMs: 2000 });
+      const guarded = new StreamUserSync({ client, store, guard });
+      stream.failure = { delayMs: 60 };
+      await Promise.all([
+        ...Array.from({ length: 4 }, (_, i) => guarded.syncOnIssue({ ...ada, id: `user_cap_${i}` })),
+        ...Array.from({ length: 3 }, (_, i) => guarded.revokeTokens(`user_cap_${i}`, new Date())),
+        ...Array.from({ length: 3 }, (_, i) => guarded.onMembershipChanged({ userId: `user_cap_${i}`, role: 'admin' })),
+      ]);
+      assert.equal(stream.calls.length, 10);
+      assert.equal(stream.peakInFlight, 2);
+      assert.deepEqual(guard.status(), { inFlight: 0, queued: 0, breaker: 'closed' });
     });
   });
 
