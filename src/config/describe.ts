@@ -13,6 +13,8 @@ export function describeConfig(config: ServiceConfig): Record<string, unknown> {
       tokenTtlSeconds: config.stream.tokenTtlSeconds,
       baseUrl: config.stream.baseUrl ?? 'Stream default',
       timeoutMs: config.stream.timeoutMs,
+      maxConcurrency: config.stream.maxConcurrency,
+      queueTimeoutMs: config.stream.queueTimeoutMs,
     },
     issuers: config.identity.issuers.map((i) => ({
       kind: i.kind,

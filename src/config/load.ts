@@ -78,6 +78,8 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
   const ttl = Math.min(read.integer('STREAM_TOKEN_TTL_SECONDS', 3600, 60, 31_536_000), maxTtl);
   const streamBaseUrl = read.url('STREAM_API_BASE_URL', { httpsUnlessLoopback: true });
   const streamTimeoutMs = read.integer('STREAM_API_TIMEOUT_MS', 3000, 100, 60_000);
+  const streamMaxConcurrency = read.integer('STREAM_API_MAX_CONCURRENCY', 64, 1, 10_000);
+  const streamQueueTimeoutMs = read.integer('STREAM_API_QUEUE_TIMEOUT_MS', 250, 0, 10_000);
 
   // Identity
   const clockSkewSeconds = read.integer('CLOCK_SKEW_SECONDS', 5, 0, 300);
@@ -183,6 +185,8 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
       tokenTtlSeconds: ttl,
       baseUrl: streamBaseUrl ?? null,
       timeoutMs: streamTimeoutMs,
+      maxConcurrency: streamMaxConcurrency,
+      queueTimeoutMs: streamQueueTimeoutMs,
     },
     identity: { issuers, keySetTiming, clockSkewSeconds, anyAudience: identity.anyAudience },
     clerk: {

@@ -35,6 +35,10 @@ export interface ServiceConfig {
     tokenTtlSeconds: number;
     baseUrl: string | null;
     timeoutMs: number;
+    /** `STREAM_API_MAX_CONCURRENCY`: calls to Stream's API under way at once, per process. */
+    maxConcurrency: number;
+    /** `STREAM_API_QUEUE_TIMEOUT_MS`: how long a call waits for a free slot before failing as unavailable. */
+    queueTimeoutMs: number;
   };
   identity: {
     issuers: IssuerOptions[];

@@ -125,7 +125,9 @@ export class TokenExchange {
     } catch (err) {
       if (err instanceof UserRemovedError) throw forbidden('This user was deleted and may not use chat.');
       if (this.#options.failureMode === 'open') {
-        this.#options.logger?.warn({ userId: user.id, err: { type: (err as Error).name, message: (err as Error).message } }, 'Stream user sync failed: issuing anyway (STREAM_SYNC_FAILURE=open)');
+        // A call refused by the breaker or the cap is not logged per request: the breaker logs its changes, metrics count them.
+        const refused = err instanceof StreamUnavailableError && err.refusedBy !== null;
+        if (!refused) this.#options.logger?.warn({ userId: user.id, err: { type: (err as Error).name, message: (err as Error).message } }, 'Stream user sync failed: issuing anyway (STREAM_SYNC_FAILURE=open)');
         this.#options.onIssuedWithoutSync?.();
         return;
       }

@@ -15,7 +15,7 @@ import { closeRedis, createRedisClient, type RedisClient } from '../state/redis.
 import { MemorySyncStore, RedisSyncStore, type SyncStore } from '../state/sync-store.js';
 import { createClerkWebhookHandlers } from '../stream/clerk-webhook-handlers.js';
 import { StreamTokenMinter } from '../stream/token-minter.js';
-import { StreamUserSync, type StreamServerClient } from '../stream/user-sync.js';
+import { StreamCallGuard, StreamUserSync, type StreamServerClient } from '../stream/user-sync.js';
 import { bearerToken } from './bearer.js';
 import { clientErrorHandler } from './client-errors.js';
 import './fastify-augment.js';
@@ -135,8 +135,8 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
   for (const issuer of config.identity.anyAudience) {
     app.log.warn({ issuer }, 'OIDC issuer configured with "audience": "*": every token it mints for any app or API is accepted');
   }
-  // Read at scrape time only, by when the verifier below exists.
-  const metrics = new ServiceMetrics({ issuerStatus: () => verifier.status() });
+  // Read at scrape time only, by when the verifier and the Stream user sync below exist.
+  const metrics = new ServiceMetrics({ issuerStatus: () => verifier.status(), streamGuardStatus: () => streamUsers?.guard.status() ?? null });
   const verifier = new SessionVerifier({
     issuers,
     keySetTiming: config.identity.keySetTiming,
@@ -166,7 +166,6 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     );
   };
 
-
   // Shared state
   let redis: RedisClient | null = null;
   if (deps.syncStore === undefined && config.redisUrl !== null) {
@@ -178,7 +177,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
   const policy = compilePolicy({ ...(config.policy.document !== null ? { document: config.policy.document } : {}), roleMap: config.policy.roleMap });
   const minter = new StreamTokenMinter({ apiSecret: config.stream.apiSecret.reveal(), ttlSeconds: config.stream.tokenTtlSeconds, ...(now ? { now } : {}) });
   const hasStream = !config.stream.placeholderCredentials || config.stream.baseUrl !== null || deps.streamClient !== undefined;
-  const streamUsers = hasStream
+  const streamUsers: StreamUserSync | null = hasStream
     ? new StreamUserSync({
         client:
           deps.streamClient ??
@@ -190,7 +189,8 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
         profileTtlSeconds: config.sync.ttlSeconds,
         // With teams from the policy, an empty list is written too, so leaving the last organization clears it.
         manageTeams: policy.teams !== null,
-        observer: { streamCall: (operation, outcome) => metrics.streamCalls.inc({ operation, outcome }) },
+        guard: new StreamCallGuard({ maxConcurrency: config.stream.maxConcurrency, queueTimeoutMs: config.stream.queueTimeoutMs, logger: app.log, ...(now ? { breaker: { now } } : {}) }),
+        observer: metrics.streamCallObserver(),
         logger: app.log,
       })
     : null;

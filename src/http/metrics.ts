@@ -1,11 +1,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { IssuerKeyStatus } from '../identity/types.js';
+import type { StreamCallGuardStatus } from '../stream/call-guard.js';
+import type { UserSyncObserver } from '../stream/user-sync.js';
 
 const PREFIX = 'stream_token_service_';
 
 export interface ServiceMetricsOptions {
   /** Read at scrape time for key age and staleness. */
   issuerStatus: () => IssuerKeyStatus[];
+  /** Read at scrape time for Stream calls in flight, queued, and the breaker; absent without Stream. */
+  streamGuardStatus?: () => StreamCallGuardStatus | null;
   /** Process metrics (CPU, memory, event loop lag). On by default. */
   processMetrics?: boolean;
 }
@@ -51,6 +55,13 @@ export class ServiceMetrics {
     name: `${PREFIX}stream_api_calls_total`,
     help: 'Calls to Stream\'s API by operation and outcome.',
     labelNames: ['operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly streamCallsRefused = new Counter({
+    name: `${PREFIX}stream_api_calls_refused_total`,
+    help: 'Calls to Stream\'s API not made, by operation and reason (breaker_open, queue_timeout); they fail as Stream being unavailable.',
+    labelNames: ['operation', 'reason'] as const,
     registers: [this.registry],
   });
 
@@ -102,6 +113,14 @@ export class ServiceMetrics {
     histogram.observe(seconds);
   }
 
+  /** Counts every call to Stream's API, and every call the guard refused. */
+  streamCallObserver(): UserSyncObserver {
+    return {
+      streamCall: (operation, outcome) => this.streamCalls.inc({ operation, outcome }),
+      streamCallRefused: (operation, reason) => this.streamCallsRefused.inc({ operation, reason }),
+    };
+  }
+
   constructor(options: ServiceMetricsOptions) {
     const keyAge = new Gauge({
       name: `${PREFIX}jwks_key_age_seconds`,
@@ -121,6 +140,37 @@ export class ServiceMetrics {
         for (const s of options.issuerStatus()) stale.set({ issuer: s.issuer }, s.stale || !s.ready ? 1 : 0);
       },
     });
+    const guard = options.streamGuardStatus;
+    if (guard !== undefined) streamGuardGauges(this.registry, guard);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
+}
+
+const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+
+function streamGuardGauges(registry: Registry, status: () => StreamCallGuardStatus | null): void {
+  const inFlight = new Gauge({
+    name: `${PREFIX}stream_api_in_flight`,
+    help: 'Calls to Stream\'s API under way (at most STREAM_API_MAX_CONCURRENCY).',
+    registers: [registry],
+    collect() {
+      inFlight.set(status()?.inFlight ?? 0);
+    },
+  });
+  const queued = new Gauge({
+    name: `${PREFIX}stream_api_queued`,
+    help: 'Calls to Stream\'s API waiting for a free slot (each at most STREAM_API_QUEUE_TIMEOUT_MS).',
+    registers: [registry],
+    collect() {
+      queued.set(status()?.queued ?? 0);
+    },
+  });
+  const breaker = new Gauge({
+    name: `${PREFIX}stream_breaker_state`,
+    help: 'Breaker on calls to Stream\'s API: 0 closed (calls go through), 1 half-open (one trial call under way), 2 open (calls fail at once).',
+    registers: [registry],
+    collect() {
+      breaker.set(BREAKER_STATE_VALUE[status()?.breaker ?? 'closed']);
+    },
+  });
 }

@@ -5,6 +5,8 @@
  *   - `StreamUnavailableError`: no answer (connection refused or dropped,
  *     timeout), a 5xx, a 429, or a 408. Worth retrying; carries
  *     `retryAfterSeconds`. The token route applies `STREAM_SYNC_FAILURE`.
+ *     `refusedBy` says when the call was not made at all (breaker open, no
+ *     free slot in time).
  *   - `StreamRejectedError`: any other 4xx. Retrying the same call will not
  *     help (bad credentials, invalid user data).
  *   - `UserRemovedError`: the user was deleted at the identity provider and
@@ -23,6 +25,9 @@ export type StreamOperation =
   | 'deactivate_user'
   | 'delete_user';
 
+/** Why a call was refused without calling Stream: `breaker_open`, or `queue_timeout` (no free slot in time). */
+export type StreamCallRefusal = 'breaker_open' | 'queue_timeout';
+
 export class StreamUnavailableError extends Error {
   override readonly name = 'StreamUnavailableError';
   readonly operation: StreamOperation;
@@ -30,12 +35,19 @@ export class StreamUnavailableError extends Error {
   readonly retryAfterSeconds: number;
   /** HTTP status when Stream answered (5xx, 429, 408); `null` when it did not. */
   readonly status: number | null;
+  /** Set when Stream was not called: the breaker is open, or no slot came free in time. */
+  readonly refusedBy: StreamCallRefusal | null;
 
-  constructor(operation: StreamOperation, message: string, options: { retryAfterSeconds: number; status: number | null; cause?: unknown }) {
+  constructor(
+    operation: StreamOperation,
+    message: string,
+    options: { retryAfterSeconds: number; status: number | null; cause?: unknown; refusedBy?: StreamCallRefusal },
+  ) {
     super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
     this.operation = operation;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.status = options.status;
+    this.refusedBy = options.refusedBy ?? null;
   }
 }
 

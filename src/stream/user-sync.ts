@@ -9,14 +9,17 @@
  * changes) call the other methods.
  *
  * Every Stream failure surfaces as `StreamUnavailableError` (retry later:
- * timeout, network, 5xx, 429) or `StreamRejectedError` (other 4xx); the caller
- * decides, e.g. by `STREAM_SYNC_FAILURE=closed|open`.
+ * timeout, network, 5xx, 429, or refused by the `StreamCallGuard` without
+ * calling Stream) or `StreamRejectedError` (other 4xx); the caller decides,
+ * e.g. by `STREAM_SYNC_FAILURE=closed|open`. Every call goes through the
+ * guard: a cap on concurrent calls and a circuit breaker.
  */
 
 import { createHash } from 'node:crypto';
 import type { StreamChat } from 'stream-chat';
 import type { Logger } from '../identity/types.js';
 import type { SyncStore } from '../state/sync-store.js';
+import { StreamCallGuard } from './call-guard.js';
 import {
   classifyStreamError,
   DEFAULT_RETRY_AFTER_SECONDS,
@@ -25,16 +28,20 @@ import {
   StreamUnavailableError,
   SyncStoreUnavailableError,
   UserRemovedError,
+  type StreamCallRefusal,
   type StreamOperation,
 } from './sync-errors.js';
+import { UserLanes } from './user-lanes.js';
 
 export {
   StreamRejectedError,
   StreamUnavailableError,
   SyncStoreUnavailableError,
   UserRemovedError,
+  type StreamCallRefusal,
   type StreamOperation,
 } from './sync-errors.js';
+export { StreamCallGuard, type StreamCallGuardOptions, type StreamCallGuardStatus } from './call-guard.js';
 
 /** What `STREAM_ON_USER_DELETED` asks for when the identity provider deletes a user. */
 export type UserDeletedMode = 'deactivate' | 'delete' | 'none';
@@ -61,6 +68,8 @@ export type StreamCallOutcome = 'success' | 'not_found' | 'unavailable' | 'rejec
 /** Hooks for metrics; every one optional and called synchronously. */
 export interface UserSyncObserver {
   streamCall?(operation: StreamOperation, outcome: StreamCallOutcome): void;
+  /** A call the guard refused without calling Stream. */
+  streamCallRefused?(operation: StreamOperation, reason: StreamCallRefusal): void;
   /** `hit`: the cached hash matched and Stream was not called. */
   profileCache?(outcome: 'hit' | 'miss'): void;
 }
@@ -85,6 +94,8 @@ export interface StreamUserSyncOptions {
    * Wire as `manageTeams: policy.teams !== null`.
    */
   manageTeams?: boolean;
+  /** Cap and breaker for every call; one per app, so tokens, revocations and webhooks share it. Default: a guard of its own with default settings. */
+  guard?: StreamCallGuard;
   /** Retry hint when Stream gives none. Default 5. */
   defaultRetryAfterSeconds?: number;
   observer?: UserSyncObserver;
@@ -121,8 +132,9 @@ export class StreamUserSync {
   readonly #manageTeams: boolean;
   readonly #observer: UserSyncObserver;
   readonly #logger: Logger | undefined;
-  /** Upserts under way, by user id and hash, so a burst of requests for one user makes one call. */
-  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #guard: StreamCallGuard;
+  /** Upserts on token requests, one in flight per user, so a burst for one user makes one call. */
+  readonly #lanes = new UserLanes();
 
   constructor(options: StreamUserSyncOptions) {
     this.#client = options.client;
@@ -134,6 +146,12 @@ export class StreamUserSync {
     this.#manageTeams = options.manageTeams ?? false;
     this.#observer = options.observer ?? {};
     this.#logger = options.logger;
+    this.#guard = options.guard ?? new StreamCallGuard(options.logger !== undefined ? { logger: options.logger } : {});
+  }
+
+  /** The cap and breaker every call goes through. */
+  get guard(): StreamCallGuard {
+    return this.#guard;
   }
 
   /** Whether a `user.deleted` webhook removed this user. Throws `SyncStoreUnavailableError`. */
@@ -169,13 +187,7 @@ export class StreamUserSync {
     }
     this.#observer.profileCache?.('miss');
 
-    const key = `${user.id}\u0000${hash}`;
-    let pending = this.#inFlight.get(key);
-    if (pending === undefined) {
-      pending = this.#upsertAndCache(user, hash).finally(() => this.#inFlight.delete(key));
-      this.#inFlight.set(key, pending);
-    }
-    await pending;
+    await this.#lanes.run(user.id, hash, () => this.#upsertAndCache(user, hash));
     return 'synced';
   }
 
@@ -266,31 +278,41 @@ export class StreamUserSync {
     }
   }
 
-  async #call(
-    operation: StreamOperation,
-    fn: () => Promise<unknown>,
-    options: { notFoundIsDone?: boolean; alreadyGoneIsDone?: boolean } = {},
-  ): Promise<void> {
+  async #call(operation: StreamOperation, fn: () => Promise<unknown>, options: CallOptions = {}): Promise<void> {
+    let done: 'success' | 'not_found';
+    try {
+      done = await this.#guard.run(operation, () => this.#attempt(operation, fn, options));
+    } catch (error) {
+      if (error instanceof StreamUnavailableError && error.refusedBy !== null) {
+        // Not logged per call: the breaker logs when it opens and closes, and metrics count these.
+        this.#observer.streamCallRefused?.(operation, error.refusedBy);
+        throw error;
+      }
+      const outcome: StreamCallOutcome =
+        error instanceof StreamUnavailableError ? 'unavailable' : error instanceof StreamRejectedError ? 'rejected' : 'error';
+      this.#observer.streamCall?.(operation, outcome);
+      this.#logger?.warn({ operation, outcome, err: errSummary(error) }, 'Stream call failed');
+      throw error;
+    }
+    this.#observer.streamCall?.(operation, done);
+  }
+
+  /** One SDK call; throws the classified error, so the guard can tell Stream's faults from its refusals. */
+  async #attempt(operation: StreamOperation, fn: () => Promise<unknown>, options: CallOptions): Promise<'success' | 'not_found'> {
     try {
       await fn();
-      this.#observer.streamCall?.(operation, 'success');
+      return 'success';
     } catch (error) {
-      if (options.notFoundIsDone === true && isStreamNotFound(error)) {
-        this.#observer.streamCall?.(operation, 'not_found');
-        return;
-      }
-      if (options.alreadyGoneIsDone === true && isAlreadyGone(error)) {
-        this.#observer.streamCall?.(operation, 'success');
-        return;
-      }
-      const classified = classifyStreamError(operation, error, this.#retryAfter);
-      const outcome: StreamCallOutcome =
-        classified instanceof StreamUnavailableError ? 'unavailable' : classified instanceof StreamRejectedError ? 'rejected' : 'error';
-      this.#observer.streamCall?.(operation, outcome);
-      this.#logger?.warn({ operation, outcome, err: errSummary(classified) }, 'Stream call failed');
-      throw classified;
+      if (options.notFoundIsDone === true && isStreamNotFound(error)) return 'not_found';
+      if (options.alreadyGoneIsDone === true && isAlreadyGone(error)) return 'success';
+      throw classifyStreamError(operation, error, this.#retryAfter);
     }
   }
+}
+
+interface CallOptions {
+  notFoundIsDone?: boolean;
+  alreadyGoneIsDone?: boolean;
 }
 
 /** Deactivating a deactivated user, or deleting a deleted one. */

@@ -160,3 +160,25 @@ test('.env is read, and the real environment wins over it', () => {
   assert.equal(env.PORT, '9000');
   assert.equal(env.LOG_LEVEL, 'warn');
 });
+
+test('STREAM_API_MAX_CONCURRENCY and STREAM_API_QUEUE_TIMEOUT_MS default to 64 and 250 ms, and out-of-range values are refused with a fix', () => {
+  const config = loadConfig({ env: PRODUCTION, cwd });
+  assert.equal(config.stream.maxConcurrency, 64);
+  assert.equal(config.stream.queueTimeoutMs, 250);
+  const set = loadConfig({ env: { ...PRODUCTION, STREAM_API_MAX_CONCURRENCY: '10000', STREAM_API_QUEUE_TIMEOUT_MS: '0' }, cwd });
+  assert.equal(set.stream.maxConcurrency, 10000);
+  assert.equal(set.stream.queueTimeoutMs, 0);
+  for (const value of ['0', '10001', '-1', '1.5', 'many']) {
+    assert.deepEqual(problemsOf({ ...PRODUCTION, STREAM_API_MAX_CONCURRENCY: value }), ['STREAM_API_MAX_CONCURRENCY'], value);
+  }
+  for (const value of ['10001', '-5', 'soon']) {
+    assert.deepEqual(problemsOf({ ...PRODUCTION, STREAM_API_QUEUE_TIMEOUT_MS: value }), ['STREAM_API_QUEUE_TIMEOUT_MS'], value);
+  }
+  try {
+    loadConfig({ env: { ...PRODUCTION, STREAM_API_MAX_CONCURRENCY: '0' }, cwd });
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.problems[0]?.fix ?? '', /whole number from 1 to 10000/);
+  }
+});

@@ -118,6 +118,10 @@ export interface StreamStandIn {
   app: Record<string, unknown>;
   /** Fault injection for REST requests; see {@link StreamFailure}. */
   failure: null | StreamFailure;
+  /** REST requests received and not yet answered, less those the client gave up on (closed the connection). */
+  readonly inFlight: number;
+  /** The most REST requests in flight at once since start or `reset()`. */
+  readonly peakInFlight: number;
   /** Every WebSocket connection attempt, accepted or not. */
   connections: RecordedConnection[];
   /** Connections still open. */
@@ -135,7 +139,7 @@ export interface StreamStandIn {
   closeConnection(target?: ConnectionTarget, options?: { code?: number; reason?: string; terminate?: boolean }): number;
   /** Sends an event to matching live connections (e.g. `{type: 'user.updated', user}`). */
   sendEvent(target: ConnectionTarget | undefined, event: Record<string, unknown>): number;
-  /** Forgets calls, users, revocations, connections, app-level revocation and any failure. Live sockets stay open. */
+  /** Forgets calls, users, revocations, connections, app-level revocation, any failure and the peak in flight. Live sockets stay open. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -427,6 +431,8 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
   const state = {
     failure: null as null | StreamFailure,
   };
+  let inFlight = 0;
+  let peakInFlight = 0;
 
   // ---- users -------------------------------------------------------------
 
@@ -1236,6 +1242,12 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
       res.end();
       return;
     }
+    inFlight += 1;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+    // 'close' comes once the answer is sent or the client dropped the connection (an SDK timeout does).
+    res.once('close', () => {
+      inFlight -= 1;
+    });
     handleRequest(req, res).catch((error: unknown) => {
       if (!res.headersSent) {
         send(res, 500, errorBody('Request', { status: 500, code: -1, detail: String(error) }, performance.now()));
@@ -1273,6 +1285,12 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
     },
     set failure(value: null | StreamFailure) {
       state.failure = value === null ? null : { ...value };
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    get peakInFlight() {
+      return peakInFlight;
     },
     connections,
     liveConnections: () => [...live.values()].map(({ record }) => record).filter((record) => record.open),
@@ -1323,6 +1341,7 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
       tasks.clear();
       app = defaultAppSettings(apiKey);
       state.failure = null;
+      peakInFlight = inFlight;
     },
     async close() {
       for (const { ws } of live.values()) ws.terminate();

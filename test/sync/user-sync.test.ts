@@ -7,6 +7,7 @@ import {
   profileHash,
   StreamRejectedError,
   StreamUnavailableError,
+  StreamCallGuard,
   StreamUserSync,
   UserRemovedError,
   type StreamCallOutcome,
@@ -84,6 +85,28 @@ describe('StreamUserSync against the Stream stand-in', () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => sync.syncOnIssue(ada)));
     assert.ok(results.every((r) => r === 'synced' || r === 'unchanged'));
     assert.equal(upserts(), 1);
+  });
+
+  it('keeps one upsert in flight per user: a burst shares its outcome, and only the newest other profile is written after it', async () => {
+    stream.failure = { delayMs: 150, path: '/users', method: 'POST' };
+    const newcomer: StreamUserInput = { id: 'user_new', name: 'New', role: 'user', teams: [] };
+    const first = Array.from({ length: 10 }, () => sync.syncOnIssue(newcomer));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const asModerator = Array.from({ length: 5 }, () => sync.syncOnIssue({ ...newcomer, role: 'moderator' }));
+    const asAdmin = Array.from({ length: 5 }, () => sync.syncOnIssue({ ...newcomer, role: 'admin' }));
+    const results = await Promise.all([...first, ...asModerator, ...asAdmin]);
+    assert.ok(results.every((r) => r === 'synced'));
+    assert.equal(stream.peakInFlight, 1, 'never two calls at once for one user');
+    const written = stream.calls.filter((c) => c.method === 'POST' && c.path === '/users').map((c) => (c.body as { users: Record<string, { role: string }> }).users.user_new?.role);
+    assert.deepEqual(written, ['user', 'admin'], 'the ten share one call; the pending moderator write gave way to the newer admin one');
+    assert.equal(stream.users.get('user_new')?.role, 'admin');
+    assert.equal(await store.getProfileHash('user_new'), profileHash({ ...newcomer, role: 'admin' }));
+
+    // A failed call's outcome is shared the same way.
+    stream.failure = { status: 503, delayMs: 50 };
+    const failed = await Promise.allSettled(Array.from({ length: 10 }, () => sync.syncOnIssue(ada)));
+    assert.ok(failed.every((r) => r.status === 'rejected' && r.reason instanceof StreamUnavailableError));
+    assert.equal(upserts(), 3);
   });
 
   it('upserts on every request with a TTL of 0', async () => {
@@ -180,6 +203,47 @@ describe('StreamUserSync against the Stream stand-in', () => {
       assert.equal(retryAfterFromHeaders({ 'retry-after': 'soon' }, now, 9), 9);
       // Stream sends X-RateLimit-* on every answer: a 5xx ignores the reset time.
       assert.equal(retryAfterFromHeaders({ 'x-ratelimit-reset': String(now / 1000 + 42) }, now, 5, false), 5);
+    });
+  });
+
+  describe('cap and breaker', () => {
+    it('after 5 failed calls, token syncs, revocations and webhook updates fail at once without calling Stream', async () => {
+      const refused: Array<[StreamOperation, string]> = [];
+      const guarded = new StreamUserSync({ client, store, observer: { streamCallRefused: (operation, reason) => refused.push([operation, reason]) } });
+      stream.failure = { status: 500 };
+      for (let i = 0; i < 5; i += 1) {
+        await assert.rejects(guarded.syncOnIssue({ ...ada, id: `user_${i}` }), (e: unknown) => e instanceof StreamUnavailableError && e.refusedBy === null);
+      }
+      assert.equal(guarded.guard.status().breaker, 'open');
+      const callsBefore = stream.calls.length;
+      const isRefused = (e: unknown): boolean => e instanceof StreamUnavailableError && e.refusedBy === 'breaker_open' && e.retryAfterSeconds >= 1;
+      await assert.rejects(guarded.syncOnIssue(ada), isRefused);
+      await assert.rejects(guarded.revokeTokens('user_ada', new Date()), isRefused);
+      await assert.rejects(guarded.onUserUpserted(ada), isRefused);
+      await assert.rejects(guarded.onMembershipChanged({ userId: 'user_ada', role: 'admin' }), isRefused);
+      await assert.rejects(guarded.onUserDeleted('user_ada', 'deactivate'), isRefused);
+      assert.equal(stream.calls.length, callsBefore);
+      assert.deepEqual(refused, [
+        ['upsert_user', 'breaker_open'],
+        ['revoke_tokens', 'breaker_open'],
+        ['upsert_user', 'breaker_open'],
+        ['partial_update_user', 'breaker_open'],
+        ['deactivate_user', 'breaker_open'],
+      ]);
+    });
+
+    it('a shared guard caps calls across every operation', async () => {
+      const guard = new StreamCallGuard({ maxConcurrency: 2, queueTimeoutMs: 2000 });
+      const guarded = new StreamUserSync({ client, store, guard });
+      stream.failure = { delayMs: 60 };
+      await Promise.all([
+        ...Array.from({ length: 4 }, (_, i) => guarded.syncOnIssue({ ...ada, id: `user_cap_${i}` })),
+        ...Array.from({ length: 3 }, (_, i) => guarded.revokeTokens(`user_cap_${i}`, new Date())),
+        ...Array.from({ length: 3 }, (_, i) => guarded.onMembershipChanged({ userId: `user_cap_${i}`, role: 'admin' })),
+      ]);
+      assert.equal(stream.calls.length, 10);
+      assert.equal(stream.peakInFlight, 2);
+      assert.deepEqual(guard.status(), { inFlight: 0, queued: 0, breaker: 'closed' });
     });
   });
 
