@@ -1,7 +1,7 @@
 import { startStreamStandIn } from '../../test/support/stream-standin.js';
 
 /** The service's gauge of Stream API calls under way. */
-const IN_FLIGHT_METRIC = 'stream_token_service_stream_calls_in_flight';
+const IN_FLIGHT_METRIC = 'stream_token_service_stream_api_in_flight';
 import { ChaosIssuer } from '../lib/issuer.js';
 import { runLoad } from '../lib/load.js';
 import { ms, serviceEnv, STREAM_KEY, STREAM_SECRET, target, type Scenario, type ScenarioContext, type ScenarioResult } from '../lib/scenario.js';
