@@ -12,6 +12,7 @@ import { SessionVerifier } from '../identity/session-verifier.js';
 import type { IssuerOptions } from '../identity/types.js';
 import { compilePolicy } from '../policy/index.js';
 import { closeRedis, createRedisClient, type RedisClient } from '../state/redis.js';
+import { createRedisBreaker } from '../state/redis-breaker.js';
 import { MemorySyncStore, RedisSyncStore, type SyncStore } from '../state/sync-store.js';
 import { createClerkWebhookHandlers } from '../stream/clerk-webhook-handlers.js';
 import { StreamTokenMinter } from '../stream/token-minter.js';
@@ -166,13 +167,10 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     );
   };
 
-
   // Shared state
-  let redis: RedisClient | null = null;
-  if (deps.syncStore === undefined && config.redisUrl !== null) {
-    redis = createRedisClient(config.redisUrl.reveal(), { logger: app.log });
-  }
-  const store: SyncStore = deps.syncStore ?? (redis !== null ? new RedisSyncStore({ client: redis }) : new MemorySyncStore());
+  const redis: RedisClient | null = deps.syncStore === undefined && config.redisUrl !== null ? createRedisClient(config.redisUrl.reveal(), { logger: app.log }) : null;
+  const breaker = redis !== null ? createRedisBreaker(redis, { logger: app.log, observer: metrics.redisBreakerObserver }) : null;
+  const store: SyncStore = deps.syncStore ?? (redis !== null ? new RedisSyncStore({ client: redis, breaker }) : new MemorySyncStore());
 
   // Stream
   const policy = compilePolicy({ ...(config.policy.document !== null ? { document: config.policy.document } : {}), roleMap: config.policy.roleMap });

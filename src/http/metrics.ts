@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { IssuerKeyStatus } from '../identity/types.js';
+import { BREAKER_STATE_VALUE, type BreakerObserver } from '../state/redis-breaker.js';
 
 const PREFIX = 'stream_token_service_';
 
@@ -73,6 +74,25 @@ export class ServiceMetrics {
     labelNames: ['action'] as const,
     registers: [this.registry],
   });
+
+  readonly redisBreakerState = new Gauge({
+    name: `${PREFIX}redis_breaker_state`,
+    help: 'The circuit breaker around Redis: 0 closed (Redis is asked), 1 open (it is not), 2 half-open (a probe is under way).',
+    registers: [this.registry],
+  });
+
+  readonly redisCommandFailures = new Counter({
+    name: `${PREFIX}redis_command_failures_total`,
+    help: 'Redis commands that failed, by kind: timeout, error, or breaker_open (not sent while the breaker is open).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  /** Feeds the two series above from the Redis breaker. */
+  readonly redisBreakerObserver: BreakerObserver = {
+    state: (state) => this.redisBreakerState.set(BREAKER_STATE_VALUE[state]),
+    failure: (kind) => this.redisCommandFailures.inc({ kind }),
+  };
 
   readonly webhooks = new Counter({
     name: `${PREFIX}webhooks_total`,

@@ -9,6 +9,8 @@
  */
 
 import { BoundedTtlMap } from './bounded-ttl-map.js';
+import { SyncStoreUnavailableError } from '../stream/sync-errors.js';
+import type { RedisBreaker } from './redis-breaker.js';
 import type { RedisClient } from './redis.js';
 
 export interface SyncStore {
@@ -117,6 +119,8 @@ export class MemorySyncStore implements SyncStore {
 export interface RedisSyncStoreOptions {
   /** An ioredis client from `createRedisClient`; the store never closes it. */
   client: RedisClient;
+  /** The client's breaker: commands fail at once while it is open. Without it every command is sent. */
+  breaker?: RedisBreaker | null;
   /** Prefix of every key, so several services can share a Redis. Default `sts:`. */
   keyPrefix?: string;
   /** How long a removed-user mark lives. Default {@link DEFAULT_REMOVED_TTL_SECONDS}; 0 keeps it forever. */
@@ -128,14 +132,19 @@ export interface RedisSyncStoreOptions {
  *   sts:profile:<userId>  profile hash, expires after the sync TTL
  *   sts:removed:<userId>  removed-user mark
  *   sts:webhook:<id>      applied webhook id, `SET NX EX`
+ *
+ * Every operation fails with `SyncStoreUnavailableError` when Redis does not
+ * answer, or at once while the breaker is open.
  */
 export class RedisSyncStore implements SyncStore {
   readonly #client: RedisClient;
+  readonly #breaker: RedisBreaker | null;
   readonly #prefix: string;
   readonly #removedTtlSeconds: number;
 
   constructor(options: RedisSyncStoreOptions) {
     this.#client = options.client;
+    this.#breaker = options.breaker ?? null;
     this.#prefix = options.keyPrefix ?? 'sts:';
     this.#removedTtlSeconds = options.removedTtlSeconds ?? DEFAULT_REMOVED_TTL_SECONDS;
   }
@@ -148,43 +157,52 @@ export class RedisSyncStore implements SyncStore {
     return `${this.#prefix}${kind}:${id}`;
   }
 
+  #run<T>(command: () => Promise<T>, optional = false): Promise<T> {
+    if (this.#breaker === null) {
+      return command().catch((error: unknown) => {
+        throw new SyncStoreUnavailableError('Redis did not answer', error);
+      });
+    }
+    return this.#breaker.run(command, { optional });
+  }
+
   async getProfileHash(userId: string): Promise<string | null> {
-    return this.#client.get(this.#key('profile', userId));
+    return this.#run(() => this.#client.get(this.#key('profile', userId)), true);
   }
 
   async setProfileHash(userId: string, hash: string, ttlSeconds: number): Promise<void> {
     const key = this.#key('profile', userId);
     if (!(ttlSeconds > 0)) {
-      await this.#client.del(key);
+      await this.#run(() => this.#client.del(key));
       return;
     }
-    await this.#client.set(key, hash, 'EX', Math.ceil(ttlSeconds));
+    await this.#run(() => this.#client.set(key, hash, 'EX', Math.ceil(ttlSeconds)), true);
   }
 
   async forget(userId: string): Promise<void> {
-    await this.#client.del(this.#key('profile', userId));
+    await this.#run(() => this.#client.del(this.#key('profile', userId)));
   }
 
   async markRemoved(userId: string): Promise<void> {
     const key = this.#key('removed', userId);
-    if (this.#removedTtlSeconds > 0) await this.#client.set(key, '1', 'EX', Math.ceil(this.#removedTtlSeconds));
-    else await this.#client.set(key, '1');
+    if (this.#removedTtlSeconds > 0) await this.#run(() => this.#client.set(key, '1', 'EX', Math.ceil(this.#removedTtlSeconds)));
+    else await this.#run(() => this.#client.set(key, '1'));
   }
 
   async clearRemoved(userId: string): Promise<void> {
-    await this.#client.del(this.#key('removed', userId));
+    await this.#run(() => this.#client.del(this.#key('removed', userId)));
   }
 
   async isRemoved(userId: string): Promise<boolean> {
-    return (await this.#client.exists(this.#key('removed', userId))) === 1;
+    return (await this.#run(() => this.#client.exists(this.#key('removed', userId)), true)) === 1;
   }
 
   async claimWebhookId(id: string, ttlSeconds: number): Promise<boolean> {
-    const result = await this.#client.set(this.#key('webhook', id), '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX');
+    const result = await this.#run(() => this.#client.set(this.#key('webhook', id), '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX'));
     return result === 'OK';
   }
 
   async releaseWebhookId(id: string): Promise<void> {
-    await this.#client.del(this.#key('webhook', id));
+    await this.#run(() => this.#client.del(this.#key('webhook', id)));
   }
 }
