@@ -211,6 +211,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     perUserPerMinute: config.rateLimit.perUserPerMinute,
     onStoreError: config.rateLimit.onStoreError,
     redis,
+    breaker,
     metrics,
   });
   const unlimited = new Set(PROBE_ROUTES);
