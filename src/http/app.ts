@@ -186,6 +186,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
           }),
         store,
         profileTtlSeconds: config.sync.ttlSeconds,
+        checkRemoved: false,
         // With teams from the policy, an empty list is written too, so leaving the last organization clears it.
         manageTeams: policy.teams !== null,
         observer: { streamCall: (operation, outcome) => metrics.streamCalls.inc({ operation, outcome }) },
@@ -197,6 +198,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     apiKey: config.stream.apiKey,
     policy,
     store,
+    removedOnStoreError: config.removedUsers.onStoreError,
     streamUsers,
     syncOnIssue: config.sync.enabled,
     failureMode: config.sync.failureMode,

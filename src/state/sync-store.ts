@@ -5,7 +5,8 @@
  * tokens from then on), and the webhook ids already applied (replay guard).
  *
  * `MemorySyncStore` serves a single instance; `RedisSyncStore` is used when
- * `REDIS_URL` is set, so every instance sees the same state.
+ * `REDIS_URL` is set, so every instance sees the same state, and keeps a
+ * little of it in memory for when Redis cannot be reached.
  */
 
 import { BoundedTtlMap } from './bounded-ttl-map.js';
@@ -23,6 +24,12 @@ export interface SyncStore {
   markRemoved(userId: string): Promise<void>;
   clearRemoved(userId: string): Promise<void>;
   isRemoved(userId: string): Promise<boolean>;
+  /**
+   * Whether this process applied or read a removal of the user recently, without asking a shared
+   * store: the answer used when `isRemoved` cannot be (REMOVED_USERS_ON_STORE_ERROR=allow).
+   * Stores that cannot fail leave it out.
+   */
+  removedLocally?(userId: string): boolean;
 
   /** `true` the first time an id is claimed within `ttlSeconds`, `false` after. Atomic across instances. */
   claimWebhookId(id: string, ttlSeconds: number): Promise<boolean>;
@@ -125,7 +132,16 @@ export interface RedisSyncStoreOptions {
   keyPrefix?: string;
   /** How long a removed-user mark lives. Default {@link DEFAULT_REMOVED_TTL_SECONDS}; 0 keeps it forever. */
   removedTtlSeconds?: number;
+  /** How long this process remembers a removal it applied or read. Default {@link RECENT_REMOVAL_SECONDS}. */
+  recentRemovalSeconds?: number;
+  /** Most recent removals, and most profile hashes written by this process, kept in memory. Default 50,000 each. */
+  maxLocalEntries?: number;
+  /** Clock, for tests. */
+  now?: () => number;
 }
+
+/** How long a removal stays in the process's own memory, to be refused while Redis is unreachable. */
+export const RECENT_REMOVAL_SECONDS = 24 * 3600;
 
 /**
  * Shared store. Keys (with the default prefix):
@@ -133,20 +149,31 @@ export interface RedisSyncStoreOptions {
  *   sts:removed:<userId>  removed-user mark
  *   sts:webhook:<id>      applied webhook id, `SET NX EX`
  *
- * Every operation fails with `SyncStoreUnavailableError` when Redis does not
- * answer, or at once while the breaker is open.
+ * While Redis cannot be reached (a failure, or the breaker open), profile
+ * hashes are read from and written to the process's memory only (hashes this
+ * process wrote), so a Redis outage does not turn every token request into an
+ * upsert; `isRemoved` fails, and `removedLocally` answers from the removals
+ * this process applied or read within `recentRemovalSeconds`. Every other
+ * operation fails with `SyncStoreUnavailableError`.
  */
 export class RedisSyncStore implements SyncStore {
   readonly #client: RedisClient;
   readonly #breaker: RedisBreaker | null;
   readonly #prefix: string;
   readonly #removedTtlSeconds: number;
+  readonly #recentRemovalSeconds: number;
+  readonly #recentRemovals: BoundedTtlMap<true>;
+  readonly #localHashes: BoundedTtlMap<string>;
 
   constructor(options: RedisSyncStoreOptions) {
     this.#client = options.client;
     this.#breaker = options.breaker ?? null;
     this.#prefix = options.keyPrefix ?? 'sts:';
     this.#removedTtlSeconds = options.removedTtlSeconds ?? DEFAULT_REMOVED_TTL_SECONDS;
+    this.#recentRemovalSeconds = options.recentRemovalSeconds ?? RECENT_REMOVAL_SECONDS;
+    const now = options.now ?? Date.now;
+    this.#recentRemovals = new BoundedTtlMap(options.maxLocalEntries ?? 50_000, now);
+    this.#localHashes = new BoundedTtlMap(options.maxLocalEntries ?? 50_000, now);
   }
 
   get keyPrefix(): string {
@@ -167,34 +194,56 @@ export class RedisSyncStore implements SyncStore {
   }
 
   async getProfileHash(userId: string): Promise<string | null> {
-    return this.#run(() => this.#client.get(this.#key('profile', userId)), true);
+    try {
+      return await this.#run(() => this.#client.get(this.#key('profile', userId)), true);
+    } catch {
+      return this.#localHashes.get(userId) ?? null;
+    }
   }
 
+  /** Never fails: the hash is a cache, kept in memory when Redis cannot take it. */
   async setProfileHash(userId: string, hash: string, ttlSeconds: number): Promise<void> {
     const key = this.#key('profile', userId);
-    if (!(ttlSeconds > 0)) {
-      await this.#run(() => this.#client.del(key));
-      return;
+    try {
+      if (!(ttlSeconds > 0)) {
+        this.#localHashes.delete(userId);
+        await this.#run(() => this.#client.del(key));
+        return;
+      }
+      this.#localHashes.set(userId, hash, ttlSeconds);
+      await this.#run(() => this.#client.set(key, hash, 'EX', Math.ceil(ttlSeconds)), true);
+    } catch {
+      // Counted by the breaker; a missing hash only costs an upsert.
     }
-    await this.#run(() => this.#client.set(key, hash, 'EX', Math.ceil(ttlSeconds)), true);
   }
 
   async forget(userId: string): Promise<void> {
+    this.#localHashes.delete(userId);
     await this.#run(() => this.#client.del(this.#key('profile', userId)));
   }
 
   async markRemoved(userId: string): Promise<void> {
+    this.#recentRemovals.set(userId, true, this.#recentRemovalSeconds);
     const key = this.#key('removed', userId);
     if (this.#removedTtlSeconds > 0) await this.#run(() => this.#client.set(key, '1', 'EX', Math.ceil(this.#removedTtlSeconds)));
     else await this.#run(() => this.#client.set(key, '1'));
   }
 
   async clearRemoved(userId: string): Promise<void> {
+    this.#recentRemovals.delete(userId);
     await this.#run(() => this.#client.del(this.#key('removed', userId)));
   }
 
   async isRemoved(userId: string): Promise<boolean> {
-    return (await this.#run(() => this.#client.exists(this.#key('removed', userId)), true)) === 1;
+    const removed = (await this.#run(() => this.#client.exists(this.#key('removed', userId)), true)) === 1;
+    // Redis has the last word; memory only answers while Redis cannot.
+    if (removed) this.#recentRemovals.set(userId, true, this.#recentRemovalSeconds);
+    else this.#recentRemovals.delete(userId);
+    return removed;
+  }
+
+  removedLocally(userId: string): boolean {
+    return this.#recentRemovals.has(userId);
   }
 
   async claimWebhookId(id: string, ttlSeconds: number): Promise<boolean> {

@@ -87,6 +87,8 @@ export interface StreamUserSyncOptions {
   manageTeams?: boolean;
   /** Retry hint when Stream gives none. Default 5. */
   defaultRetryAfterSeconds?: number;
+  /** `syncOnIssue` refuses removed users itself. Default true; false when the caller has checked already. */
+  checkRemoved?: boolean;
   observer?: UserSyncObserver;
   logger?: Logger;
 }
@@ -121,6 +123,7 @@ export class StreamUserSync {
   readonly #manageTeams: boolean;
   readonly #observer: UserSyncObserver;
   readonly #logger: Logger | undefined;
+  readonly #checkRemoved: boolean;
   /** Upserts under way, by user id and hash, so a burst of requests for one user makes one call. */
   readonly #inFlight = new Map<string, Promise<void>>();
 
@@ -134,6 +137,7 @@ export class StreamUserSync {
     this.#manageTeams = options.manageTeams ?? false;
     this.#observer = options.observer ?? {};
     this.#logger = options.logger;
+    this.#checkRemoved = options.checkRemoved ?? true;
   }
 
   /** Whether a `user.deleted` webhook removed this user. Throws `SyncStoreUnavailableError`. */
@@ -155,7 +159,7 @@ export class StreamUserSync {
    */
   async syncOnIssue(user: StreamUserInput): Promise<SyncOutcome> {
     const [removed, cached] = await Promise.all([
-      this.isRemoved(user.id),
+      this.#checkRemoved ? this.isRemoved(user.id) : false,
       this.#store.getProfileHash(user.id).catch((error: unknown) => {
         this.#logger?.warn({ err: errSummary(error) }, 'profile cache read failed; upserting');
         return null;
