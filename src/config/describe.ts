@@ -42,6 +42,7 @@ export function describeConfig(config: ServiceConfig): Record<string, unknown> {
     sync: config.sync,
     policy: { roleMap: config.policy.roleMapSource, policyFile: config.policy.policyFile },
     rateLimit: config.rateLimit,
+    removedUsers: config.removedUsers,
     redis: config.redisUrl === null ? 'not set (in-memory state)' : 'set',
     metrics: config.metrics,
     webConcurrency: config.webConcurrency,

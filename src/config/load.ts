@@ -214,6 +214,7 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
       perUserPerMinute: read.integer('RATE_LIMIT_PER_USER', 30, 1, MAX_RATE_LIMIT_PER_MINUTE),
       onStoreError: read.choice('RATE_LIMIT_ON_STORE_ERROR', ['allow', 'deny'] as const, 'allow'),
     },
+    removedUsers: { onStoreError: read.choice('REMOVED_USERS_ON_STORE_ERROR', ['allow', 'deny'] as const, 'allow') },
     redisUrl,
     metrics: { port: read.optionalInteger('METRICS_PORT', 1, 65535) },
     webConcurrency,

@@ -82,6 +82,8 @@ export interface ServiceConfig {
     perUserPerMinute: number;
     onStoreError: StoreErrorAction;
   };
+  /** `REMOVED_USERS_ON_STORE_ERROR`: issue (allow, consulting this process's recent removals) or 503 (deny) when Redis cannot say. */
+  removedUsers: { onStoreError: StoreErrorAction };
   redisUrl: Secret | null;
   metrics: { port: number | null };
   webConcurrency: number;

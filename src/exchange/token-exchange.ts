@@ -1,4 +1,4 @@
-import type { SyncFailureMode } from '../config/types.js';
+import type { StoreErrorAction, SyncFailureMode } from '../config/types.js';
 import { ProblemError } from '../http/problem.js';
 import type { Logger, VerifiedSession } from '../identity/types.js';
 import { evaluateAccess, profileFromClaims, type CompiledPolicy } from '../policy/index.js';
@@ -12,6 +12,11 @@ export interface TokenExchangeOptions {
   policy: CompiledPolicy;
   /** Where removed users are listed (and profile hashes cached). */
   store: SyncStore;
+  /**
+   * `REMOVED_USERS_ON_STORE_ERROR`, when the store cannot say whether the user was removed: issue
+   * unless the store's memory of recent removals names the user (allow, default), or answer 503 (deny).
+   */
+  removedOnStoreError?: StoreErrorAction;
   /** Stream user operations; null when there is no Stream to talk to (dev mode with placeholder credentials). */
   streamUsers: StreamUserSync | null;
   /** Upsert the Stream user before issuing (`STREAM_SYNC_USERS`). */
@@ -72,11 +77,11 @@ export class TokenExchange {
     const decision = this.#needsPolicy ? evaluateAccess({ userId: session.userId, claims: session.claims }, policy) : null;
     if (decision !== null && !decision.allowed) throw forbidden(`Access refused by policy: ${decision.reason}.`);
 
+    // Before any sync: a removed user must not be written back to Stream.
+    await this.#refuseRemoved(session.userId);
     if (decision !== null && this.#options.syncOnIssue && this.#options.streamUsers !== null) {
       const profile = profileFromClaims(session.claims);
       await this.#syncUser({ id: session.userId, ...profile, role: decision.role, teams: decision.teams });
-    } else {
-      await this.#refuseRemoved(session.userId);
     }
 
     const minted = minter.mint(session.userId);
@@ -105,16 +110,14 @@ export class TokenExchange {
   }
 
   async #refuseRemoved(userId: string): Promise<void> {
+    const { store } = this.#options;
     let removed: boolean;
     try {
-      removed = await this.#options.store.isRemoved(userId);
-    } catch (err) {
-      if (this.#options.failureMode === 'open') {
-        this.#options.logger?.warn({ err: { message: (err as Error).message } }, 'sync store unavailable: removed-user check skipped (STREAM_SYNC_FAILURE=open)');
-        this.#options.onIssuedWithoutSync?.();
-        return;
-      }
-      throw upstreamUnavailable(5, 'User state could not be checked; try again shortly.');
+      removed = await store.isRemoved(userId);
+    } catch {
+      // Logged and counted once per outage by the store's breaker, not per request.
+      if (this.#options.removedOnStoreError === 'deny') throw upstreamUnavailable(5, 'User state could not be checked; try again shortly.');
+      removed = store.removedLocally?.(userId) ?? false;
     }
     if (removed) throw forbidden('This user was deleted and may not use chat.');
   }

@@ -12,6 +12,7 @@ import { SessionVerifier } from '../identity/session-verifier.js';
 import type { IssuerOptions } from '../identity/types.js';
 import { compilePolicy } from '../policy/index.js';
 import { closeRedis, createRedisClient, type RedisClient } from '../state/redis.js';
+import { createRedisBreaker } from '../state/redis-breaker.js';
 import { MemorySyncStore, RedisSyncStore, type SyncStore } from '../state/sync-store.js';
 import { createClerkWebhookHandlers } from '../stream/clerk-webhook-handlers.js';
 import { StreamTokenMinter } from '../stream/token-minter.js';
@@ -167,11 +168,9 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
   };
 
   // Shared state
-  let redis: RedisClient | null = null;
-  if (deps.syncStore === undefined && config.redisUrl !== null) {
-    redis = createRedisClient(config.redisUrl.reveal(), { logger: app.log });
-  }
-  const store: SyncStore = deps.syncStore ?? (redis !== null ? new RedisSyncStore({ client: redis }) : new MemorySyncStore());
+  const redis: RedisClient | null = deps.syncStore === undefined && config.redisUrl !== null ? createRedisClient(config.redisUrl.reveal(), { logger: app.log }) : null;
+  const breaker = redis !== null ? createRedisBreaker(redis, { logger: app.log, observer: metrics.redisBreakerObserver }) : null;
+  const store: SyncStore = deps.syncStore ?? (redis !== null ? new RedisSyncStore({ client: redis, breaker }) : new MemorySyncStore());
 
   // Stream
   const policy = compilePolicy({ ...(config.policy.document !== null ? { document: config.policy.document } : {}), roleMap: config.policy.roleMap });
@@ -187,6 +186,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
           }),
         store,
         profileTtlSeconds: config.sync.ttlSeconds,
+        checkRemoved: false,
         // With teams from the policy, an empty list is written too, so leaving the last organization clears it.
         manageTeams: policy.teams !== null,
         guard: new StreamCallGuard({ maxConcurrency: config.stream.maxConcurrency, queueTimeoutMs: config.stream.queueTimeoutMs, logger: app.log, ...(now ? { breaker: { now } } : {}) }),
@@ -199,6 +199,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     apiKey: config.stream.apiKey,
     policy,
     store,
+    removedOnStoreError: config.removedUsers.onStoreError,
     streamUsers,
     syncOnIssue: config.sync.enabled,
     failureMode: config.sync.failureMode,
@@ -213,6 +214,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     perUserPerMinute: config.rateLimit.perUserPerMinute,
     onStoreError: config.rateLimit.onStoreError,
     redis,
+    breaker,
     metrics,
   });
   const unlimited = new Set(PROBE_ROUTES);

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { IssuerKeyStatus } from '../identity/types.js';
 import type { StreamCallGuardStatus } from '../stream/call-guard.js';
 import type { UserSyncObserver } from '../stream/user-sync.js';
+import { BREAKER_STATE_VALUE, type BreakerObserver } from '../state/redis-breaker.js';
 
 const PREFIX = 'stream_token_service_';
 
@@ -85,6 +86,25 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly redisBreakerState = new Gauge({
+    name: `${PREFIX}redis_breaker_state`,
+    help: 'The circuit breaker around Redis: 0 closed (Redis is asked), 1 half-open (a probe is under way), 2 open (it is not).',
+    registers: [this.registry],
+  });
+
+  readonly redisCommandFailures = new Counter({
+    name: `${PREFIX}redis_command_failures_total`,
+    help: 'Redis commands that failed, by kind: timeout, error, or breaker_open (not sent while the breaker is open).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  /** Feeds the two series above from the Redis breaker. */
+  readonly redisBreakerObserver: BreakerObserver = {
+    state: (state) => this.redisBreakerState.set(BREAKER_STATE_VALUE[state]),
+    failure: (kind) => this.redisCommandFailures.inc({ kind }),
+  };
+
   readonly webhooks = new Counter({
     name: `${PREFIX}webhooks_total`,
     help: 'Webhook deliveries by event type and outcome.',
@@ -145,8 +165,6 @@ export class ServiceMetrics {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
   }
 }
-
-const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
 function streamGuardGauges(registry: Registry, status: () => StreamCallGuardStatus | null): void {
   const inFlight = new Gauge({

@@ -1,7 +1,8 @@
-import { createRequire } from 'node:module';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { StoreErrorAction } from '../config/types.js';
+import type { RedisBreaker } from '../state/redis-breaker.js';
 import type { RedisClient } from '../state/redis.js';
+import { MemoryWindowCounters, RedisWindowCounters, type WindowCount } from '../state/window-counters.js';
 import type { ServiceMetrics } from './metrics.js';
 import { ProblemError } from './problem.js';
 
@@ -12,41 +13,38 @@ export interface RateLimitsOptions {
   onStoreError: StoreErrorAction;
   /** Shared counters across instances; in-process counters when null. */
   redis: RedisClient | null;
+  /** The Redis client's breaker. */
+  breaker?: RedisBreaker | null;
   metrics: ServiceMetrics;
 }
 
-/** The counter interface of `@fastify/rate-limit`'s stores (LocalStore, RedisStore). */
-interface CounterStore {
-  incr(key: string, callback: (err: Error | null, result: { current: number; ttl: number } | null) => void, timeWindowMs: number, max: number): void;
-}
-type StoreConstructor = new (continueExceeding: boolean, exponentialBackoff: boolean, ...rest: unknown[]) => CounterStore;
-
-// The stores are the plugin's own (its LRU for memory, its Lua script for Redis); they are driven
-// directly so the hot path runs without the plugin's per-call promises, and synchronously in memory.
-const require = createRequire(import.meta.url);
-const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as StoreConstructor;
-const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as StoreConstructor;
-
 const WINDOW_MS = 60_000;
-/** Bounds the in-process counters (LRU) so a flood of distinct IPs or users cannot grow memory. */
+/** Bounds the in-process counters so a flood of distinct IPs or users cannot grow memory. */
 const LOCAL_CACHE_ENTRIES = 20_000;
-const STORE_KEY_PREFIX = 'sts:ratelimit:';
 
 export type LimitScope = 'ip' | 'user';
 
 /**
  * Fixed one-minute windows per client IP (every request, before any
- * verification work) and per verified user (token and revoke routes), on
- * `@fastify/rate-limit`'s memory or Redis store. A refusal is a 429 problem
- * with Retry-After and the IETF RateLimit headers.
+ * verification work) and per verified user (token and revoke routes), in
+ * memory or in Redis. A refusal is a 429 problem with Retry-After and the
+ * IETF RateLimit headers.
+ *
+ * When Redis cannot be reached, RATE_LIMIT_ON_STORE_ERROR decides: `allow`
+ * counts in this process's memory with the same limits, `deny` refuses with
+ * a 503. One line is logged when the fallback starts and one when Redis
+ * counts again. The user check never waits on Redis after a failed command
+ * (`optional`), so a request pays at most one Redis timeout.
  */
 export class RateLimits {
-  readonly #store: CounterStore;
+  readonly #local = new MemoryWindowCounters(LOCAL_CACHE_ENTRIES);
+  readonly #shared: RedisWindowCounters | null;
   readonly #options: RateLimitsOptions;
+  #fallingBack = false;
 
   constructor(options: RateLimitsOptions) {
     this.#options = options;
-    this.#store = options.redis !== null ? new RedisStore(false, false, options.redis, STORE_KEY_PREFIX) : new LocalStore(false, false, LOCAL_CACHE_ENTRIES);
+    this.#shared = options.redis !== null ? new RedisWindowCounters({ client: options.redis, breaker: options.breaker ?? null }) : null;
   }
 
   /**
@@ -54,37 +52,17 @@ export class RateLimits {
    * The memory store answers synchronously.
    */
   check(scope: LimitScope, key: string, request: FastifyRequest, reply: FastifyReply, done: (problem?: ProblemError) => void): void {
-    const max = scope === 'ip' ? this.#options.perIpPerMinute : this.#options.perUserPerMinute;
-    this.#store.incr(
-      `${scope}:${key}`,
-      (err, result) => {
-        if (err !== null || result === null) {
-          done(this.#storeFailed(scope, err, request));
-          return;
-        }
-        const resetSeconds = Math.max(1, Math.ceil(result.ttl / 1000));
-        const exceeded = result.current > max;
-        // Every user-limited answer says where the caller stands; per-IP counts only show once exceeded.
-        if (scope === 'user' || exceeded) {
-          reply.header('ratelimit-limit', max);
-          reply.header('ratelimit-remaining', Math.max(0, max - result.current));
-          reply.header('ratelimit-reset', resetSeconds);
-        }
-        if (!exceeded) {
-          done();
-          return;
-        }
-        this.#options.metrics.rateLimited.inc({ scope });
-        done(
-          new ProblemError({
-            code: 'rate_limited',
-            detail: scope === 'ip' ? 'Too many requests from this address.' : 'Too many token requests for this user.',
-            retryAfterSeconds: resetSeconds,
-          }),
-        );
+    const counterKey = `${scope}:${key}`;
+    if (this.#shared === null) {
+      done(this.#decide(scope, this.#local.incr(counterKey, WINDOW_MS), reply));
+      return;
+    }
+    this.#shared.incr(counterKey, WINDOW_MS, { optional: scope === 'user' }).then(
+      (count) => {
+        if (this.#fallingBack) this.#recovered(request);
+        done(this.#decide(scope, count, reply));
       },
-      WINDOW_MS,
-      max,
+      (err: unknown) => done(this.#storeFailed(scope, counterKey, err, request, reply)),
     );
   }
 
@@ -116,11 +94,48 @@ export class RateLimits {
     });
   }
 
-  #storeFailed(scope: LimitScope, err: Error | null, request: FastifyRequest): ProblemError | undefined {
+  /** Sets the headers and answers the refusal, if the count is over the scope's limit. */
+  #decide(scope: LimitScope, count: WindowCount, reply: FastifyReply): ProblemError | undefined {
+    const max = scope === 'ip' ? this.#options.perIpPerMinute : this.#options.perUserPerMinute;
+    const resetSeconds = Math.max(1, Math.ceil(count.ttlMs / 1000));
+    const exceeded = count.current > max;
+    // Every user-limited answer says where the caller stands; per-IP counts only show once exceeded.
+    if (scope === 'user' || exceeded) {
+      reply.header('ratelimit-limit', max);
+      reply.header('ratelimit-remaining', Math.max(0, max - count.current));
+      reply.header('ratelimit-reset', resetSeconds);
+    }
+    if (!exceeded) return undefined;
+    this.#options.metrics.rateLimited.inc({ scope });
+    return new ProblemError({
+      code: 'rate_limited',
+      detail: scope === 'ip' ? 'Too many requests from this address.' : 'Too many token requests for this user.',
+      retryAfterSeconds: resetSeconds,
+    });
+  }
+
+  #storeFailed(scope: LimitScope, counterKey: string, err: unknown, request: FastifyRequest, reply: FastifyReply): ProblemError | undefined {
     const action = this.#options.onStoreError;
     this.#options.metrics.rateLimitStoreErrors.inc({ action });
-    request.log.warn({ reqId: request.id, scope, action, err: { message: err?.message ?? 'no result' } }, 'rate-limit store unavailable');
-    if (action === 'allow') return undefined;
-    return new ProblemError({ code: 'rate_limited', status: 503, detail: 'Rate limits cannot be checked right now.', retryAfterSeconds: 5 });
+    if (!this.#fallingBack) {
+      this.#fallingBack = true;
+      const fallback = action === 'allow' ? 'counting in this process until Redis answers' : 'refusing requests until Redis answers';
+      request.log.warn({ reqId: request.id, scope, action, fallback, err: { message: errorText(err) } }, 'rate-limit store unavailable');
+    }
+    if (action === 'deny') {
+      return new ProblemError({ code: 'rate_limited', status: 503, detail: 'Rate limits cannot be checked right now.', retryAfterSeconds: 5 });
+    }
+    return this.#decide(scope, this.#local.incr(counterKey, WINDOW_MS), reply);
   }
+
+  #recovered(request: FastifyRequest): void {
+    this.#fallingBack = false;
+    request.log.info({ reqId: request.id }, 'rate-limit store available again');
+  }
+}
+
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return 'no result';
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return err.message + cause;
 }

@@ -6,9 +6,13 @@
  * the order of each user's identity-provider events (see user-event-order.ts).
  *
  * `MemorySyncStore` serves a single instance; `RedisSyncStore` is used when
- * `REDIS_URL` is set, so every instance sees the same state.
+ * `REDIS_URL` is set, so every instance sees the same state, and keeps a
+ * little of it in memory for when Redis cannot be reached.
  */
 
+import { BoundedTtlMap } from './bounded-ttl-map.js';
+import { SyncStoreUnavailableError } from '../stream/sync-errors.js';
+import type { RedisBreaker } from './redis-breaker.js';
 import type { RedisClient } from './redis.js';
 import { eventOrder, nextRecord, RECORD_USER_EVENT_SCRIPT, recordsDeletion, type UserEventStamp } from './user-event-order.js';
 
@@ -23,6 +27,12 @@ export interface SyncStore {
   clearRemoved(userId: string): Promise<void>;
   /** Marked removed, or the last user event applied for it (`recordUserEvent`) was a deletion. */
   isRemoved(userId: string): Promise<boolean>;
+  /**
+   * Whether this process applied or read a removal of the user recently, without asking a shared
+   * store: the answer used when `isRemoved` cannot be (REMOVED_USERS_ON_STORE_ERROR=allow).
+   * Stores that cannot fail leave it out.
+   */
+  removedLocally?(userId: string): boolean;
 
   /**
    * Records an identity-provider event for the user unless it is older than
@@ -48,90 +58,7 @@ export const DEFAULT_REMOVED_TTL_SECONDS = 30 * 24 * 3600;
 // ---------------------------------------------------------------------------
 // In memory
 
-interface Entry<V> {
-  value: V;
-  /** Epoch milliseconds; `Infinity` for no expiry. */
-  expiresAt: number;
-}
-
-/**
- * A size-capped map with per-entry expiry, evicting roughly least recently
- * used first, in O(1) per operation: entries live in two generations; when
- * the current one is full it becomes the previous one and the old previous
- * one is dropped whole. Reading an entry of the previous generation moves it
- * to the current one. At most `maxEntries` entries are held, so memory stays
- * flat however many distinct keys go through it.
- */
-export class BoundedTtlMap<V> {
-  #current = new Map<string, Entry<V>>();
-  #previous = new Map<string, Entry<V>>();
-  readonly #generationSize: number;
-  readonly #now: () => number;
-
-  constructor(maxEntries: number, now: () => number = Date.now) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 2) throw new RangeError('maxEntries must be an integer of at least 2');
-    this.#generationSize = Math.floor(maxEntries / 2);
-    this.#now = now;
-  }
-
-  get size(): number {
-    return this.#current.size + this.#previous.size;
-  }
-
-  get(key: string): V | undefined {
-    let entry = this.#current.get(key);
-    if (entry === undefined) {
-      entry = this.#previous.get(key);
-      if (entry === undefined) return undefined;
-      this.#previous.delete(key);
-      if (entry.expiresAt <= this.#now()) return undefined;
-      this.#insert(key, entry);
-      return entry.value;
-    }
-    if (entry.expiresAt <= this.#now()) {
-      this.#current.delete(key);
-      return undefined;
-    }
-    return entry.value;
-  }
-
-  has(key: string): boolean {
-    return this.get(key) !== undefined;
-  }
-
-  /** Store a value; `ttlSeconds <= 0` or non-finite means no expiry. */
-  set(key: string, value: V, ttlSeconds: number): void {
-    const expiresAt = Number.isFinite(ttlSeconds) && ttlSeconds > 0 ? this.#now() + ttlSeconds * 1000 : Infinity;
-    this.#previous.delete(key);
-    this.#insert(key, { value, expiresAt });
-  }
-
-  /** Store only when absent or expired; `true` when stored. */
-  setIfAbsent(key: string, value: V, ttlSeconds: number): boolean {
-    if (this.get(key) !== undefined) return false;
-    this.set(key, value, ttlSeconds);
-    return true;
-  }
-
-  delete(key: string): void {
-    this.#current.delete(key);
-    this.#previous.delete(key);
-  }
-
-  clear(): void {
-    this.#current.clear();
-    this.#previous.clear();
-  }
-
-  #insert(key: string, entry: Entry<V>): void {
-    const isNew = !this.#current.has(key);
-    this.#current.set(key, entry);
-    if (isNew && this.#current.size >= this.#generationSize) {
-      this.#previous = this.#current;
-      this.#current = new Map();
-    }
-  }
-}
+export { BoundedTtlMap } from './bounded-ttl-map.js';
 
 export interface MemorySyncStoreOptions {
   /** Most profile hashes kept (least recently used dropped first, roughly). Default 50,000. */
@@ -222,11 +149,22 @@ export class MemorySyncStore implements SyncStore {
 export interface RedisSyncStoreOptions {
   /** An ioredis client from `createRedisClient`; the store never closes it. */
   client: RedisClient;
+  /** The client's breaker: commands fail at once while it is open. Without it every command is sent. */
+  breaker?: RedisBreaker | null;
   /** Prefix of every key, so several services can share a Redis. Default `sts:`. */
   keyPrefix?: string;
   /** How long a removed-user mark (and a user's event record) lives. Default {@link DEFAULT_REMOVED_TTL_SECONDS}; 0 keeps it forever. */
   removedTtlSeconds?: number;
+  /** How long this process remembers a removal it applied or read. Default {@link RECENT_REMOVAL_SECONDS}. */
+  recentRemovalSeconds?: number;
+  /** Most recent removals, and most profile hashes written by this process, kept in memory. Default 50,000 each. */
+  maxLocalEntries?: number;
+  /** Clock, for tests. */
+  now?: () => number;
 }
+
+/** How long a removal stays in the process's own memory, to be refused while Redis is unreachable. */
+export const RECENT_REMOVAL_SECONDS = 24 * 3600;
 
 /**
  * Shared store. Keys (with the default prefix):
@@ -234,16 +172,32 @@ export interface RedisSyncStoreOptions {
  *   sts:removed:<userId>  removed-user mark
  *   sts:webhook:<id>      applied webhook id, `SET NX EX`
  *   sts:user-event:<userId>  order of the last user event applied, same expiry as removed
+ *
+ * While Redis cannot be reached (a failure, or the breaker open), profile
+ * hashes are read from and written to the process's memory only (hashes this
+ * process wrote), so a Redis outage does not turn every token request into an
+ * upsert; `isRemoved` fails, and `removedLocally` answers from the removals
+ * this process applied or read within `recentRemovalSeconds`. Every other
+ * operation fails with `SyncStoreUnavailableError`.
  */
 export class RedisSyncStore implements SyncStore {
   readonly #client: RedisClient;
+  readonly #breaker: RedisBreaker | null;
   readonly #prefix: string;
   readonly #removedTtlSeconds: number;
+  readonly #recentRemovalSeconds: number;
+  readonly #recentRemovals: BoundedTtlMap<true>;
+  readonly #localHashes: BoundedTtlMap<string>;
 
   constructor(options: RedisSyncStoreOptions) {
     this.#client = options.client;
+    this.#breaker = options.breaker ?? null;
     this.#prefix = options.keyPrefix ?? 'sts:';
     this.#removedTtlSeconds = options.removedTtlSeconds ?? DEFAULT_REMOVED_TTL_SECONDS;
+    this.#recentRemovalSeconds = options.recentRemovalSeconds ?? RECENT_REMOVAL_SECONDS;
+    const now = options.now ?? Date.now;
+    this.#recentRemovals = new BoundedTtlMap(options.maxLocalEntries ?? 50_000, now);
+    this.#localHashes = new BoundedTtlMap(options.maxLocalEntries ?? 50_000, now);
   }
 
   get keyPrefix(): string {
@@ -254,52 +208,86 @@ export class RedisSyncStore implements SyncStore {
     return `${this.#prefix}${kind}:${id}`;
   }
 
-  async getProfileHash(userId: string): Promise<string | null> {
-    return this.#client.get(this.#key('profile', userId));
+  #run<T>(command: () => Promise<T>, optional = false): Promise<T> {
+    if (this.#breaker === null) {
+      return command().catch((error: unknown) => {
+        throw new SyncStoreUnavailableError('Redis did not answer', error);
+      });
+    }
+    return this.#breaker.run(command, { optional });
   }
 
+  async getProfileHash(userId: string): Promise<string | null> {
+    try {
+      return await this.#run(() => this.#client.get(this.#key('profile', userId)), true);
+    } catch {
+      return this.#localHashes.get(userId) ?? null;
+    }
+  }
+
+  /** Never fails: the hash is a cache, kept in memory when Redis cannot take it. */
   async setProfileHash(userId: string, hash: string, ttlSeconds: number): Promise<void> {
     const key = this.#key('profile', userId);
-    if (!(ttlSeconds > 0)) {
-      await this.#client.del(key);
-      return;
+    try {
+      if (!(ttlSeconds > 0)) {
+        this.#localHashes.delete(userId);
+        await this.#run(() => this.#client.del(key));
+        return;
+      }
+      this.#localHashes.set(userId, hash, ttlSeconds);
+      await this.#run(() => this.#client.set(key, hash, 'EX', Math.ceil(ttlSeconds)), true);
+    } catch {
+      // Counted by the breaker; a missing hash only costs an upsert.
     }
-    await this.#client.set(key, hash, 'EX', Math.ceil(ttlSeconds));
   }
 
   async forget(userId: string): Promise<void> {
-    await this.#client.del(this.#key('profile', userId));
+    this.#localHashes.delete(userId);
+    await this.#run(() => this.#client.del(this.#key('profile', userId)));
   }
 
   async markRemoved(userId: string): Promise<void> {
+    this.#recentRemovals.set(userId, true, this.#recentRemovalSeconds);
     const key = this.#key('removed', userId);
-    if (this.#removedTtlSeconds > 0) await this.#client.set(key, '1', 'EX', Math.ceil(this.#removedTtlSeconds));
-    else await this.#client.set(key, '1');
+    if (this.#removedTtlSeconds > 0) await this.#run(() => this.#client.set(key, '1', 'EX', Math.ceil(this.#removedTtlSeconds)));
+    else await this.#run(() => this.#client.set(key, '1'));
   }
 
   async clearRemoved(userId: string): Promise<void> {
-    await this.#client.del(this.#key('removed', userId));
+    this.#recentRemovals.delete(userId);
+    await this.#run(() => this.#client.del(this.#key('removed', userId)));
   }
 
   async isRemoved(userId: string): Promise<boolean> {
     // Two single-key reads, not one multi-key command: the keys may live in different cluster slots.
-    const [marked, record] = await Promise.all([this.#client.exists(this.#key('removed', userId)), this.#client.get(this.#key('user-event', userId))]);
-    return marked === 1 || recordsDeletion(record === null ? null : Number(record));
+    const [marked, record] = await Promise.all([
+      this.#run(() => this.#client.exists(this.#key('removed', userId)), true),
+      this.#run(() => this.#client.get(this.#key('user-event', userId)), true),
+    ]);
+    const removed = marked === 1 || recordsDeletion(record === null ? null : Number(record));
+    // Redis has the last word; memory only answers while Redis cannot.
+    if (removed) this.#recentRemovals.set(userId, true, this.#recentRemovalSeconds);
+    else this.#recentRemovals.delete(userId);
+    return removed;
+  }
+
+  removedLocally(userId: string): boolean {
+    return this.#recentRemovals.has(userId);
   }
 
   async claimWebhookId(id: string, ttlSeconds: number): Promise<boolean> {
-    const result = await this.#client.set(this.#key('webhook', id), '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX');
+    const result = await this.#run(() => this.#client.set(this.#key('webhook', id), '1', 'EX', Math.max(1, Math.ceil(ttlSeconds)), 'NX'));
     return result === 'OK';
   }
 
   async releaseWebhookId(id: string): Promise<void> {
-    await this.#client.del(this.#key('webhook', id));
+    await this.#run(() => this.#client.del(this.#key('webhook', id)));
   }
 
   // User event order: one key per user, compared and set by one Lua script so concurrent deliveries cannot interleave.
   async recordUserEvent(userId: string, event: UserEventStamp): Promise<boolean> {
     const ttl = this.#removedTtlSeconds > 0 ? Math.ceil(this.#removedTtlSeconds) : 0;
-    const applied = await this.#client.eval(RECORD_USER_EVENT_SCRIPT, 1, this.#key('user-event', userId), String(eventOrder(event)), event.kind, String(ttl));
+    const applied = await this.#run(() => this.#client.eval(RECORD_USER_EVENT_SCRIPT, 1, this.#key('user-event', userId), String(eventOrder(event)), event.kind, String(ttl)));
     return applied === 1;
   }
 }

@@ -98,6 +98,8 @@ export interface StreamUserSyncOptions {
   guard?: StreamCallGuard;
   /** Retry hint when Stream gives none. Default 5. */
   defaultRetryAfterSeconds?: number;
+  /** `syncOnIssue` refuses removed users itself. Default true; false when the caller has checked already. */
+  checkRemoved?: boolean;
   observer?: UserSyncObserver;
   logger?: Logger;
 }
@@ -135,6 +137,7 @@ export class StreamUserSync {
   readonly #guard: StreamCallGuard;
   /** Upserts on token requests, one in flight per user, so a burst for one user makes one call. */
   readonly #lanes = new UserLanes();
+  readonly #checkRemoved: boolean;
 
   constructor(options: StreamUserSyncOptions) {
     this.#client = options.client;
@@ -147,6 +150,7 @@ export class StreamUserSync {
     this.#observer = options.observer ?? {};
     this.#logger = options.logger;
     this.#guard = options.guard ?? new StreamCallGuard(options.logger !== undefined ? { logger: options.logger } : {});
+    this.#checkRemoved = options.checkRemoved ?? true;
   }
 
   /** The cap and breaker every call goes through. */
@@ -173,7 +177,7 @@ export class StreamUserSync {
    */
   async syncOnIssue(user: StreamUserInput): Promise<SyncOutcome> {
     const [removed, cached] = await Promise.all([
-      this.isRemoved(user.id),
+      this.#checkRemoved ? this.isRemoved(user.id) : false,
       this.#store.getProfileHash(user.id).catch((error: unknown) => {
         this.#logger?.warn({ err: errSummary(error) }, 'profile cache read failed; upserting');
         return null;

@@ -91,6 +91,12 @@ test('OIDC_ISSUERS is validated and mapped', () => {
   assert.ok(problemsOf({ ...PRODUCTION, OIDC_ISSUERS: '[{"issuer":"https://x.example","algorithms":["HS256"]}]' }).includes('OIDC_ISSUERS'));
 });
 
+test('REMOVED_USERS_ON_STORE_ERROR is allow unless set to deny, apart from STREAM_SYNC_FAILURE', () => {
+  assert.equal(loadConfig({ env: PRODUCTION, cwd }).removedUsers.onStoreError, 'allow');
+  assert.equal(loadConfig({ env: { ...PRODUCTION, REMOVED_USERS_ON_STORE_ERROR: 'deny', STREAM_SYNC_FAILURE: 'open' }, cwd }).removedUsers.onStoreError, 'deny');
+  assert.deepEqual(problemsOf({ ...PRODUCTION, REMOVED_USERS_ON_STORE_ERROR: 'open' }), ['REMOVED_USERS_ON_STORE_ERROR']);
+});
+
 test('bad values are reported with the variable and a fix, all in one error', () => {
   try {
     loadConfig({ env: { ...PRODUCTION, PORT: 'eighty', CLOCK_SKEW_SECONDS: '-1', STREAM_SYNC_FAILURE: 'maybe', DEV_MODE: 'perhaps' }, cwd });

@@ -84,8 +84,8 @@ describe('Redis stopped mid-run', () => {
       if (REDIS_URL === null) return t.skip(NO_REDIS_MESSAGE);
       if (!hasRedisServerBinary()) return t.skip('redis-server is not installed: cannot start a private Redis to stop');
       const redis = await startPrivateRedis();
-      // The removed-user check also reads Redis; open mode keeps it from deciding this test.
-      const app = await instance(redis.url, { RATE_LIMIT_ON_STORE_ERROR: action, STREAM_SYNC_FAILURE: 'open' });
+      // The removed-user check also reads Redis; its default (allow) keeps it from deciding this test.
+      const app = await instance(redis.url, { RATE_LIMIT_ON_STORE_ERROR: action });
       try {
         const token = () => app.sessionToken(uniqueUser());
         const ok = await app.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${token()}` } });

@@ -12,6 +12,10 @@ export function hasRedisServerBinary(): boolean {
 
 export interface PrivateRedis {
   url: string;
+  /** Freeze the server (SIGSTOP): connections stay open and commands go unanswered, as with a hung Redis. */
+  pause(): void;
+  /** Thaw it (SIGCONT). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -31,8 +35,13 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     if (ok) break;
     await new Promise((r) => setTimeout(r, 50));
   }
+  const signal = (name: NodeJS.Signals): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(name);
+  };
   return {
     url,
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { closeRedis, createRedisClient, RedisUrlError, type RedisClient } from '../../src/state/redis.js';
+import { RedisBreaker } from '../../src/state/redis-breaker.js';
 import { BoundedTtlMap, MemorySyncStore, RedisSyncStore, type SyncStore } from '../../src/state/sync-store.js';
+import { SyncStoreUnavailableError } from '../../src/stream/sync-errors.js';
 
 /** Behaviour every SyncStore shares. */
 async function contract(store: SyncStore): Promise<void> {
@@ -256,5 +258,49 @@ describe('RedisSyncStore', () => {
     assert.equal(await store.getProfileHash('short'), 'h');
     await new Promise((resolve) => setTimeout(resolve, 1100));
     assert.equal(await store.getProfileHash('short'), null);
+  });
+
+  it('while Redis cannot be reached: serves its own profile hashes and recent removals from memory, fails the rest at once', async (t) => {
+    const redis = requireRedis(t);
+    if (!redis) return;
+    const breaker = new RedisBreaker({ probe: () => Promise.reject(new Error('down')), failureThreshold: 1, openMs: 60_000 });
+    const store = new RedisSyncStore({ client: redis, keyPrefix: prefix, breaker });
+    const other = new RedisSyncStore({ client: redis, keyPrefix: prefix });
+    await store.setProfileHash('cached', 'h-cached', 3600);
+    await store.markRemoved('removed-here');
+    await other.markRemoved('removed-elsewhere');
+    await other.markRemoved('restored-elsewhere');
+    assert.equal(await store.isRemoved('removed-elsewhere'), true);
+    assert.equal(await store.isRemoved('restored-elsewhere'), true);
+    await other.clearRemoved('restored-elsewhere');
+    assert.equal(await store.isRemoved('restored-elsewhere'), false, 'Redis has the last word while it answers');
+    await other.markRemoved('never-read');
+
+    await assert.rejects(breaker.run(() => Promise.reject(new Error('Command timed out'))));
+    assert.equal(breaker.state, 'open');
+    assert.equal(await store.getProfileHash('cached'), 'h-cached');
+    assert.equal(await store.getProfileHash('other'), null);
+    await store.setProfileHash('written-during', 'h-during', 3600);
+    assert.equal(await store.getProfileHash('written-during'), 'h-during');
+    await assert.rejects(store.isRemoved('removed-here'), SyncStoreUnavailableError);
+    assert.deepEqual(
+      ['removed-here', 'removed-elsewhere', 'restored-elsewhere', 'never-read'].map((u) => store.removedLocally(u)),
+      [true, true, false, false],
+    );
+    await assert.rejects(store.claimWebhookId('msg_during', 60), SyncStoreUnavailableError);
+    await assert.rejects(store.markRemoved('during'), SyncStoreUnavailableError);
+    assert.equal(store.removedLocally('during'), true, 'a removal applied during the outage is refused here at least');
+    assert.equal(await redis.exists(`${prefix}profile:written-during`, `${prefix}webhook:msg_during`), 0, 'nothing was sent');
+  });
+
+  it('forgets its own removals after recentRemovalSeconds', async (t) => {
+    const redis = requireRedis(t);
+    if (!redis) return;
+    let now = Date.now();
+    const store = new RedisSyncStore({ client: redis, keyPrefix: prefix, recentRemovalSeconds: 3600, now: () => now });
+    await store.markRemoved('old');
+    assert.equal(store.removedLocally('old'), true);
+    now += 3600_000;
+    assert.equal(store.removedLocally('old'), false);
   });
 });
