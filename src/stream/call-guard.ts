@@ -1,8 +1,9 @@
 /**
  * What stands between the service and Stream's API: a bulkhead (at most
  * `STREAM_API_MAX_CONCURRENCY` calls at once, a short wait for a slot) and a
- * circuit breaker (after consecutive timeouts, 5xx or 429s, calls fail at
- * once until a trial call succeeds). Every `StreamUserSync` call, whether for
+ * circuit breaker (after consecutive timeouts, 5xx, 429s or calls slower
+ * than `slowCallMs`, calls fail at once until a trial call, run apart from
+ * any request, succeeds). Every `StreamUserSync` call, whether for
  * a token, a revocation or a webhook, goes through the one guard of the app.
  *
  * A refused call throws `StreamUnavailableError` with `refusedBy` set, so
@@ -11,12 +12,13 @@
  */
 
 import type { Logger } from '../identity/types.js';
-import { CircuitBreaker, type BreakerResult, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
+import { CircuitBreaker, type BreakerPermit, type BreakerResult, type BreakerState, type CircuitBreakerOptions } from './breaker.js';
 import { Bulkhead, BulkheadTimeoutError } from './bulkhead.js';
 import { StreamRejectedError, StreamUnavailableError, type StreamOperation } from './sync-errors.js';
 
 export const DEFAULT_MAX_CONCURRENCY = 64;
 export const DEFAULT_QUEUE_TIMEOUT_MS = 250;
+export const DEFAULT_SLOW_CALL_MS = 1000;
 
 export interface StreamCallGuardOptions {
   /** `STREAM_API_MAX_CONCURRENCY`. Default 64. */
@@ -25,6 +27,8 @@ export interface StreamCallGuardOptions {
   queueTimeoutMs?: number;
   /** Threshold, trial-call intervals and clock of the breaker; `onStateChange` is the guard's own. */
   breaker?: Omit<CircuitBreakerOptions, 'onStateChange'>;
+  /** A call still under way after this long counts as a fault at once, so a slow Stream trips the breaker in about this time rather than the SDK's timeout. Default 1000. */
+  slowCallMs?: number;
   logger?: Logger;
 }
 
@@ -47,6 +51,7 @@ export class StreamCallGuard {
   readonly bulkhead: Bulkhead;
   readonly breaker: CircuitBreaker;
   readonly #logger: Logger | undefined;
+  readonly #slowCallMs: number;
   #wasOpen = false;
 
   constructor(options: StreamCallGuardOptions = {}) {
@@ -56,6 +61,7 @@ export class StreamCallGuard {
       queueTimeoutMs: options.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS,
     });
     this.breaker = new CircuitBreaker({ ...options.breaker, onStateChange: (state, detail) => this.#logChange(state, detail) });
+    this.#slowCallMs = options.slowCallMs ?? DEFAULT_SLOW_CALL_MS;
   }
 
   status(): StreamCallGuardStatus {
@@ -71,20 +77,19 @@ export class StreamCallGuard {
   async run<T>(operation: StreamOperation, task: () => Promise<T>): Promise<T> {
     // Checked before queueing, so an open breaker answers without waiting for a slot.
     if (!this.breaker.isCallable()) throw this.#refusedByBreaker(operation);
+    if (this.breaker.state !== 'closed') {
+      // A trial is due. It runs on its own and the caller is answered as while open: no request
+      // waits on a dependency that has just been failing.
+      const permit = this.breaker.admit();
+      if (permit !== null) void this.bulkhead.run(() => this.#call(permit, task)).catch(() => undefined);
+      throw this.#refusedByBreaker(operation);
+    }
     try {
       return await this.bulkhead.run(async () => {
         // And again with the slot: the breaker may have opened while this call waited.
         const permit = this.breaker.admit();
         if (permit === null) throw this.#refusedByBreaker(operation);
-        let result: T;
-        try {
-          result = await task();
-        } catch (error) {
-          this.breaker.record(permit, breakerResultOf(error));
-          throw error;
-        }
-        this.breaker.record(permit, 'success');
-        return result;
+        return this.#call(permit, task);
       });
     } catch (error) {
       if (error instanceof BulkheadTimeoutError) {
@@ -95,6 +100,28 @@ export class StreamCallGuard {
         });
       }
       throw error;
+    }
+  }
+
+  /** One permitted call; a call still under way after `slowCallMs` is counted as a fault then, and only then. */
+  async #call<T>(permit: BreakerPermit, task: () => Promise<T>): Promise<T> {
+    let slow = false;
+    const timer = permit.probe
+      ? null
+      : setTimeout(() => {
+          slow = true;
+          this.breaker.record(permit, 'failure');
+        }, this.#slowCallMs);
+    timer?.unref();
+    try {
+      const result = await task();
+      this.breaker.record(permit, slow ? 'ignored' : 'success');
+      return result;
+    } catch (error) {
+      this.breaker.record(permit, slow ? 'ignored' : breakerResultOf(error));
+      throw error;
+    } finally {
+      if (timer !== null) clearTimeout(timer);
     }
   }
 

@@ -173,31 +173,40 @@ describe('StreamCallGuard breaker', () => {
     assert.equal(t.calls(), 21);
   });
 
-  it('makes one trial call after 1 s, doubles the wait when it fails, and closes when one succeeds', async () => {
+  it('makes one trial call after 1 s apart from the request, doubles the wait when it fails, and closes when one succeeds', async () => {
     const t = setup();
     for (let i = 0; i < 5; i += 1) await assert.rejects(t.fail());
     t.clock.now += 999;
     await assert.rejects(t.succeed(), refusedByBreaker);
     t.clock.now += 1;
 
-    // The trial: one call goes through; calls meanwhile are still refused.
+    // The trial: one call goes through on its own; the request that started it is answered at once, as while open.
     const gate = deferred();
-    const probe = t.guard.run('upsert_user', async () => {
-      await gate.promise;
-      throw fault();
-    });
+    let trialRan = false;
+    const started = performance.now();
+    await assert.rejects(
+      t.guard.run('upsert_user', async () => {
+        trialRan = true;
+        await gate.promise;
+        throw fault();
+      }),
+      refusedByBreaker,
+    );
+    assert.ok(performance.now() - started < 50, 'the request did not wait for the trial');
+    assert.equal(trialRan, true);
     assert.equal(t.guard.status().breaker, 'half_open');
     await assert.rejects(t.succeed(), refusedByBreaker);
     gate.resolve();
-    await assert.rejects(probe, (e: unknown) => e instanceof StreamUnavailableError && e.refusedBy === null);
+    await tick();
     assert.equal(t.guard.status().breaker, 'open');
     assert.equal(t.calls(), 5, 'only the trial reached Stream');
 
-    // Failed trial: the next one after 2 s.
+    // Failed trial: the next one after 2 s, and this one succeeds: closed.
     t.clock.now += 1999;
     await assert.rejects(t.succeed(), (e: unknown) => refusedByBreaker(e) && (e as StreamUnavailableError).retryAfterSeconds === 1);
     t.clock.now += 1;
-    assert.equal(await t.succeed(), 'ok');
+    await assert.rejects(t.succeed(), refusedByBreaker);
+    await tick();
     assert.equal(t.guard.status().breaker, 'closed');
     assert.equal(await t.succeed(), 'ok');
     assert.deepEqual(
@@ -209,6 +218,8 @@ describe('StreamCallGuard breaker', () => {
     // Closed again, it opens anew after 5 faults, with the first wait back at 1 s.
     for (let i = 0; i < 5; i += 1) await assert.rejects(t.fail());
     t.clock.now += 1000;
+    await assert.rejects(t.succeed(), refusedByBreaker);
+    await tick();
     assert.equal(await t.succeed(), 'ok');
   });
 
@@ -218,7 +229,8 @@ describe('StreamCallGuard breaker', () => {
     let wait = 1000;
     for (let i = 0; i < 8; i += 1) {
       t.clock.now += wait;
-      await assert.rejects(t.fail(), (e: unknown) => e instanceof StreamUnavailableError && e.refusedBy === null);
+      await assert.rejects(t.fail(), refusedByBreaker);
+      await tick();
       wait = Math.min(wait * 2, 30_000);
       await assert.rejects(t.succeed(), (e: unknown) => refusedByBreaker(e) && (e as StreamUnavailableError).retryAfterSeconds === wait / 1000);
     }
@@ -226,7 +238,21 @@ describe('StreamCallGuard breaker', () => {
     t.clock.now += 29_999;
     await assert.rejects(t.succeed(), refusedByBreaker);
     t.clock.now += 1;
+    await assert.rejects(t.succeed(), refusedByBreaker);
+    await tick();
     assert.equal(await t.succeed(), 'ok');
+  });
+
+  it('counts a call still under way after slowCallMs as a fault, so a slow Stream opens the breaker long before its timeout', async () => {
+    const guard = new StreamCallGuard({ maxConcurrency: 10, queueTimeoutMs: 0, slowCallMs: 30 });
+    const gate = deferred();
+    const slow = Array.from({ length: 5 }, () => guard.run('upsert_user', () => gate.promise));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(guard.status().breaker, 'open', 'five calls slower than 30 ms opened it while they were still waiting');
+    await assert.rejects(guard.run('upsert_user', async () => 'fast'), refusedByBreaker);
+    gate.resolve();
+    await Promise.all(slow);
+    assert.equal(guard.status().breaker, 'open', 'their late success counts neither way');
   });
 
   it('a call refused for want of a slot does not count as a Stream fault', async () => {
