@@ -11,7 +11,7 @@ import { SessionTokenError } from '../identity/errors.js';
 import { SessionVerifier } from '../identity/session-verifier.js';
 import type { IssuerOptions } from '../identity/types.js';
 import { compilePolicy } from '../policy/index.js';
-import { closeRedis, createRedisClient, type RedisClient } from '../state/redis.js';
+import { closeRedis, createRedisClient, REDIS_START_WAIT_MS, waitForRedis, type RedisClient } from '../state/redis.js';
 import { createRedisBreaker } from '../state/redis-breaker.js';
 import { MemorySyncStore, RedisSyncStore, type SyncStore } from '../state/sync-store.js';
 import { createClerkWebhookHandlers } from '../stream/clerk-webhook-handlers.js';
@@ -257,7 +257,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
   }
 
   app.addHook('onReady', async () => {
-    await verifier.start();
+    await Promise.all([verifier.start(), redis !== null ? waitForRedis(redis, REDIS_START_WAIT_MS) : null]);
   });
   app.addHook('onClose', async () => {
     verifier.close();

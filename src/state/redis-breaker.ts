@@ -144,6 +144,19 @@ export class RedisBreaker {
     );
   }
 
+  /** The connection to Redis is gone: no need to wait for commands to fail one by one. */
+  connectionLost(): void {
+    if (this.#state !== 'closed') return;
+    this.#failures = this.#threshold;
+    this.#open(new Error('connection to Redis lost'));
+  }
+
+  /** The client (re)connected: an open breaker probes now, and failures counted while connecting are forgotten. */
+  connected(): void {
+    if (this.#state === 'closed') this.#failures = 0;
+    else this.probeNow();
+  }
+
   /** Starts a probe now when the breaker is open (the client reconnected, or the open interval ran out). */
   probeNow(): void {
     if (this.#state !== 'open') return;
@@ -220,9 +233,13 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The breaker for a client from `createRedisClient`: probes with PING, and at once when the client reconnects. */
+/** The breaker for a client from `createRedisClient`: opens when the connection drops, probes with PING, and at once when the client reconnects. */
 export function createRedisBreaker(client: RedisClient, options: Omit<RedisBreakerOptions, 'probe'> = {}): RedisBreaker {
   const breaker = new RedisBreaker({ ...options, probe: () => client.ping() });
-  client.on('ready', () => breaker.probeNow());
+  client.on('ready', () => breaker.connected());
+  // A lost connection opens it at once: commands would only fail one by one after their timeout.
+  client.on('close', () => {
+    if (client.status !== 'ready') breaker.connectionLost();
+  });
   return breaker;
 }

@@ -3,10 +3,11 @@
  *
  * URL forms: see `redis-url.ts`, which the configuration validates with too.
  *
- * Tuned for a request path that must not hang on a dead Redis: a command is
- * retried on at most one reconnection (`maxRetriesPerRequest: 1`) and fails
- * after `commandTimeoutMs`; connecting gives up after `connectTimeoutMs`, and
- * reconnection keeps going in the background with a capped backoff.
+ * Tuned for a request path that must not hang on a dead Redis: a command
+ * fails after `commandTimeoutMs`, queued or sent; a cluster, whose own queue
+ * has no timeout, fails a command at once while it has no node to send it
+ * to; connecting gives up after `connectTimeoutMs`, and reconnection keeps
+ * going in the background with a capped backoff.
  */
 
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
@@ -87,7 +88,9 @@ export function createRedisClient(url: string, options: CreateRedisClientOptions
       const nodes: ClusterNode[] = target.nodes;
       client = new Cluster(nodes, {
         lazyConnect: false,
-        enableOfflineQueue: true,
+        // The cluster's queue (no node ready) has no timeout: without it, a cluster with no reachable node
+        // would hold a request forever.
+        enableOfflineQueue: false,
         clusterRetryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxDelay),
         redisOptions: { maxRetriesPerRequest, commandTimeout, connectTimeout, connectionName, ...auth, ...(target.tls ? { tls: {} } : {}) },
       });
@@ -96,6 +99,32 @@ export function createRedisClient(url: string, options: CreateRedisClientOptions
   }
   client.on('error', makeLogHook(options.logger));
   return client;
+}
+
+/** How long the service waits for Redis at start before it serves without it (degraded, as in an outage). */
+export const REDIS_START_WAIT_MS = 2000;
+
+/**
+ * Waits until the client is connected, at most `timeoutMs`; false when it is not by then. A cluster
+ * does not queue commands while it connects, so the service waits for this before it reports ready.
+ */
+export async function waitForRedis(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return true;
+  let timer: NodeJS.Timeout | undefined;
+  let onReady: (() => void) | undefined;
+  const ready = await Promise.race([
+    new Promise<boolean>((resolve) => {
+      onReady = () => resolve(true);
+      client.once('ready', onReady);
+    }),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+  if (onReady !== undefined) client.off('ready', onReady);
+  return ready;
 }
 
 /** Close gracefully (`QUIT`), or drop the connection when that takes longer than `timeoutMs`. Never throws. */

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
-import { closeRedis, createRedisClient } from '../../src/state/redis.js';
+import { closeRedis, createRedisClient, waitForRedis } from '../../src/state/redis.js';
 import { RedisSyncStore } from '../../src/state/sync-store.js';
 import { startApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
 import { hasRedisServerBinary } from '../support/redis.js';
@@ -87,6 +87,7 @@ for (const [name, start] of topologies) {
     it('claims a webhook id exactly once across instances, and refuses a removed user on both', async () => {
       const clients = [createRedisClient(topology.url), createRedisClient(topology.url)];
       try {
+        for (const client of clients) assert.equal(await waitForRedis(client, 10_000), true);
         const [one, two] = clients.map((client) => new RedisSyncStore({ client }));
         const ids = Array.from({ length: 20 }, () => `msg_${randomBytes(8).toString('hex')}`);
         const claims = await Promise.all(ids.flatMap((id) => [one!.claimWebhookId(id, 60), two!.claimWebhookId(id, 60)]));
