@@ -2,6 +2,8 @@ import cluster from 'node:cluster';
 
 export interface ClusterOptions {
   workers: number;
+  /** The workers' `SHUTDOWN_DELAY_SECONDS` and `SHUTDOWN_GRACE_SECONDS`: how long their stop may take. */
+  delaySeconds: number;
   graceSeconds: number;
   log: (message: string) => void;
 }
@@ -10,13 +12,15 @@ const RESTART_DELAY_MS = 1000;
 const MAX_RESTART_DELAY_MS = 30_000;
 /** A worker that exits sooner than this after it was started counts towards the restart back-off. */
 const QUICK_EXIT_MS = 10_000;
+/** How much longer than the workers' own delay and grace the supervisor waits for them. */
+const STOP_MARGIN_SECONDS = 5;
 
 /**
  * `WEB_CONCURRENCY` > 1: this process becomes a supervisor that forks one
  * worker per slot, restarts a worker that dies unexpectedly (after 1 s,
  * doubling up to 30 s while workers keep dying within 10 s of starting), and
  * on SIGTERM or SIGINT passes the signal on and exits once every worker has
- * drained.
+ * drained (1 if one is still running delay + grace + 5 s later).
  * In-process state (memory rate limits, sync cache) is per worker: set
  * REDIS_URL so workers share it. Metrics are gathered from every worker at
  * each scrape (`serveClusterMetrics`).
@@ -62,7 +66,7 @@ export function superviseWorkers(options: ClusterOptions): Promise<number> {
       for (const restart of restarts) clearTimeout(restart);
       options.log(`${signal}: stopping ${options.workers} workers`);
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
-      setTimeout(() => resolve(1), (options.graceSeconds + 5) * 1000).unref();
+      setTimeout(() => resolve(1), (options.delaySeconds + options.graceSeconds + STOP_MARGIN_SECONDS) * 1000).unref();
       // Every worker may already be gone (between a crash and its replacement): no exit event would come.
       if (allExited()) resolve(0);
     };

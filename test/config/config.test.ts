@@ -121,6 +121,15 @@ test('request and connection timeouts default to 10 s and 30 s, and accept 1 s t
   assert.deepEqual(problemsOf({ ...PRODUCTION, HTTP_REQUEST_TIMEOUT_MS: '0', HTTP_CONNECTION_TIMEOUT_MS: '10s' }).sort(), ['HTTP_CONNECTION_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS']);
 });
 
+test('SHUTDOWN_DELAY_SECONDS defaults to 5 s (0 in dev mode) and accepts 0 to 300', () => {
+  assert.equal(loadConfig({ env: PRODUCTION, cwd }).http.shutdownDelaySeconds, 5);
+  assert.equal(loadConfig({ env: {}, cwd, devMode: true }).http.shutdownDelaySeconds, 0);
+  assert.equal(loadConfig({ env: { ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '0' }, cwd }).http.shutdownDelaySeconds, 0);
+  assert.equal(loadConfig({ env: { ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '300' }, cwd }).http.shutdownDelaySeconds, 300);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '301' }), ['SHUTDOWN_DELAY_SECONDS']);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '-1' }), ['SHUTDOWN_DELAY_SECONDS']);
+});
+
 test('the token lifetime is capped by STREAM_TOKEN_MAX_TTL_SECONDS', () => {
   const config = loadConfig({ env: { ...PRODUCTION, STREAM_TOKEN_TTL_SECONDS: '7200', STREAM_TOKEN_MAX_TTL_SECONDS: '1800' }, cwd });
   assert.equal(config.stream.tokenTtlSeconds, 1800);
