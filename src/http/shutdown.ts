@@ -8,6 +8,8 @@ export interface ShutdownOptions {
   /** Ends the process; injectable for tests. */
   exit?: (code: number) => void;
   signals?: NodeJS.Signals[];
+  /** Signals to receive and ignore rather than die of (see `serve`). */
+  ignoredSignals?: NodeJS.Signals[];
 }
 
 /** What the shutdown sequence does to the service, in order. */
@@ -107,4 +109,5 @@ export function installShutdown(app: FastifyInstance, options: ShutdownOptions):
     { delaySeconds: options.delaySeconds, graceSeconds: options.graceSeconds, exit: options.exit ?? ((code: number) => process.exit(code)), log: app.log },
   );
   for (const signal of options.signals ?? ['SIGTERM', 'SIGINT']) process.on(signal, onSignal);
+  for (const signal of options.ignoredSignals ?? []) process.on(signal, () => undefined);
 }

@@ -177,3 +177,50 @@ describe('serve: SIGTERM under keep-alive load, the way a load balancer needs it
     for (const a of fresh.filter((x) => x.startedAt >= run.signalledAt + 1000)) assert.equal(a.error, 'ECONNREFUSED', describeAttempt(a, run));
   });
 });
+
+describe('serve: Ctrl-C under WEB_CONCURRENCY', { timeout: 60_000 }, () => {
+  /** The service in a process group of its own, with two workers listening. */
+  async function startGroup(): Promise<{ cli: CliProcess; base: string; interrupt: () => void }> {
+    const port = await freePort();
+    const cli = spawnCli(['serve', '--dev'], {
+      env: { PORT: String(port), WEB_CONCURRENCY: '2', SHUTDOWN_DELAY_SECONDS: '2', SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS), LOG_LEVEL: 'info' },
+      cwd: mkdtempSync(join(tmpdir(), 'sts-ctrl-c-')),
+      detached: true,
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${base}/healthz`);
+    await waitFor(() => (cli.stdout().match(/Server listening/g) ?? []).length >= 2, '2 workers listening');
+    // A terminal sends SIGINT to every process of the foreground group: the supervisor and each worker.
+    return { cli, base, interrupt: () => process.kill(-cli.child.pid!, 'SIGINT') };
+  }
+
+  test('one Ctrl-C, which reaches the workers directly and through the supervisor, is one signal: they drain and the exit is 0', async () => {
+    const { cli, base, interrupt } = await startGroup();
+    try {
+      interrupt();
+      await sleep(500);
+      // Still serving through the delay, not ready.
+      assert.equal((await fetch(`${base}/readyz`)).status, 503);
+      assert.equal(await cli.exited, 0, cli.stdout().slice(-3000));
+      assert.equal((cli.stdout().match(/shut down cleanly/g) ?? []).length, 2, cli.stdout().slice(-3000));
+      assert.doesNotMatch(cli.stdout(), /second signal/);
+    } finally {
+      if (cli.child.exitCode === null) process.kill(-cli.child.pid!, 'SIGKILL');
+    }
+  });
+
+  test('a second Ctrl-C stops every worker at once, and the supervisor exits 1', async () => {
+    const { cli, interrupt } = await startGroup();
+    try {
+      interrupt();
+      await sleep(500);
+      const secondAt = performance.now();
+      interrupt();
+      assert.equal(await cli.exited, 1, cli.stdout().slice(-3000));
+      assert.ok(performance.now() - secondAt < 1500, `exited ${Math.round(performance.now() - secondAt)} ms after the second Ctrl-C`);
+      assert.equal((cli.stdout().match(/second signal: exiting without waiting/g) ?? []).length, 2, cli.stdout().slice(-3000));
+    } finally {
+      if (cli.child.exitCode === null) process.kill(-cli.child.pid!, 'SIGKILL');
+    }
+  });
+});

@@ -73,6 +73,8 @@ export const serveCommand: Command = {
     installShutdown(app, {
       delaySeconds: config.http.shutdownDelaySeconds,
       graceSeconds: config.http.shutdownGraceSeconds,
+      // A worker stops on its supervisor's SIGTERM; the SIGINT a terminal sends the whole process group is not its to act on.
+      ...(isSupervisedWorker() ? { signals: ['SIGTERM'], ignoredSignals: ['SIGINT'] } : {}),
     });
     return null;
   },
