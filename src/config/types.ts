@@ -24,6 +24,8 @@ export interface ServiceConfig {
     shutdownDelaySeconds: number;
     /** `SHUTDOWN_GRACE_SECONDS`: how long the drain may take. */
     shutdownGraceSeconds: number;
+    /** `HTTP_MAX_CONNECTIONS`: open connections per process; more are closed as they arrive. */
+    maxConnections: number;
     /** `HTTP_REQUEST_TIMEOUT_MS`: the whole request, head and body, must arrive within this. */
     requestTimeoutMs: number;
     /** `HTTP_CONNECTION_TIMEOUT_MS`: a connection on which nothing moves for this long is closed. */

@@ -218,8 +218,8 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     metrics,
   });
   const unlimited = new Set(PROBE_ROUTES);
-  // Readiness, Connection: close and quiet connections while stopping.
-  const drain = installDrain(app);
+  // Readiness, Connection: close and quiet connections while stopping, and the connection cap.
+  const drain = installDrain(app, { maxConnections: config.http.maxConnections, onDrop: () => metrics.connectionsDropped.inc() });
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(everyAnswer);
     reply.header('x-request-id', request.id);

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { ProblemError } from './problem.js';
 
 /**
@@ -21,6 +21,8 @@ const SWEEP_MS = 100;
 export const QUIET_MS = 1000;
 /** Seconds a client refused while the service stops should wait: another instance can take the request now. */
 const RETRY_AFTER_SECONDS = 1;
+/** At most one warning this often while the connection cap drops connections. */
+const DROP_WARNING_MS = 60_000;
 
 const kResponse = Symbol('drain.response');
 const kQuiet = Symbol('drain.quiet');
@@ -31,6 +33,11 @@ interface TrackedSocket extends Socket {
 }
 
 export interface DrainOptions {
+  /** `HTTP_MAX_CONNECTIONS`: connections past this many are dropped as they arrive. */
+  maxConnections: number;
+  /** Called for each connection dropped by the cap. */
+  onDrop?: () => void;
+  log: FastifyBaseLogger;
   /** Clock in milliseconds. */
   now?: () => number;
   quietMs?: number;
@@ -50,10 +57,21 @@ export class ServerDrain {
   readonly #quietMs: number;
   #drained: Promise<void> | null = null;
 
-  constructor(server: Server, options: DrainOptions = {}) {
+  constructor(server: Server, options: DrainOptions) {
     this.#server = server;
     this.#now = options.now ?? Date.now;
     this.#quietMs = options.quietMs ?? QUIET_MS;
+    server.maxConnections = options.maxConnections;
+    let dropped = 0;
+    let warnedAt = -Infinity;
+    server.on('drop', () => {
+      dropped += 1;
+      options.onDrop?.();
+      if (this.#now() - warnedAt < DROP_WARNING_MS) return;
+      warnedAt = this.#now();
+      options.log.warn({ maxConnections: options.maxConnections, dropped }, 'HTTP_MAX_CONNECTIONS reached: new connections are closed as they arrive');
+      dropped = 0;
+    });
     // Over TLS, requests arrive on the TLS socket, which exists once the handshake is done.
     server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: TrackedSocket) => {
       this.#sockets.add(socket);
@@ -144,9 +162,9 @@ declare module 'fastify' {
   }
 }
 
-/** Puts a `ServerDrain` on the app's server, as `app.drain`. */
-export function installDrain(app: FastifyInstance, options: DrainOptions = {}): ServerDrain {
-  const drain = new ServerDrain(app.server, options);
+/** Puts a `ServerDrain` on the app's server, as `app.drain`, with the connection cap. */
+export function installDrain(app: FastifyInstance, options: Omit<DrainOptions, 'log'>): ServerDrain {
+  const drain = new ServerDrain(app.server, { ...options, log: app.log });
   app.decorate('drain', drain);
   app.addHook('preClose', (done) => {
     drain.closed();

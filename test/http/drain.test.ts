@@ -140,3 +140,36 @@ describe('a request that arrives once the app is closing', () => {
     assert.equal(line.status, 503);
   });
 });
+
+describe('HTTP_MAX_CONNECTIONS', () => {
+  test('past the cap a new connection is closed as it arrives, counted and logged; once one closes, the next is served', async () => {
+    const t = await startDevApp({ HTTP_MAX_CONNECTIONS: '2' });
+    try {
+      const port = await listeningPort(t.app);
+      const held = [new RawConnection(port), new RawConnection(port)];
+      for (const c of held) {
+        await c.opened;
+        c.socket.write(get('/healthz'));
+        await c.waitFor(() => c.answers.length === 1);
+      }
+      const third = new RawConnection(port);
+      third.socket.write(get('/healthz'));
+      await third.waitFor(() => third.closedAt !== null);
+      assert.equal(third.answers.length, 0, third.text);
+      const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
+      assert.match(metrics.body, /^stream_token_service_http_connections_dropped_total 1$/m);
+      assert.ok(t.logs.records.some((r) => r.level === 'warn' && String(r.msg).startsWith('HTTP_MAX_CONNECTIONS reached')), t.logs.text);
+
+      held[0]!.socket.destroy();
+      await held[0]!.waitFor(() => held[0]!.closedAt !== null);
+      await sleep(50);
+      const next = new RawConnection(port);
+      next.socket.write(get('/healthz'));
+      await next.waitFor(() => next.answers.length === 1);
+      assert.equal(next.answers[0]!.status, 200);
+      for (const c of [held[1]!, next]) c.socket.destroy();
+    } finally {
+      await t.app.close();
+    }
+  });
+});
