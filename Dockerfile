@@ -25,6 +25,7 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# SIGTERM from the orchestrator drains in-flight requests (SHUTDOWN_GRACE_SECONDS) before exiting.
+# SIGTERM from the orchestrator: /readyz fails, serving goes on for SHUTDOWN_DELAY_SECONDS, then in-flight
+# requests drain within SHUTDOWN_GRACE_SECONDS. Give the container longer than both (docs/deploy.md).
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/cli/main.js", "serve"]

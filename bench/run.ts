@@ -259,6 +259,7 @@ async function startServer(
         LOG_LEVEL: 'info',
         // node:cluster workers for the per-core run; in-memory state (rate limits) is then per worker.
         WEB_CONCURRENCY: String(workers),
+        SHUTDOWN_DELAY_SECONDS: '0',
         SHUTDOWN_GRACE_SECONDS: '2',
         // Every request comes from 127.0.0.1; keep the limiters on the path but out of the way (a fast
         // machine serves more than a million a minute).

@@ -2,6 +2,8 @@ import cluster from 'node:cluster';
 
 export interface ClusterOptions {
   workers: number;
+  /** The workers' `SHUTDOWN_DELAY_SECONDS` and `SHUTDOWN_GRACE_SECONDS`: how long their stop may take. */
+  delaySeconds: number;
   graceSeconds: number;
   log: (message: string) => void;
 }
@@ -10,13 +12,17 @@ const RESTART_DELAY_MS = 1000;
 const MAX_RESTART_DELAY_MS = 30_000;
 /** A worker that exits sooner than this after it was started counts towards the restart back-off. */
 const QUICK_EXIT_MS = 10_000;
+/** How much longer than the workers' own delay and grace the supervisor waits for them before killing them. */
+const STOP_MARGIN_SECONDS = 5;
 
 /**
  * `WEB_CONCURRENCY` > 1: this process becomes a supervisor that forks one
  * worker per slot, restarts a worker that dies unexpectedly (after 1 s,
  * doubling up to 30 s while workers keep dying within 10 s of starting), and
- * on SIGTERM or SIGINT passes the signal on and exits once every worker has
- * drained.
+ * on SIGTERM or SIGINT sends each worker SIGTERM and exits once every worker
+ * has drained (1 if one did not stop cleanly, or was still running delay +
+ * grace + 5 s later and was killed). A second signal is passed on too, so the
+ * workers exit at once.
  * In-process state (memory rate limits, sync cache) is per worker: set
  * REDIS_URL so workers share it. Metrics are gathered from every worker at
  * each scrape (`serveClusterMetrics`).
@@ -37,9 +43,11 @@ export function superviseWorkers(options: ClusterOptions): Promise<number> {
     // A worker that has exited can stay listed in cluster.workers until its IPC channel closes too, so
     // "all stopped" is read from each worker's own state, not from the list being empty.
     const allExited = () => Object.values(cluster.workers ?? {}).every((worker) => worker === undefined || worker.isDead());
+    let stopFailed = false;
     cluster.on('exit', (worker, code, signal) => {
       if (stopping) {
-        if (allExited()) resolve(0);
+        if (code !== 0) stopFailed = true;
+        if (allExited()) resolve(stopFailed ? 1 : 0);
         return;
       }
       // A worker that keeps dying soon after it starts (a port taken, a broken deployment) is restarted
@@ -56,13 +64,25 @@ export function superviseWorkers(options: ClusterOptions): Promise<number> {
       }, delayMs);
       restarts.add(restart);
     });
+    const running = () => Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined && !worker.isDead());
+    // Workers take SIGTERM only (see `serve`): a terminal's Ctrl-C reaches them as well as this process,
+    // and would otherwise count twice.
     const stop = (signal: NodeJS.Signals) => {
-      if (stopping) return;
+      if (stopping) {
+        options.log(`${signal} again: stopping the workers at once`);
+        for (const worker of running()) worker?.process.kill('SIGTERM');
+        return;
+      }
       stopping = true;
       for (const restart of restarts) clearTimeout(restart);
       options.log(`${signal}: stopping ${options.workers} workers`);
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal);
-      setTimeout(() => resolve(1), (options.graceSeconds + 5) * 1000).unref();
+      for (const worker of running()) worker?.process.kill('SIGTERM');
+      setTimeout(() => {
+        const left = running();
+        options.log(`${left.length} workers still running ${options.delaySeconds + options.graceSeconds + STOP_MARGIN_SECONDS} s after the signal: killing them`);
+        for (const worker of left) worker?.process.kill('SIGKILL');
+        resolve(1);
+      }, (options.delaySeconds + options.graceSeconds + STOP_MARGIN_SECONDS) * 1000).unref();
       // Every worker may already be gone (between a crash and its replacement): no exit event would come.
       if (allExited()) resolve(0);
     };

@@ -173,7 +173,10 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
       trustProxy: readTrustProxy(read),
       corsOrigins,
       tls: tlsCert !== undefined && tlsKey !== undefined ? { certFile: resolve(options.cwd, tlsCert), keyFile: resolve(options.cwd, tlsKey) } : null,
+      // No load balancer to wait for in dev mode: Ctrl-C stops at once there.
+      shutdownDelaySeconds: read.integer('SHUTDOWN_DELAY_SECONDS', devMode ? 0 : 5, 0, 300),
       shutdownGraceSeconds: read.integer('SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
+      maxConnections: read.integer('HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
       requestTimeoutMs: read.integer('HTTP_REQUEST_TIMEOUT_MS', 10_000, 1000, 600_000),
       connectionTimeoutMs: read.integer('HTTP_CONNECTION_TIMEOUT_MS', 30_000, 1000, 600_000),
     },

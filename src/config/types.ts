@@ -20,7 +20,12 @@ export interface ServiceConfig {
     trustProxy: false | string[];
     corsOrigins: string[];
     tls: { certFile: string; keyFile: string } | null;
+    /** `SHUTDOWN_DELAY_SECONDS`: after a signal, how long to keep serving with readiness failing before the drain. */
+    shutdownDelaySeconds: number;
+    /** `SHUTDOWN_GRACE_SECONDS`: how long the drain may take. */
     shutdownGraceSeconds: number;
+    /** `HTTP_MAX_CONNECTIONS`: open connections per process; more are closed as they arrive. */
+    maxConnections: number;
     /** `HTTP_REQUEST_TIMEOUT_MS`: the whole request, head and body, must arrive within this. */
     requestTimeoutMs: number;
     /** `HTTP_CONNECTION_TIMEOUT_MS`: a connection on which nothing moves for this long is closed. */

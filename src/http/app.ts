@@ -19,6 +19,7 @@ import { StreamTokenMinter } from '../stream/token-minter.js';
 import { StreamCallGuard, StreamUserSync, type StreamServerClient } from '../stream/user-sync.js';
 import { bearerToken } from './bearer.js';
 import { clientErrorHandler } from './client-errors.js';
+import { installDrain } from './drain.js';
 import './fastify-augment.js';
 import { createLogger, standardOutput } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
@@ -106,7 +107,8 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    return503OnClosing: true,
+    // A request refused while closing gets a problem (see the onRequest hook), not Fastify's own 503.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     clientErrorHandler: clientErrorHandler({ headers: everyAnswer, log: logger }),
   }) as unknown as FastifyInstance;
@@ -218,22 +220,17 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     metrics,
   });
   const unlimited = new Set(PROBE_ROUTES);
-  // While draining, answers close their connection so keep-alive clients reconnect elsewhere; requests
-  // already in flight finish, and the sockets they leave idle are swept by the shutdown.
-  let closing = false;
+  // Readiness, Connection: close and quiet connections while stopping, and the connection cap.
+  const drain = installDrain(app, { maxConnections: config.http.maxConnections, onDrop: () => metrics.connectionsDropped.inc() });
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(everyAnswer);
     reply.header('x-request-id', request.id);
-    if (closing) reply.header('connection', 'close');
+    if (drain.refusing) return done(drain.refusal());
     if (unlimited.has(request.routeOptions.url ?? '')) {
       done();
       return;
     }
     limits.check('ip', request.ip, request, reply, done);
-  });
-  app.addHook('preClose', (done) => {
-    closing = true;
-    done();
   });
 
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
@@ -264,7 +261,7 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     if (redis !== null) await closeRedis(redis);
   });
 
-  await app.register(healthRoutes, { isReady: () => verifier.isReady(), issuerStatus: () => verifier.status() });
+  await app.register(healthRoutes, { isReady: () => verifier.isReady(), stopping: () => drain.stopping, issuerStatus: () => verifier.status() });
   if (config.metrics.port === null) await app.register(metricsRoutes, { metrics, render: metricsExposition });
   await app.register(tokenRoutes, {
     exchange,

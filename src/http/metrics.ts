@@ -112,6 +112,12 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly connectionsDropped = new Counter({
+    name: `${PREFIX}http_connections_dropped_total`,
+    help: 'Connections closed as they arrived because HTTP_MAX_CONNECTIONS were already open.',
+    registers: [this.registry],
+  });
+
   readonly #requestCounters = new Map<string, { inc(): void }>();
   readonly #durationHistograms = new Map<string, { observe(value: number): void }>();
 

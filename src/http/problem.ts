@@ -14,6 +14,7 @@ export type ProblemCode =
   | 'upstream_unavailable'
   | 'invalid_webhook'
   | 'metrics_unavailable'
+  | 'shutting_down'
   | 'internal';
 
 const TITLES: Record<ProblemCode, string> = {
@@ -38,6 +39,7 @@ const TITLES: Record<ProblemCode, string> = {
   upstream_unavailable: 'Stream is not available',
   invalid_webhook: 'The webhook could not be verified',
   metrics_unavailable: 'Metrics could not be gathered from the workers',
+  shutting_down: 'The service is shutting down',
   internal: 'Internal error',
 };
 
@@ -63,6 +65,7 @@ const STATUS: Partial<Record<ProblemCode, number>> = {
   upstream_unavailable: 503,
   invalid_webhook: 400,
   metrics_unavailable: 503,
+  shutting_down: 503,
   internal: 500,
 };
 

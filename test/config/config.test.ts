@@ -134,6 +134,19 @@ test('JWKS_FETCH_WAIT_MS defaults to 1 s and accepts 0 (never wait) to 60 s', ()
   assert.deepEqual(problemsOf({ ...PRODUCTION, JWKS_FETCH_WAIT_MS: '-1' }), ['JWKS_FETCH_WAIT_MS']);
 });
 
+test('SHUTDOWN_DELAY_SECONDS defaults to 5 s (0 in dev mode) and accepts 0 to 300; HTTP_MAX_CONNECTIONS defaults to 10000', () => {
+  const defaults = loadConfig({ env: PRODUCTION, cwd });
+  assert.equal(defaults.http.shutdownDelaySeconds, 5);
+  assert.equal(defaults.http.maxConnections, 10_000);
+  assert.equal(loadConfig({ env: {}, cwd, devMode: true }).http.shutdownDelaySeconds, 0);
+  const set = loadConfig({ env: { ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '0', HTTP_MAX_CONNECTIONS: '1' }, cwd });
+  assert.equal(set.http.shutdownDelaySeconds, 0);
+  assert.equal(set.http.maxConnections, 1);
+  assert.equal(loadConfig({ env: { ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '300' }, cwd }).http.shutdownDelaySeconds, 300);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '301', HTTP_MAX_CONNECTIONS: '0' }).sort(), ['HTTP_MAX_CONNECTIONS', 'SHUTDOWN_DELAY_SECONDS']);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '-1', HTTP_MAX_CONNECTIONS: '1000001' }).sort(), ['HTTP_MAX_CONNECTIONS', 'SHUTDOWN_DELAY_SECONDS']);
+});
+
 test('the token lifetime is capped by STREAM_TOKEN_MAX_TTL_SECONDS', () => {
   const config = loadConfig({ env: { ...PRODUCTION, STREAM_TOKEN_TTL_SECONDS: '7200', STREAM_TOKEN_MAX_TTL_SECONDS: '1800' }, cwd });
   assert.equal(config.stream.tokenTtlSeconds, 1800);

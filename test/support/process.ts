@@ -22,12 +22,17 @@ export interface CliProcess {
   exited: Promise<number | null>;
 }
 
-/** Runs the CLI from source, as `stream-token-service <args>`, with exactly the given environment. */
-export function spawnCli(args: string[], options: { env: Record<string, string>; cwd: string }): CliProcess {
+/**
+ * Runs the CLI from source, as `stream-token-service <args>`, with exactly the given environment.
+ * `detached` puts it in a process group of its own, which `process.kill(-pid, signal)` signals whole,
+ * as a terminal's Ctrl-C does.
+ */
+export function spawnCli(args: string[], options: { env: Record<string, string>; cwd: string; detached?: boolean }): CliProcess {
   const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_SOURCE, ...args], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached === true,
   });
   let out = '';
   let err = '';

@@ -30,7 +30,12 @@ export const serveCommand: Command = {
     if (config.webConcurrency > 1 && isClusterPrimary()) {
       if (config.devMode) context.stderr(devBanner(config, config.http.port));
       serveClusterMetrics(log);
-      const code = await superviseWorkers({ workers: config.webConcurrency, graceSeconds: config.http.shutdownGraceSeconds, log });
+      const code = await superviseWorkers({
+        workers: config.webConcurrency,
+        delaySeconds: config.http.shutdownDelaySeconds,
+        graceSeconds: config.http.shutdownGraceSeconds,
+        log,
+      });
       // Every worker has exited; end now rather than when the loop drains: a listening socket the cluster
       // opened for a worker that died while starting can stay open in the primary.
       process.exit(code);
@@ -65,7 +70,12 @@ export const serveCommand: Command = {
     const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
     warnAboutExposure(config, (msg) => app.log.warn(msg));
     if (config.devMode && isClusterPrimary()) context.stderr(devBanner(config, port));
-    installShutdown(app, { graceSeconds: config.http.shutdownGraceSeconds });
+    installShutdown(app, {
+      delaySeconds: config.http.shutdownDelaySeconds,
+      graceSeconds: config.http.shutdownGraceSeconds,
+      // A worker stops on its supervisor's SIGTERM; the SIGINT a terminal sends the whole process group is not its to act on.
+      ...(isSupervisedWorker() ? { signals: ['SIGTERM'], ignoredSignals: ['SIGINT'] } : {}),
+    });
     return null;
   },
 };

@@ -4,10 +4,12 @@ import type { IssuerKeyStatus } from '../../identity/types.js';
 export interface HealthRoutesOptions {
   /** Whether every issuer's keys have loaded and are usable. */
   isReady: () => boolean;
+  /** Whether the service has been told to stop: it is then never ready, so traffic moves elsewhere first. */
+  stopping: () => boolean;
   issuerStatus: () => IssuerKeyStatus[];
 }
 
-/** Liveness and readiness for orchestrators: /healthz says the process answers; /readyz says it can verify tokens. */
+/** Liveness and readiness for orchestrators: /healthz says the process answers; /readyz says it can verify tokens and is not stopping. */
 export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, options) => {
   app.get('/healthz', async (request) => {
     request.outcome = 'ok';
@@ -15,10 +17,10 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
   });
 
   app.get('/readyz', async (request, reply) => {
-    const ready = options.isReady();
-    request.outcome = ready ? 'ok' : 'not_ready';
+    const state = options.stopping() ? 'shutting_down' : options.isReady() ? 'ready' : 'not_ready';
+    request.outcome = state === 'ready' ? 'ok' : state;
     // /readyz is reachable by anyone who reaches the service: fetch errors are shown only in their public wording.
     const issuers = options.issuerStatus().map(({ publicError, lastError, ...status }) => ({ ...status, lastError: lastError === null ? null : (publicError ?? 'the keys could not be loaded') }));
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', issuers });
+    return reply.code(state === 'ready' ? 200 : 503).send({ status: state, issuers });
   });
 };
