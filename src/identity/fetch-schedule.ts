@@ -2,6 +2,8 @@
 const MIN_TIMER_MS = 1000;
 /** First retry delay after a failed fetch; each further failure doubles it, up to the cooldown. */
 const FIRST_RETRY_MS = 1000;
+/** Longest retry delay while no keys are loaded: an issuer that was down at start is used within seconds of its return. */
+export const MAX_RETRY_WITHOUT_KEYS_MS = 2000;
 
 /** Delay before the next fetch after `failures` failed fetches in a row (1 or more). */
 export function retryDelayMs(failures: number, cooldownMs: number): number {
@@ -55,10 +57,14 @@ export class FetchSchedule {
     this.arm(this.options.ttlMs);
   }
 
-  /** Records a failed fetch; returns the delay (ms) before the next attempt. */
-  failed(): number {
+  /**
+   * Records a failed fetch; returns the delay (ms) before the next attempt. Without keys the service
+   * answers nothing for this issuer, so it retries often; with keys, the backoff spares the issuer.
+   */
+  failed(hasKeys = true): number {
     this.failures += 1;
-    const delay = retryDelayMs(this.failures, this.options.cooldownMs);
+    const cap = hasKeys ? this.options.cooldownMs : Math.min(this.options.cooldownMs, MAX_RETRY_WITHOUT_KEYS_MS);
+    const delay = retryDelayMs(this.failures, cap);
     this.nextAllowedAt = this.options.now() + delay;
     this.arm(delay);
     return delay;

@@ -306,7 +306,7 @@ export class KeySet {
       this.lastError = reason;
       this.lastFailure = DOCUMENT_FAILURE_TEXT[error instanceof DocumentFetchError ? error.failure : 'invalid_document'];
       const keptKeys = this.remote !== null;
-      const retryInMs = this.schedule.failed();
+      const retryInMs = this.schedule.failed(keptKeys || this.staticKeys.entries.length > 0);
       this.logger.warn(
         { issuer: this.issuer, reason, keptPreviousKeys: keptKeys, retryInMs },
         keptKeys ? 'Signing key refresh failed; still using the previous keys' : 'Signing key fetch failed; no keys loaded',

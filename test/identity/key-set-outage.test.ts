@@ -87,37 +87,45 @@ describe('a new kid while the issuer is down', () => {
 });
 
 describe('retries after failed fetches', () => {
-  it('wait 1, 2, 4, 8 and 16 s, then the cooldown, and start again at 1 s after a success', async () => {
+  it('wait 1 s, then 2 s at most while no keys have loaded, so an issuer down at start is used within 2 s of its return', async () => {
     assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 40].map((n) => retryDelayMs(n, 30_000)), [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
     const { keySet, clock, state, fetches } = keySetWith({ cooldownSeconds: 30 });
     state.down = true;
     await keySet.start();
     assert.equal(fetches(), 1);
-
-    // Each step: one millisecond early, nothing; on time, one fetch.
-    const expectRetryAfter = async (seconds: number): Promise<void> => {
-      const before = fetches();
-      clock.ms += seconds * 1000 - 1;
-      await lookupFails(keySet, 'key-a', 'keys_unavailable');
-      assert.equal(fetches(), before, `no retry before ${seconds} s`);
-      clock.ms += 1;
-      await lookupFails(keySet, 'key-a', 'keys_unavailable');
-      assert.equal(fetches(), before + 1, `a retry after ${seconds} s`);
-    };
-    for (const seconds of [1, 2, 4, 8, 16, 30, 30]) await expectRetryAfter(seconds);
+    const expectRetryAfter = retryChecker(keySet, clock, fetches, 'keys_unavailable');
+    for (const seconds of [1, 2, 2, 2, 2, 2, 2]) await expectRetryAfter(seconds);
     assert.equal(keySet.isReady(), false);
 
     state.down = false;
-    clock.advanceSeconds(30);
+    clock.advanceSeconds(2);
     assert.ok(await keySet.getKey('key-a', 'RS256'));
     assert.equal(keySet.isReady(), true);
+  });
 
-    // A failed background refresh backs off from 1 s again.
+  it('with keys loaded, wait 1, 2, 4, 8 and 16 s, then the cooldown, and start again at 1 s after a success', async () => {
+    const { keySet, clock, state, fetches } = keySetWith({ cooldownSeconds: 30 });
+    await keySet.start();
+    assert.equal(keySet.isReady(), true);
     state.down = true;
     clock.advanceSeconds(600); // the cache TTL
     keySet.getKey('key-a', 'RS256');
     await keySet.refresh();
     assert.equal(keySet.status().stale, true);
+    const expectRetryAfter = retryChecker(keySet, clock, fetches, 'unknown-kid-ok');
+    for (const seconds of [1, 2, 4, 8, 16, 30, 30]) await expectRetryAfter(seconds);
+
+    state.down = false;
+    clock.advanceSeconds(30);
+    keySet.getKey('key-a', 'RS256');
+    await keySet.refresh();
+    assert.equal(keySet.status().stale, false);
+
+    // A failed background refresh backs off from 1 s again.
+    state.down = true;
+    clock.advanceSeconds(600);
+    keySet.getKey('key-a', 'RS256');
+    await keySet.refresh();
     const before = fetches();
     clock.advanceSeconds(1);
     keySet.getKey('key-a', 'RS256');
@@ -125,3 +133,23 @@ describe('retries after failed fetches', () => {
     assert.equal(fetches(), before + 1);
   });
 });
+
+/** Each step: one millisecond early, no fetch; on time, one fetch (triggered by a lookup, as a request would). */
+function retryChecker(keySet: KeySet, clock: TestClock, fetches: () => number, mode: 'keys_unavailable' | 'unknown-kid-ok') {
+  const lookup = async (): Promise<void> => {
+    if (mode === 'keys_unavailable') await lookupFails(keySet, 'key-a', 'keys_unavailable');
+    else {
+      keySet.getKey('key-a', 'RS256');
+      await keySet.refresh();
+    }
+  };
+  return async (seconds: number): Promise<void> => {
+    const before = fetches();
+    clock.ms += seconds * 1000 - 1;
+    await lookup();
+    assert.equal(fetches(), before, `no retry before ${seconds} s`);
+    clock.ms += 1;
+    await lookup();
+    assert.equal(fetches(), before + 1, `a retry after ${seconds} s`);
+  };
+}
