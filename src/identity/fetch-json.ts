@@ -106,14 +106,19 @@ async function readCapped(response: Response, maxBytes: number): Promise<Uint8Ar
  */
 export async function fetchJsonDocument(url: URL, options: FetchJsonOptions): Promise<unknown> {
   const maxBytes = options.maxBytes ?? MAX_DOCUMENT_BYTES;
+  // A timer of our own rather than AbortSignal.any([…, AbortSignal.timeout()]): on Node 20 the composed
+  // timeout signal can be garbage-collected before it fires, and a hung fetch then never ends.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException('timed out', 'TimeoutError')), options.timeoutMs);
+  const onAbort = (): void => controller.abort(options.signal?.reason);
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const response = await options.fetch(url, {
       method: 'GET',
       redirect: 'error',
       headers: { accept: 'application/json' },
-      signal: options.signal
-        ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)])
-        : AbortSignal.timeout(options.timeoutMs),
+      signal: controller.signal,
     });
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined);
@@ -127,5 +132,8 @@ export async function fetchJsonDocument(url: URL, options: FetchJsonOptions): Pr
     }
   } catch (error) {
     throw new DocumentFetchError(describeFailure(error, options.timeoutMs), error instanceof DocumentFetchError ? error.failure : 'unreachable');
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
   }
 }
