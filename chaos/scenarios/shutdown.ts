@@ -11,7 +11,7 @@ async function sigterm(context: ScenarioContext, workers: number): Promise<Scena
   const delaySeconds = context.short ? 2 : 5;
   const issuer = await ChaosIssuer.start();
   const tokens = Array.from({ length: 100 }, (_, i) => issuer.token(`chaos_term_${i}`));
-  const service = await startService(serviceEnv(issuer, { SHUTDOWN_DELAY_SECONDS: String(delaySeconds), SHUTDOWN_GRACE_SECONDS: '10', WEB_CONCURRENCY: String(workers) }));
+  const service = await startService(serviceEnv(issuer, { SHUTDOWN_DELAY_SECONDS: String(delaySeconds), SHUTDOWN_GRACE_SECONDS: '10', WEB_CONCURRENCY: String(workers), RATE_LIMIT_PER_USER: '100000000' }));
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const started = performance.now();
   const samples: Sample[] = [];
