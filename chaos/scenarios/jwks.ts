@@ -20,7 +20,7 @@ export const jwksDownAtStart: Scenario = {
     issuer.mode = 'down';
     const service = await startService(serviceEnv(issuer), { waitReady: false });
     try {
-      await sleep(context.short ? 4000 : 8000);
+      await sleep(context.short ? 3000 : 8000);
       const notReady = service.readyAfterMs === null;
       issuer.mode = 'ok';
       const back = performance.now();

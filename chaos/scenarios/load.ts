@@ -27,7 +27,7 @@ export const slowClients: Scenario = {
         socket.write(i % 2 === 0 ? 'POST /stream/token HTTP/1.1\r\nHost: x\r\nX-Slow: ' : 'POST /stream/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
         sockets.push(entry);
       }
-      const samples = await runLoad({ target: service.url, ratePerSecond: 100, durationMs: context.short ? 5000 : 10_000, connections: 20, next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${tokens[i % tokens.length]}` } }) });
+      const samples = await runLoad({ target: service.url, ratePerSecond: 100, durationMs: context.short ? 4000 : 10_000, connections: 20, next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${tokens[i % tokens.length]}` } }) });
       await sleep(1000);
       const closedIn = sockets.map((s) => (s.closedAt === null ? Number.POSITIVE_INFINITY : s.closedAt - s.openedAt));
       const slowest = Math.max(...closedIn);
@@ -55,7 +55,7 @@ export const soak: Scenario = {
   summary: 'Steady load over many users: every answer 200, memory level',
   async run(context): Promise<ScenarioResult> {
     const users = context.short ? 2000 : 10_000;
-    const durationMs = context.short ? 10_000 : 60_000;
+    const durationMs = context.short ? 6000 : 60_000;
     const issuer = await ChaosIssuer.start();
     const service = await startService(serviceEnv(issuer, { RATE_LIMIT_PER_USER: '100000' }));
     try {

