@@ -13,6 +13,7 @@ import type { IssuerOptions } from '../identity/types.js';
 import { compilePolicy } from '../policy/index.js';
 import { closeRedis, createRedisClient, REDIS_START_WAIT_MS, waitForRedis, type RedisClient } from '../state/redis.js';
 import { createRedisBreaker } from '../state/redis-breaker.js';
+import { redisHealthOf } from '../state/redis-health.js';
 import { MemorySyncStore, RedisSyncStore, type SyncStore } from '../state/sync-store.js';
 import { createClerkWebhookHandlers } from '../stream/clerk-webhook-handlers.js';
 import { StreamTokenMinter } from '../stream/token-minter.js';
@@ -25,6 +26,7 @@ import { createLogger, standardOutput } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { ProblemError, sendProblem } from './problem.js';
+import { toProblem } from './problem-mapping.js';
 import { RateLimits } from './rate-limits.js';
 import { securityHeaders } from './security-headers.js';
 import { serverOptions } from './server-options.js';
@@ -261,7 +263,10 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     if (redis !== null) await closeRedis(redis);
   });
 
-  await app.register(healthRoutes, { isReady: () => verifier.isReady(), stopping: () => drain.stopping, issuerStatus: () => verifier.status() });
+  const redisRequired = config.rateLimit.onStoreError === 'deny' || config.removedUsers.onStoreError === 'deny';
+  const redisHealth = redis !== null && breaker !== null ? redisHealthOf(redis, config.redisUrl!.reveal(), breaker, redisRequired) : undefined;
+  if (redisHealth !== undefined) metrics.watchRedis(redisHealth);
+  await app.register(healthRoutes, { isReady: () => verifier.isReady(), stopping: () => drain.stopping, issuerStatus: () => verifier.status(), ...(redisHealth ? { redis: redisHealth } : {}) });
   if (config.metrics.port === null) await app.register(metricsRoutes, { metrics, render: metricsExposition });
   await app.register(tokenRoutes, {
     exchange,
@@ -303,40 +308,6 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
   if (devIssuer !== null) await app.register(devRoutes, { prefix: '/dev', devIssuer });
 
   return app;
-}
-
-/** Maps anything thrown on the request path to a safe problem; only unexpected errors are logged with detail. */
-function toProblem(error: FastifyError | Error, reqId: string, log: { error(obj: object, msg?: string): void }): ProblemError {
-  if (error instanceof ProblemError) return error;
-  if (error instanceof SessionTokenError) {
-    return new ProblemError({
-      code: error.code,
-      detail: error.message,
-      ...(error.code === 'keys_unavailable' ? { retryAfterSeconds: 5 } : {}),
-    });
-  }
-  const fastifyError = error as FastifyError;
-  if (fastifyError.validation !== undefined) {
-    return new ProblemError({ code: 'invalid_request', detail: `The request ${fastifyError.validationContext ?? 'body'} is not valid: ${fastifyError.message}` });
-  }
-  switch (fastifyError.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ProblemError({ code: 'invalid_request', status: 413, detail: 'The body is larger than allowed.' });
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ProblemError({ code: 'invalid_request', status: 415, detail: 'Send no body, or a JSON body with Content-Type: application/json.' });
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new ProblemError({ code: 'invalid_request', detail: 'The body is not valid JSON.' });
-    default:
-      break;
-  }
-  const status = fastifyError.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new ProblemError({ code: 'invalid_request', status, detail: 'The request could not be read.' });
-  }
-  log.error({ reqId, err: { type: error.name, message: error.message, stack: error.stack } }, 'unexpected error');
-  return new ProblemError({ code: 'internal', detail: 'Something went wrong; the request id identifies it in the logs.' });
 }
 
 /** Writes the one line per request and its metrics when Fastify reports a finished response. */

@@ -3,6 +3,7 @@ import type { IssuerKeyStatus } from '../identity/types.js';
 import type { StreamCallGuardStatus } from '../stream/call-guard.js';
 import type { UserSyncObserver } from '../stream/user-sync.js';
 import { BREAKER_STATE_VALUE, type BreakerObserver } from '../state/redis-breaker.js';
+import type { RedisHealth } from '../state/redis-health.js';
 
 const PREFIX = 'stream_token_service_';
 
@@ -104,6 +105,21 @@ export class ServiceMetrics {
     state: (state) => this.redisBreakerState.set(BREAKER_STATE_VALUE[state]),
     failure: (kind) => this.redisCommandFailures.inc({ kind }),
   };
+
+  /** `stream_token_service_redis_nodes{state}`: connections up and known, read at scrape time. */
+  watchRedis(health: () => RedisHealth): void {
+    new Gauge({
+      name: `${PREFIX}redis_nodes`,
+      help: 'Redis connections: connected (up now) and known (a cluster\'s nodes; 1 otherwise).',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const { nodes } = health();
+        this.set({ state: 'connected' }, nodes.connected);
+        this.set({ state: 'known' }, nodes.known);
+      },
+    });
+  }
 
   readonly webhooks = new Counter({
     name: `${PREFIX}webhooks_total`,

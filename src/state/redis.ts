@@ -91,6 +91,9 @@ export function createRedisClient(url: string, options: CreateRedisClientOptions
         // The cluster's queue (no node ready) has no timeout: without it, a cluster with no reachable node
         // would hold a request forever.
         enableOfflineQueue: false,
+        // After a failover the dead master's slots are reached only through a fresh slot map: commands to
+        // its old address time out rather than answer MOVED, so the map is read again every second.
+        slotsRefreshInterval: 1000,
         clusterRetryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxDelay),
         redisOptions: { maxRetriesPerRequest, commandTimeout, connectTimeout, connectionName, ...auth, ...(target.tls ? { tls: {} } : {}) },
       });

@@ -70,6 +70,15 @@ for (const [name, start] of topologies) {
       assert.equal((await token(b, user, '10.1.0.2')).statusCode, 200);
     });
 
+    it('shows the topology and its connections in /readyz', async () => {
+      const ready = await a.app.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(ready.statusCode, 200);
+      const redis = (ready.json() as { redis: { topology: string; nodes: { connected: number; known: number }; breaker: string } }).redis;
+      assert.equal(redis.topology, name === 'Redis Cluster' ? 'cluster' : 'sentinel');
+      assert.equal(redis.breaker, 'closed');
+      assert.ok(redis.nodes.connected >= 1 && redis.nodes.connected <= redis.nodes.known, JSON.stringify(redis.nodes));
+    });
+
     it('shares the per-user limit across instances', async () => {
       const user = uniqueUser();
       const statuses = [];

@@ -4,7 +4,7 @@
  * Every process is the test's own, so a test may kill one (a failover) without
  * touching the Redis other tests use.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,13 @@ export interface RedisProcess {
   port: number;
   process: ChildProcess;
   kill(): Promise<void>;
+}
+
+/** redis-cli without blocking the event loop, for checks made while a service in the same process is under load. */
+export function cliAsync(port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 }, (_error, stdout, stderr) => resolve(`${stdout ?? ''}${stderr ?? ''}`.trim()));
+  });
 }
 
 export interface Topology {
@@ -65,8 +72,9 @@ export async function startRedisCluster(masters = 3): Promise<Topology> {
   const servers: RedisProcess[] = [];
   for (let i = 0; i < masters * 2; i += 1) {
     const nodeDir = mkdtempSync(join(dir, 'node-'));
-    // A node is declared failed after 1 s of silence, so a failover in a test takes seconds, not 15.
-    servers.push(await startServer(nodeDir, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000']));
+    // A node is declared failed after 1 s of silence, so a failover in a test takes seconds, not 15; a
+    // replica of a master that has seen no writes lately would otherwise count its data as too old to take over.
+    servers.push(await startServer(nodeDir, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0']));
   }
   const created = spawnSync('redis-cli', ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
   if (created.status !== 0) throw new Error(`cluster create failed: ${created.stdout}${created.stderr}`);
