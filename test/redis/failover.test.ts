@@ -10,10 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runLoad } from '../../chaos/lib/load.js';
-import { loadConfig } from '../../src/config/index.js';
 import { closeRedis, createRedisClient, waitForRedis } from '../../src/state/redis.js';
 import { RedisSyncStore } from '../../src/state/sync-store.js';
-import { startApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
+import { startRedisApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
 import { freePort, spawnCli, waitForHttp } from '../support/process.js';
 import { hasRedisServerBinary } from '../support/redis.js';
 import { cliAsync, sentinelMasterPort, startRedisCluster, startRedisSentinel, type Topology } from '../support/redis-topologies.js';
@@ -22,20 +21,7 @@ const skip = hasRedisServerBinary() ? false : 'redis-server is not installed: fa
 const RATE = 100;
 
 async function instance(url: string): Promise<TestApp> {
-  const config = loadConfig({
-    env: {
-      DEV_MODE: 'true',
-      DEV_MODE_ALLOW_NETWORK: 'true',
-      STREAM_API_KEY: TEST_STREAM_KEY,
-      STREAM_API_SECRET: TEST_STREAM_SECRET,
-      STREAM_SYNC_USERS: 'false',
-      REDIS_URL: url,
-      RATE_LIMIT_PER_IP: '100000000',
-      LOG_LEVEL: 'warn',
-    },
-    cwd: mkdtempSync(join(tmpdir(), 'sts-failover-')),
-  });
-  const t = await startApp(config);
+  const t = await startRedisApp(url, { RATE_LIMIT_PER_IP: '100000000', LOG_LEVEL: 'warn' });
   await t.app.listen({ host: '127.0.0.1', port: 0 });
   return t;
 }

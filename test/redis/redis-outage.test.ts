@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { Webhook } from 'svix';
-import { loadConfig } from '../../src/config/index.js';
-import { startApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
+import { startRedisApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
 import { startStreamStandIn } from '../support/stream-standin.js';
 import { hasRedisServerBinary, NO_REDIS_MESSAGE, REDIS_URL, startPrivateRedis, type PrivateRedis } from '../support/redis.js';
 
@@ -18,23 +15,8 @@ const uniqueUser = () => `user_${randomBytes(6).toString('hex')}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A dev-mode app on `redisUrl` that takes Clerk webhooks (deletions only mark the user removed). */
-async function instance(redisUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
-  const config = loadConfig({
-    env: {
-      DEV_MODE: 'true',
-      DEV_MODE_ALLOW_NETWORK: 'true',
-      STREAM_API_KEY: TEST_STREAM_KEY,
-      STREAM_API_SECRET: TEST_STREAM_SECRET,
-      STREAM_SYNC_USERS: 'false',
-      STREAM_ON_USER_DELETED: 'none',
-      CLERK_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      REDIS_URL: redisUrl,
-      TRUST_PROXY: '127.0.0.1',
-      ...env,
-    },
-    cwd: mkdtempSync(join(tmpdir(), 'sts-outage-')),
-  });
-  return startApp(config);
+function instance(redisUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
+  return startRedisApp(redisUrl, { STREAM_ON_USER_DELETED: 'none', CLERK_WEBHOOK_SECRET: WEBHOOK_SECRET, ...env });
 }
 
 function tokenRequest(app: TestApp, userId: string) {

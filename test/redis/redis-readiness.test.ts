@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { loadConfig } from '../../src/config/index.js';
-import { startApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
+import { startRedisApp, type TestApp } from '../support/harness.js';
 import { hasRedisServerBinary, startPrivateRedis } from '../support/redis.js';
 
 const skip = hasRedisServerBinary() ? false : 'redis-server is not installed: Redis readiness not tested';
 
-async function instance(redisUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
-  const config = loadConfig({
-    env: { DEV_MODE: 'true', DEV_MODE_ALLOW_NETWORK: 'true', STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, STREAM_SYNC_USERS: 'false', REDIS_URL: redisUrl, ...env },
-    cwd: mkdtempSync(join(tmpdir(), 'sts-ready-')),
-  });
-  return startApp(config);
-}
+const instance = startRedisApp;
 
 async function readyz(app: TestApp): Promise<{ status: number; body: { status: string; redis?: { topology: string; nodes: { connected: number; known: number }; breaker: string; required: boolean } } }> {
   const response = await app.app.inject({ method: 'GET', url: '/readyz' });

@@ -4,31 +4,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { loadConfig } from '../../src/config/index.js';
-import { startApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
+import { startRedisApp, type TestApp } from '../support/harness.js';
 import { hasRedisServerBinary, NO_REDIS_MESSAGE, REDIS_URL, startPrivateRedis } from '../support/redis.js';
 
 const randomIp = () => `10.${randomBytes(3).join('.')}`;
 const uniqueUser = () => `user_${randomBytes(6).toString('hex')}`;
 
 /** Dev-mode apps sharing one Redis, as several instances behind a load balancer would. */
-async function instance(redisUrl: string, env: Record<string, string> = {}, cwd = mkdtempSync(join(tmpdir(), 'sts-redis-'))): Promise<TestApp> {
-  const config = loadConfig({
-    env: {
-      DEV_MODE: 'true',
-      // Fixed Stream credentials make tokens checkable; dev mode refuses them unless told they are meant.
-      DEV_MODE_ALLOW_NETWORK: 'true',
-      STREAM_API_KEY: TEST_STREAM_KEY,
-      STREAM_API_SECRET: TEST_STREAM_SECRET,
-      STREAM_SYNC_USERS: 'false',
-      REDIS_URL: redisUrl,
-      TRUST_PROXY: '127.0.0.1',
-      ...env,
-    },
-    cwd,
-  });
-  return startApp(config);
-}
+const instance = startRedisApp;
 
 describe('rate limits in Redis', () => {
   test('per IP and per user limits hold in Redis', async (t) => {

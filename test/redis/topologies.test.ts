@@ -9,33 +9,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../src/config/index.js';
 import { closeRedis, createRedisClient, waitForRedis } from '../../src/state/redis.js';
 import { RedisSyncStore } from '../../src/state/sync-store.js';
-import { startApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
+import { startRedisApp, type TestApp } from '../support/harness.js';
 import { hasRedisServerBinary } from '../support/redis.js';
 import { startRedisCluster, startRedisSentinel, type Topology } from '../support/redis-topologies.js';
 
 const skip = hasRedisServerBinary() ? false : 'redis-server is not installed: Cluster and Sentinel deployments not tested';
 const uniqueUser = () => `user_${randomBytes(6).toString('hex')}`;
 
-async function instance(url: string, env: Record<string, string> = {}, cwd = mkdtempSync(join(tmpdir(), 'sts-topo-'))): Promise<TestApp> {
-  const config = loadConfig({
-    env: {
-      DEV_MODE: 'true',
-      // Fixed Stream credentials make tokens checkable; dev mode refuses them unless told they are meant.
-      DEV_MODE_ALLOW_NETWORK: 'true',
-      STREAM_API_KEY: TEST_STREAM_KEY,
-      STREAM_API_SECRET: TEST_STREAM_SECRET,
-      STREAM_SYNC_USERS: 'false',
-      REDIS_URL: url,
-      TRUST_PROXY: '127.0.0.1',
-      ...env,
-    },
-    cwd,
-  });
-  return startApp(config);
-}
+const instance = startRedisApp;
 
 const token = (app: TestApp, user: string, ip = '10.0.0.1') =>
   app.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${app.sessionToken(user)}`, 'x-forwarded-for': ip } });

@@ -38,10 +38,10 @@ export interface TestApp {
 
 /**
  * An app in dev mode with known Stream credentials, built as `serve --dev`
- * builds it, ready for `app.inject`.
+ * builds it, ready for `app.inject`. Apps given the same `cwd` share the dev
+ * issuer's key, as instances behind one balancer would trust one issuer.
  */
-export async function startDevApp(env: Record<string, string> = {}, deps: AppDependencies = {}): Promise<TestApp> {
-  const cwd = mkdtempSync(join(tmpdir(), 'sts-app-'));
+export async function startDevApp(env: Record<string, string> = {}, deps: AppDependencies = {}, cwd = mkdtempSync(join(tmpdir(), 'sts-app-'))): Promise<TestApp> {
   const config = loadConfig({
     // Fixed Stream credentials make tokens checkable; dev mode refuses them unless told they are meant.
     env: { DEV_MODE: 'true', DEV_MODE_ALLOW_NETWORK: 'true', STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, LOG_LEVEL: 'info', STREAM_SYNC_USERS: 'false', ...env },
@@ -68,4 +68,9 @@ export async function startApp(config: ServiceConfig, deps: AppDependencies = {}
   await app.ready();
   const devIssuer = loadOrCreateDevIssuer({ directory: config.dev.directory, issuer: config.dev.issuer, ...(deps.now ? { now: deps.now } : {}) });
   return { app, config, logs, devIssuer, sessionToken: (userId, claims) => devIssuer.sign(userId, claims) };
+}
+
+/** A dev-mode app on `redisUrl`, one of several instances sharing it; X-Forwarded-For is believed from loopback. */
+export function startRedisApp(redisUrl: string, env: Record<string, string> = {}, cwd?: string): Promise<TestApp> {
+  return startDevApp({ REDIS_URL: redisUrl, TRUST_PROXY: '127.0.0.1', ...env }, {}, cwd);
 }
