@@ -1,14 +1,11 @@
-import { isIP } from 'node:net';
 import type { z } from 'zod';
+import { isLoopbackHostname } from '../identity/fetch-json.js';
 import type { Environment } from './environment.js';
 import { parseRedisUrl, REDIS_URL_FORMS, RedisUrlError } from '../state/redis-url.js';
 import type { ConfigProblem } from './problems.js';
 
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || host === '::1') return true;
-  return isIP(host) === 4 && host.startsWith('127.');
-}
+/** The one loopback rule, shared with the key fetches' "https unless loopback". */
+export const isLoopbackHost = isLoopbackHostname;
 
 export function isLoopbackUrl(url: string): boolean {
   try {

@@ -30,11 +30,11 @@ export class DocumentFetchError extends Error {
   }
 }
 
-/** Whether a URL hostname (as parsed by WHATWG `URL`) is a loopback address. */
+/** Whether a hostname (a URL's, or `HOST`: IPv6 with or without brackets) is a loopback address. */
 export function isLoopbackHostname(hostname: string): boolean {
-  if (hostname === 'localhost') return true;
-  if (hostname === '[::1]') return true;
-  return isIP(hostname) === 4 && hostname.startsWith('127.');
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
 }
 
 /**
