@@ -3,14 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  compilePolicy,
-  loadPolicyFile,
-  parsePolicyText,
-  PolicyFileError,
-  policyFormatFor,
-  validatePolicyDocument,
-} from '../../src/policy/policy-file.js';
+import { compilePolicy } from '../../src/policy/policy-compile.js';
+import { loadPolicyFile, parsePolicyText, PolicyFileError, policyFormatFor, validatePolicyDocument } from '../../src/policy/policy-file.js';
 
 const YAML_POLICY = `
 version: 1
