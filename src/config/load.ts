@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parsePolicyText, parseRoleMap, PolicyFileError, policyFormatFor, type PolicyDocument } from '../policy/index.js';
+import { loadPolicyFile, parseRoleMap, PolicyFileError, type PolicyDocument } from '../policy/index.js';
 import { loadOrCreateDevStreamCredentials } from './dev-credentials.js';
 import { resolveSecretFiles, type Environment } from './environment.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
@@ -17,6 +17,7 @@ export interface LoadConfigOptions {
   cwd: string;
   /** Forces dev mode on (the `--dev` flag of `serve`), as `DEV_MODE=true` would. */
   devMode?: boolean;
+  /** Reads the files that `<NAME>_FILE` secret variables name. */
   readFile?: (path: string) => string;
 }
 
@@ -118,10 +119,10 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
   let policyDocument: PolicyDocument | null = null;
   if (policyFile !== null) {
     try {
-      policyDocument = parsePolicyText(readFile(policyFile), policyFormatFor(policyFile), policyFileSetting);
+      policyDocument = loadPolicyFile(policyFile);
     } catch (err) {
-      const messages = err instanceof PolicyFileError ? err.problems : [`cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`];
-      for (const message of messages) {
+      if (!(err instanceof PolicyFileError)) throw err;
+      for (const message of err.problems) {
         problems.push({ variable: 'POLICY_FILE', message, fix: 'correct the policy file; docs/policy.md describes its format with examples' });
       }
     }

@@ -5,7 +5,7 @@
  * policy-schema.ts, docs/policy.md describes the format with examples.
  */
 
-import { readFile } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { policyDocumentSchema, type PolicyDocument } from './policy-schema.js';
@@ -111,17 +111,35 @@ export function policyFormatFor(file: string): PolicyFormat {
   return 'auto';
 }
 
-/** Read, parse and validate `POLICY_FILE`. Throws `PolicyFileError` (also for an unreadable file). */
-export async function loadPolicyFile(file: string): Promise<PolicyDocument> {
-  let buffer: Buffer;
+/**
+ * Read, parse and validate a policy file. Throws `PolicyFileError`, also for
+ * an unreadable file or one over {@link MAX_POLICY_FILE_BYTES}.
+ */
+export function loadPolicyFile(file: string): PolicyDocument {
+  const bytes = readAtMost(file, MAX_POLICY_FILE_BYTES + 1);
+  if (bytes.byteLength > MAX_POLICY_FILE_BYTES) {
+    throw new PolicyFileError(file, [`the file is larger than 1 MiB (${MAX_POLICY_FILE_BYTES} bytes), the most a policy file may be`]);
+  }
+  return parsePolicyText(bytes.toString('utf8'), policyFormatFor(file), file);
+}
+
+/** Stops at `limit` bytes, so a huge file, a device or a pipe is never read whole. */
+function readAtMost(file: string, limit: number): Buffer {
+  let fd: number | undefined;
   try {
-    buffer = await readFile(file);
+    fd = openSync(file, 'r');
+    const buffer = Buffer.alloc(limit);
+    let length = 0;
+    while (length < limit) {
+      const read = readSync(fd, buffer, length, limit - length, null);
+      if (read === 0) break;
+      length += read;
+    }
+    return buffer.subarray(0, length);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new PolicyFileError(file, [`cannot read the file${code ? ` (${code})` : ''}`]);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  if (buffer.byteLength > MAX_POLICY_FILE_BYTES) {
-    throw new PolicyFileError(file, [`the file is larger than ${MAX_POLICY_FILE_BYTES} bytes`]);
-  }
-  return parsePolicyText(buffer.toString('utf8'), policyFormatFor(file), file);
 }
