@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadPolicyFile, parseRoleMap, PolicyFileError, type PolicyDocument } from '../policy/index.js';
-import { loadOrCreateDevStreamCredentials } from './dev-credentials.js';
+import { loadOrCreateDevStreamCredentials } from '../dev/dev-credentials.js';
 import { resolveSecretFiles, type Environment } from './environment.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
 import { Secret } from './secret.js';
-import { devModeProblems } from './dev-mode.js';
+import { devModeProblems } from '../dev/dev-mode.js';
 import { readIssuers } from './issuers.js';
 import { isLoopbackUrl, VariableReader } from './reader.js';
 import { readTrustProxy } from './trust-proxy.js';

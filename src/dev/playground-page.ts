@@ -1,7 +1,7 @@
 /**
  * The dev playground page: one HTML document with its style and script inline
  * and nothing loaded from anywhere else. The content security policy allows the
- * inline style and script by their SHA-256 hashes (see dev-playground.ts), so
+ * inline style and script by their SHA-256 hashes (see playground.ts), so
  * the page must not use inline event handlers or `style` attributes.
  */
 

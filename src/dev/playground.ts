@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
-import { PLAYGROUND_SCRIPT, PLAYGROUND_STYLE, renderPlaygroundPage } from './dev-playground-page.js';
+import { PLAYGROUND_SCRIPT, PLAYGROUND_STYLE, renderPlaygroundPage } from './playground-page.js';
 
 function sha256Source(text: string): string {
   return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
