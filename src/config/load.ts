@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { loadPolicyFile, parseRoleMap, PolicyFileError, type PolicyDocument } from '../policy/index.js';
 import { loadOrCreateDevStreamCredentials } from '../dev/dev-credentials.js';
 import { resolveSecretFiles, type Environment } from './environment.js';
@@ -21,9 +20,6 @@ export interface LoadConfigOptions {
   readFile?: (path: string) => string;
 }
 
-/** Highest RATE_LIMIT_PER_IP and RATE_LIMIT_PER_USER accepted, requests a minute. */
-export const MAX_RATE_LIMIT_PER_MINUTE = 100_000_000;
-
 /**
  * Reads every variable once, validates all of them, and either returns the
  * typed configuration or throws one `ConfigError` listing every problem with
@@ -33,11 +29,12 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
   const problems: ConfigProblem[] = [];
   const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
   const env = resolveSecretFiles(options.env, readFile, problems);
-  const read = new VariableReader(env, problems);
+  const modeReader = new VariableReader(env, problems);
 
   // `Production` or `PRODUCTION` is still production: dev mode must never slip through on a spelling.
-  const production = (env.NODE_ENV ?? '').trim().toLowerCase() === 'production';
-  const devMode = options.devMode === true || read.boolean('DEV_MODE', false);
+  const production = (modeReader.string('NODE_ENV') ?? '').toLowerCase() === 'production';
+  const devMode = options.devMode === true || modeReader.boolean('DEV_MODE');
+  const read = modeReader.forMode(devMode);
   if (devMode && production) {
     problems.push({
       variable: 'DEV_MODE',
@@ -46,9 +43,9 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
     });
   }
 
-  const port = read.integer('PORT', 8080, 0, 65535);
-  const host = read.string('HOST') ?? (devMode ? '127.0.0.1' : '0.0.0.0');
-  const devDirectory = resolve(options.cwd, read.string('DEV_DIRECTORY') ?? '.dev');
+  const port = read.integer('PORT');
+  const host = read.text('HOST');
+  const devDirectory = read.path('DEV_DIRECTORY', options.cwd);
   const devIssuer = `http://localhost:${port}/dev`;
 
   // Stream credentials
@@ -56,11 +53,7 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
   let apiSecret = read.string('STREAM_API_SECRET');
   let placeholderCredentials = false;
   if ((apiKey === undefined) !== (apiSecret === undefined)) {
-    problems.push({
-      variable: apiKey === undefined ? 'STREAM_API_KEY' : 'STREAM_API_SECRET',
-      message: 'STREAM_API_KEY and STREAM_API_SECRET must be set together',
-      fix: 'copy both from the Stream dashboard (your app → Overview → Key and Secret)',
-    });
+    read.problem(apiKey === undefined ? 'STREAM_API_KEY' : 'STREAM_API_SECRET', 'STREAM_API_KEY and STREAM_API_SECRET must be set together');
   } else if (apiKey === undefined || apiSecret === undefined) {
     if (devMode && !production) {
       const placeholder = loadOrCreateDevStreamCredentials(devDirectory);
@@ -75,23 +68,23 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
       });
     }
   }
-  const maxTtl = read.integer('STREAM_TOKEN_MAX_TTL_SECONDS', 86400, 60, 31_536_000);
-  const ttl = Math.min(read.integer('STREAM_TOKEN_TTL_SECONDS', 3600, 60, 31_536_000), maxTtl);
-  const streamBaseUrl = read.url('STREAM_API_BASE_URL', { httpsUnlessLoopback: true });
-  const streamTimeoutMs = read.integer('STREAM_API_TIMEOUT_MS', 3000, 100, 60_000);
-  const streamMaxConcurrency = read.integer('STREAM_API_MAX_CONCURRENCY', 64, 1, 10_000);
-  const streamQueueTimeoutMs = read.integer('STREAM_API_QUEUE_TIMEOUT_MS', 250, 0, 10_000);
+  const maxTtl = read.integer('STREAM_TOKEN_MAX_TTL_SECONDS');
+  const ttl = Math.min(read.integer('STREAM_TOKEN_TTL_SECONDS'), maxTtl);
+  const streamBaseUrl = read.url('STREAM_API_BASE_URL');
+  const streamTimeoutMs = read.integer('STREAM_API_TIMEOUT_MS');
+  const streamMaxConcurrency = read.integer('STREAM_API_MAX_CONCURRENCY');
+  const streamQueueTimeoutMs = read.integer('STREAM_API_QUEUE_TIMEOUT_MS');
 
   // Identity
-  const clockSkewSeconds = read.integer('CLOCK_SKEW_SECONDS', 5, 0, 300);
+  const clockSkewSeconds = read.integer('CLOCK_SKEW_SECONDS');
   const keySetTiming = {
-    cacheTtlSeconds: read.integer('JWKS_CACHE_TTL_SECONDS', 600, 10, 86_400),
-    cooldownSeconds: read.integer('JWKS_COOLDOWN_SECONDS', 30, 1, 3600),
-    maxStaleSeconds: read.integer('JWKS_MAX_STALE_SECONDS', 86_400, 0, 604_800),
-    fetchTimeoutMs: read.integer('JWKS_FETCH_TIMEOUT_MS', 5000, 100, 60_000),
-    fetchWaitMs: read.integer('JWKS_FETCH_WAIT_MS', 1000, 0, 60_000),
+    cacheTtlSeconds: read.integer('JWKS_CACHE_TTL_SECONDS'),
+    cooldownSeconds: read.integer('JWKS_COOLDOWN_SECONDS'),
+    maxStaleSeconds: read.integer('JWKS_MAX_STALE_SECONDS'),
+    fetchTimeoutMs: read.integer('JWKS_FETCH_TIMEOUT_MS'),
+    fetchWaitMs: read.integer('JWKS_FETCH_WAIT_MS'),
   };
-  const identity = readIssuers(read, problems, devMode ? devIssuer : null);
+  const identity = readIssuers(read, devMode ? devIssuer : null);
   const { issuers } = identity;
   if (issuers.length === 0 && !devMode && !problems.some((p) => p.variable.startsWith('CLERK_') || p.variable === 'OIDC_ISSUERS')) {
     problems.push({
@@ -105,17 +98,16 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
   const syncEnabled = read.boolean('STREAM_SYNC_USERS', !placeholderCredentials);
   const sync = {
     enabled: syncEnabled,
-    ttlSeconds: read.integer('STREAM_SYNC_TTL_SECONDS', 3600, 0, 2_592_000),
-    failureMode: read.choice('STREAM_SYNC_FAILURE', ['closed', 'open'] as const, 'closed'),
-    onUserDeleted: read.choice('STREAM_ON_USER_DELETED', ['deactivate', 'delete', 'none'] as const, 'deactivate'),
+    ttlSeconds: read.integer('STREAM_SYNC_TTL_SECONDS'),
+    failureMode: read.choice('STREAM_SYNC_FAILURE'),
+    onUserDeleted: read.choice('STREAM_ON_USER_DELETED'),
   };
-  const roleMapSource = read.string('STREAM_ROLE_MAP');
+  const roleMapSource = read.text('STREAM_ROLE_MAP');
   const roleMap = parseRoleMap(roleMapSource);
   for (const message of roleMap.problems) {
-    problems.push({ variable: 'STREAM_ROLE_MAP', message, fix: 'write it as clerk-role=stream-role pairs, comma-separated, e.g. org:admin=admin,org:moderator=moderator' });
+    read.problem('STREAM_ROLE_MAP', message);
   }
-  const policyFileSetting = read.string('POLICY_FILE');
-  const policyFile = policyFileSetting !== undefined ? resolve(options.cwd, policyFileSetting) : null;
+  const policyFile = read.path('POLICY_FILE', options.cwd) ?? null;
   let policyDocument: PolicyDocument | null = null;
   if (policyFile !== null) {
     try {
@@ -123,38 +115,28 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
     } catch (err) {
       if (!(err instanceof PolicyFileError)) throw err;
       for (const message of err.problems) {
-        problems.push({ variable: 'POLICY_FILE', message, fix: 'correct the policy file; docs/policy.md describes its format with examples' });
+        read.problem('POLICY_FILE', message);
       }
     }
   }
 
   // HTTP
-  const tlsCert = read.string('TLS_CERT_FILE');
-  const tlsKey = read.string('TLS_KEY_FILE');
+  const tlsCert = read.path('TLS_CERT_FILE', options.cwd);
+  const tlsKey = read.path('TLS_KEY_FILE', options.cwd);
   if ((tlsCert === undefined) !== (tlsKey === undefined)) {
-    problems.push({
-      variable: tlsCert === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE',
-      message: 'TLS_CERT_FILE and TLS_KEY_FILE must be set together',
-      fix: 'set both to PEM files, or neither to serve plain HTTP behind a TLS-terminating proxy',
-    });
+    read.problem(tlsCert === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE', 'TLS_CERT_FILE and TLS_KEY_FILE must be set together');
   }
   const corsOrigins = read.list('CORS_ORIGINS');
   for (const origin of corsOrigins) {
-    if (!isExactOrigin(origin)) {
-      problems.push({
-        variable: 'CORS_ORIGINS',
-        message: `"${origin}" is not an exact origin`,
-        fix: 'list origins as scheme://host[:port] with no path or wildcard, comma-separated, e.g. https://app.example.com,http://localhost:5173',
-      });
-    }
+    if (!isExactOrigin(origin)) read.problem('CORS_ORIGINS', `"${origin}" is not an exact origin`);
   }
 
-  const allowNetwork = read.boolean('DEV_MODE_ALLOW_NETWORK', false);
+  const allowNetwork = read.boolean('DEV_MODE_ALLOW_NETWORK');
   if (devMode && !production) {
     const localStream = streamBaseUrl !== undefined && isLoopbackUrl(streamBaseUrl);
     problems.push(...devModeProblems({ host, realStreamCredentials: !placeholderCredentials && !localStream, otherIssuers: issuers.length, allowNetwork }));
   }
-  const webConcurrency = read.integer('WEB_CONCURRENCY', 1, 1, 64);
+  const webConcurrency = read.integer('WEB_CONCURRENCY');
   const redisUrl = secretOrNull(read.redisUrl('REDIS_URL'));
   const webhookSecret = secretOrNull(read.string('CLERK_WEBHOOK_SECRET'));
   if (webConcurrency > 1 && redisUrl === null && webhookSecret !== null) {
@@ -173,15 +155,15 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
       port,
       trustProxy: readTrustProxy(read),
       corsOrigins,
-      tls: tlsCert !== undefined && tlsKey !== undefined ? { certFile: resolve(options.cwd, tlsCert), keyFile: resolve(options.cwd, tlsKey) } : null,
-      // No load balancer to wait for in dev mode: Ctrl-C stops at once there.
-      shutdownDelaySeconds: read.integer('SHUTDOWN_DELAY_SECONDS', devMode ? 0 : 5, 0, 300),
-      shutdownGraceSeconds: read.integer('SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
-      maxConnections: read.integer('HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
-      requestTimeoutMs: read.integer('HTTP_REQUEST_TIMEOUT_MS', 10_000, 1000, 600_000),
-      connectionTimeoutMs: read.integer('HTTP_CONNECTION_TIMEOUT_MS', 30_000, 1000, 600_000),
+      tls: tlsCert !== undefined && tlsKey !== undefined ? { certFile: tlsCert, keyFile: tlsKey } : null,
+      // No load balancer to wait for in dev mode: Ctrl-C stops at once there (the table's dev default).
+      shutdownDelaySeconds: read.integer('SHUTDOWN_DELAY_SECONDS'),
+      shutdownGraceSeconds: read.integer('SHUTDOWN_GRACE_SECONDS'),
+      maxConnections: read.integer('HTTP_MAX_CONNECTIONS'),
+      requestTimeoutMs: read.integer('HTTP_REQUEST_TIMEOUT_MS'),
+      connectionTimeoutMs: read.integer('HTTP_CONNECTION_TIMEOUT_MS'),
     },
-    log: { level: read.choice('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info') },
+    log: { level: read.choice('LOG_LEVEL') },
     stream: {
       apiKey: apiKey ?? '',
       apiSecret: new Secret(apiSecret ?? ''),
@@ -195,7 +177,7 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
     identity: { issuers, keySetTiming, clockSkewSeconds, anyAudience: identity.anyAudience },
     clerk: {
       secretKey: secretOrNull(read.string('CLERK_SECRET_KEY') ?? read.string('CLERK_API_KEY')),
-      apiUrl: read.url('CLERK_API_URL', { httpsUnlessLoopback: true }) ?? 'https://api.clerk.com',
+      apiUrl: read.url('CLERK_API_URL'),
       webhookSecret,
     },
     dev: {
@@ -214,13 +196,13 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
     rateLimit: {
       // Behind a proxy that is not trusted, every request shares one address; one instance can serve
       // more than a million a minute, so the ceiling stays well above that.
-      perIpPerMinute: read.integer('RATE_LIMIT_PER_IP', 600, 1, MAX_RATE_LIMIT_PER_MINUTE),
-      perUserPerMinute: read.integer('RATE_LIMIT_PER_USER', 30, 1, MAX_RATE_LIMIT_PER_MINUTE),
-      onStoreError: read.choice('RATE_LIMIT_ON_STORE_ERROR', ['allow', 'deny'] as const, 'allow'),
+      perIpPerMinute: read.integer('RATE_LIMIT_PER_IP'),
+      perUserPerMinute: read.integer('RATE_LIMIT_PER_USER'),
+      onStoreError: read.choice('RATE_LIMIT_ON_STORE_ERROR'),
     },
-    removedUsers: { onStoreError: read.choice('REMOVED_USERS_ON_STORE_ERROR', ['allow', 'deny'] as const, 'allow') },
+    removedUsers: { onStoreError: read.choice('REMOVED_USERS_ON_STORE_ERROR') },
     redisUrl,
-    metrics: { port: read.optionalInteger('METRICS_PORT', 1, 65535) },
+    metrics: { port: read.optionalInteger('METRICS_PORT') },
     webConcurrency,
   };
 
