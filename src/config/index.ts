@@ -6,4 +6,5 @@ export { MAX_RATE_LIMIT_PER_MINUTE, SECRET_VARIABLES } from './variables.js';
 export { ConfigError, formatProblems, type ConfigProblem } from './problems.js';
 export { Secret } from './secret.js';
 export { describeConfig } from './describe.js';
+export { misspeltVariables } from './spelling.js';
 export type * from './types.js';

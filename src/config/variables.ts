@@ -1,8 +1,8 @@
 /**
  * Every environment variable the service reads, once: its kind, default,
  * range, whether it is a secret, the fix for a bad value and one line of
- * documentation. The loader reads through this table, and `.env.example`
- * is generated from it (`npm run gen:env`).
+ * documentation. The loader reads through this table, `check-config` knows
+ * every name from it, and `.env.example` is generated from it (`npm run gen:env`).
  */
 
 export type SectionId = 'mode' | 'http' | 'stream' | 'clerk' | 'oidc' | 'verification' | 'policy' | 'state';

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { renderEnvExample } from '../../src/config/env-example.js';
+import { misspeltVariables } from '../../src/config/spelling.js';
 import { SECRET_VARIABLES, VARIABLE_NAMES, variable, VARIABLES } from '../../src/config/variables.js';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -68,5 +69,21 @@ describe('the variable table', () => {
       ['CLERK_API_KEY', 'CLERK_JWT_KEY', 'CLERK_SECRET_KEY', 'CLERK_WEBHOOK_SECRET', 'REDIS_URL', 'STREAM_API_SECRET'],
     );
     assert.equal(VARIABLES.STREAM_API_KEY.essential, true);
+  });
+});
+
+describe('misspelt variables', () => {
+  it('names a set variable one or two edits from one the service reads, and the one meant', () => {
+    assert.deepEqual(misspeltVariables({ STREAM_API_SECRT: 'x', CLERK_JWT_ISUER: 'x', REDIS_URL_FIEL: 'x', stream_api_key: 'x' }), [
+      { name: 'STREAM_API_SECRT', meant: 'STREAM_API_SECRET' },
+      { name: 'CLERK_JWT_ISUER', meant: 'CLERK_JWT_ISSUER' },
+      { name: 'REDIS_URL_FIEL', meant: 'REDIS_URL_FILE' },
+      { name: 'stream_api_key', meant: 'STREAM_API_KEY' },
+    ]);
+  });
+
+  it('leaves known names, short names and other programs\' variables alone', () => {
+    const env = { STREAM_API_SECRET: 'x', REDIS_URL_FILE: 'x', HOME: '/root', HOSTS: 'x', PATH: '/bin', SSL_CERT_FILE: 'x', NODE_OPTIONS: 'x', HTTP_PROXY: 'x' };
+    assert.deepEqual(misspeltVariables(env), []);
   });
 });
