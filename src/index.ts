@@ -7,7 +7,7 @@
 export { buildApp, type AppDependencies } from './http/app.js';
 export { loadConfig, readEnvironment, describeConfig, ConfigError, Secret, type ServiceConfig, type ConfigProblem } from './config/index.js';
 export { SessionVerifier, type SessionVerifierOptions } from './identity/session-verifier.js';
-export { loadOrCreateDevIssuer, type DevIssuer } from './identity/dev-issuer.js';
+export { loadOrCreateDevIssuer, type DevIssuer } from './dev/dev-issuer.js';
 export { SessionTokenError, type SessionTokenErrorCode } from './identity/errors.js';
 export type { IssuerOptions, KeySetTiming, VerifiedSession, IssuerKeyStatus } from './identity/types.js';
 export { StreamTokenMinter, type MintedStreamToken, type StreamTokenMinterOptions } from './stream/token-minter.js';

@@ -2,18 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import type { ConfigProblem } from './problems.js';
+import { SECRET_VARIABLES } from './variables.js';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
-
-/** Variables whose values are secrets: each may instead be given as `<NAME>_FILE`, a path to a file holding it. */
-export const SECRET_VARIABLES = [
-  'STREAM_API_SECRET',
-  'CLERK_SECRET_KEY',
-  'CLERK_API_KEY',
-  'CLERK_JWT_KEY',
-  'CLERK_WEBHOOK_SECRET',
-  'REDIS_URL',
-] as const;
 
 /**
  * The process environment over `.env` (a real environment variable always

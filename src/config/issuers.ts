@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { keyFitsAlgorithm } from '../identity/jws.js';
 import { namespaceProblems } from '../identity/namespaces.js';
 import type { AsymmetricAlgorithm, IssuerOptions } from '../identity/types.js';
-import type { ConfigProblem } from './problems.js';
 import { isHttpsOrLoopback, type VariableReader } from './reader.js';
 
 const ASYMMETRIC_ALGORITHMS = [
@@ -39,8 +38,6 @@ const oidcIssuerSchema = z.strictObject({
 const oidcIssuersSchema = z.array(oidcIssuerSchema);
 export type OidcIssuerEntry = z.infer<typeof oidcIssuerSchema>;
 
-const OIDC_EXAMPLE = 'a JSON list such as [{"issuer":"https://example.eu.auth0.com/","audience":"my-api","user_id_prefix":"auth0_"}]';
-
 export interface IssuerSettings {
   issuers: IssuerOptions[];
   /** OIDC issuers whose audience check was turned off with `"audience": "*"`, for the start-up warning. */
@@ -54,13 +51,13 @@ export interface IssuerSettings {
  * issuer (the dev issuer included), each must have a user id namespace of
  * its own, or the configuration is refused.
  */
-export function readIssuers(read: VariableReader, problems: ConfigProblem[], devIssuer: string | null): IssuerSettings {
-  const allowImpersonation = read.boolean('ALLOW_IMPERSONATION', false);
+export function readIssuers(read: VariableReader, devIssuer: string | null): IssuerSettings {
+  const allowImpersonation = read.boolean('ALLOW_IMPERSONATION');
   const issuers: IssuerOptions[] = [];
-  const clerk = readClerkIssuer(read, problems, allowImpersonation);
+  const clerk = readClerkIssuer(read, allowImpersonation);
   if (clerk !== null) issuers.push(clerk);
   const anyAudience: string[] = [];
-  for (const entry of read.json('OIDC_ISSUERS', oidcIssuersSchema, OIDC_EXAMPLE) ?? []) {
+  for (const entry of read.json('OIDC_ISSUERS', oidcIssuersSchema) ?? []) {
     const issuer = oidcIssuer(entry, read, allowImpersonation);
     if (issuer === null) continue;
     if (issuers.some((i) => i.issuer === entry.issuer)) {
@@ -86,8 +83,8 @@ export function readIssuers(read: VariableReader, problems: ConfigProblem[], dev
   return { issuers, anyAudience, devUserIdPrefix };
 }
 
-function readClerkIssuer(read: VariableReader, problems: ConfigProblem[], allowImpersonation: boolean): IssuerOptions | null {
-  const issuer = resolveClerkIssuer(read, problems);
+function readClerkIssuer(read: VariableReader, allowImpersonation: boolean): IssuerOptions | null {
+  const issuer = resolveClerkIssuer(read);
   if (issuer === null) {
     if (read.string('CLERK_JWKS_URL') !== undefined || read.string('CLERK_JWT_KEY') !== undefined) {
       read.problem(
@@ -98,22 +95,21 @@ function readClerkIssuer(read: VariableReader, problems: ConfigProblem[], allowI
     }
     return null;
   }
-  const jwksUri = read.url('CLERK_JWKS_URL', { httpsUnlessLoopback: true }) ?? `${issuer}/.well-known/jwks.json`;
+  const jwksUri = read.url('CLERK_JWKS_URL') ?? `${issuer}/.well-known/jwks.json`;
   const pem = read.string('CLERK_JWT_KEY');
   const staticKeys: KeyObject[] = [];
   if (pem !== undefined) {
-    const fix = 'paste the "PEM Public Key" from Clerk dashboard → API keys → Show JWT public key, or use CLERK_JWT_KEY_FILE';
     try {
       const key = createPublicKey(pem.replace(/\\n/g, '\n'));
       if (keyFitsAlgorithm(key, 'RS256')) staticKeys.push(key);
-      else read.problem('CLERK_JWT_KEY', 'is not an RSA public key of at least 2048 bits with an odd exponent of at least 3, as Clerk signs with', fix);
+      else read.problem('CLERK_JWT_KEY', 'is not an RSA public key of at least 2048 bits with an odd exponent of at least 3, as Clerk signs with');
     } catch {
-      read.problem('CLERK_JWT_KEY', 'is not a PEM public key', fix);
+      read.problem('CLERK_JWT_KEY', 'is not a PEM public key');
     }
   }
   const prefix = read.string('CLERK_USER_ID_PREFIX');
   if (prefix !== undefined && !userIdPrefixSchema.safeParse(prefix).success) {
-    read.problem('CLERK_USER_ID_PREFIX', `"${prefix}" is not a user id prefix`, 'use 1-64 characters of A-Z a-z 0-9 @ _ -, e.g. clerk_');
+    read.problem('CLERK_USER_ID_PREFIX', `"${prefix}" is not a user id prefix`);
   }
   return {
     kind: 'clerk',
@@ -124,7 +120,7 @@ function readClerkIssuer(read: VariableReader, problems: ConfigProblem[], allowI
     userIdClaim: 'sub',
     ...(prefix !== undefined ? { userIdPrefix: prefix } : {}),
     authorizedParties: read.list('CLERK_AUTHORIZED_PARTIES'),
-    requireAuthorizedParty: read.boolean('CLERK_REQUIRE_AZP', false),
+    requireAuthorizedParty: read.boolean('CLERK_REQUIRE_AZP'),
     allowImpersonation,
   };
 }
@@ -177,18 +173,14 @@ function oidcIssuer(entry: OidcIssuerEntry, read: VariableReader, allowImpersona
 }
 
 /** Clerk's issuer: explicit, else from the Frontend API host, else decoded from the publishable key. */
-function resolveClerkIssuer(read: VariableReader, problems: ConfigProblem[]): string | null {
-  const explicit = read.url('CLERK_JWT_ISSUER', { httpsUnlessLoopback: true });
+function resolveClerkIssuer(read: VariableReader): string | null {
+  const explicit = read.url('CLERK_JWT_ISSUER');
   if (explicit !== undefined) return explicit;
   const frontendApi = read.string('CLERK_FRONTEND_API');
   if (frontendApi !== undefined) {
     const host = frontendApi.replace(/^https:\/\//, '').replace(/\/+$/, '');
     if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(host)) {
-      problems.push({
-        variable: 'CLERK_FRONTEND_API',
-        message: 'is not a host name',
-        fix: 'set it to the Frontend API host from the Clerk dashboard, e.g. your-app.clerk.accounts.dev',
-      });
+      read.problem('CLERK_FRONTEND_API', 'is not a host name');
       return null;
     }
     return `https://${host}`;
@@ -197,11 +189,7 @@ function resolveClerkIssuer(read: VariableReader, problems: ConfigProblem[]): st
   if (publishableKey !== undefined) {
     const host = frontendApiFromPublishableKey(publishableKey);
     if (host === null) {
-      problems.push({
-        variable: 'CLERK_PUBLISHABLE_KEY',
-        message: 'is not a Clerk publishable key (pk_test_… or pk_live_…)',
-        fix: 'copy the publishable key from Clerk dashboard → API keys, or set CLERK_JWT_ISSUER instead',
-      });
+      read.problem('CLERK_PUBLISHABLE_KEY', 'is not a Clerk publishable key (pk_test_… or pk_live_…)');
       return null;
     }
     return `https://${host}`;

@@ -1,14 +1,24 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parsePolicyText, parseRoleMap, PolicyFileError, policyFormatFor, type PolicyDocument } from '../policy/index.js';
-import { loadOrCreateDevStreamCredentials } from './dev-credentials.js';
 import { resolveSecretFiles, type Environment } from './environment.js';
 import { ConfigError, type ConfigProblem } from './problems.js';
-import { Secret } from './secret.js';
-import { devModeProblems } from './dev-mode.js';
-import { readIssuers } from './issuers.js';
-import { isLoopbackUrl, VariableReader } from './reader.js';
-import { readTrustProxy } from './trust-proxy.js';
+import { VariableReader } from './reader.js';
+import {
+  checkDevMode,
+  readClerkApi,
+  readDev,
+  readHttp,
+  readIdentity,
+  readLog,
+  readMetrics,
+  readMode,
+  readPolicy,
+  readRateLimits,
+  readRedis,
+  readRemovedUsers,
+  readStream,
+  readSync,
+  readWebConcurrency,
+} from './sections.js';
 import type { ServiceConfig } from './types.js';
 
 export interface LoadConfigOptions {
@@ -17,11 +27,9 @@ export interface LoadConfigOptions {
   cwd: string;
   /** Forces dev mode on (the `--dev` flag of `serve`), as `DEV_MODE=true` would. */
   devMode?: boolean;
+  /** Reads the files that `<NAME>_FILE` secret variables name. */
   readFile?: (path: string) => string;
 }
-
-/** Highest RATE_LIMIT_PER_IP and RATE_LIMIT_PER_USER accepted, requests a minute. */
-export const MAX_RATE_LIMIT_PER_MINUTE = 100_000_000;
 
 /**
  * Reads every variable once, validates all of them, and either returns the
@@ -32,212 +40,35 @@ export function loadConfig(options: LoadConfigOptions): ServiceConfig {
   const problems: ConfigProblem[] = [];
   const readFile = options.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
   const env = resolveSecretFiles(options.env, readFile, problems);
-  const read = new VariableReader(env, problems);
+  const { production, devMode } = readMode(new VariableReader(env, problems), options.devMode === true);
+  const read = new VariableReader(env, problems, devMode);
 
-  // `Production` or `PRODUCTION` is still production: dev mode must never slip through on a spelling.
-  const production = (env.NODE_ENV ?? '').trim().toLowerCase() === 'production';
-  const devMode = options.devMode === true || read.boolean('DEV_MODE', false);
-  if (devMode && production) {
-    problems.push({
-      variable: 'DEV_MODE',
-      message: 'dev mode cannot run with NODE_ENV=production: its issuer signs tokens for any user id',
-      fix: 'unset DEV_MODE (and do not pass --dev) in production, or unset NODE_ENV=production on a development machine',
-    });
-  }
-
-  const port = read.integer('PORT', 8080, 0, 65535);
-  const host = read.string('HOST') ?? (devMode ? '127.0.0.1' : '0.0.0.0');
-  const devDirectory = resolve(options.cwd, read.string('DEV_DIRECTORY') ?? '.dev');
-  const devIssuer = `http://localhost:${port}/dev`;
-
-  // Stream credentials
-  let apiKey = read.string('STREAM_API_KEY');
-  let apiSecret = read.string('STREAM_API_SECRET');
-  let placeholderCredentials = false;
-  if ((apiKey === undefined) !== (apiSecret === undefined)) {
-    problems.push({
-      variable: apiKey === undefined ? 'STREAM_API_KEY' : 'STREAM_API_SECRET',
-      message: 'STREAM_API_KEY and STREAM_API_SECRET must be set together',
-      fix: 'copy both from the Stream dashboard (your app → Overview → Key and Secret)',
-    });
-  } else if (apiKey === undefined || apiSecret === undefined) {
-    if (devMode && !production) {
-      const placeholder = loadOrCreateDevStreamCredentials(devDirectory);
-      apiKey = placeholder.apiKey;
-      apiSecret = placeholder.apiSecret;
-      placeholderCredentials = true;
-    } else {
-      problems.push({
-        variable: 'STREAM_API_KEY',
-        message: 'is required (with STREAM_API_SECRET) to sign Stream Chat tokens',
-        fix: 'set STREAM_API_KEY and STREAM_API_SECRET (or STREAM_API_SECRET_FILE) from the Stream dashboard; for a local try-out run `npm run dev` instead',
-      });
-    }
-  }
-  const maxTtl = read.integer('STREAM_TOKEN_MAX_TTL_SECONDS', 86400, 60, 31_536_000);
-  const ttl = Math.min(read.integer('STREAM_TOKEN_TTL_SECONDS', 3600, 60, 31_536_000), maxTtl);
-  const streamBaseUrl = read.url('STREAM_API_BASE_URL', { httpsUnlessLoopback: true });
-  const streamTimeoutMs = read.integer('STREAM_API_TIMEOUT_MS', 3000, 100, 60_000);
-  const streamMaxConcurrency = read.integer('STREAM_API_MAX_CONCURRENCY', 64, 1, 10_000);
-  const streamQueueTimeoutMs = read.integer('STREAM_API_QUEUE_TIMEOUT_MS', 250, 0, 10_000);
-
-  // Identity
-  const clockSkewSeconds = read.integer('CLOCK_SKEW_SECONDS', 5, 0, 300);
-  const keySetTiming = {
-    cacheTtlSeconds: read.integer('JWKS_CACHE_TTL_SECONDS', 600, 10, 86_400),
-    cooldownSeconds: read.integer('JWKS_COOLDOWN_SECONDS', 30, 1, 3600),
-    maxStaleSeconds: read.integer('JWKS_MAX_STALE_SECONDS', 86_400, 0, 604_800),
-    fetchTimeoutMs: read.integer('JWKS_FETCH_TIMEOUT_MS', 5000, 100, 60_000),
-    fetchWaitMs: read.integer('JWKS_FETCH_WAIT_MS', 1000, 0, 60_000),
-  };
-  const identity = readIssuers(read, problems, devMode ? devIssuer : null);
-  const { issuers } = identity;
-  if (issuers.length === 0 && !devMode && !problems.some((p) => p.variable.startsWith('CLERK_') || p.variable === 'OIDC_ISSUERS')) {
-    problems.push({
-      variable: 'CLERK_JWT_ISSUER',
-      message: 'no identity provider is configured, so no session token could ever be accepted',
-      fix: 'set CLERK_JWT_ISSUER, CLERK_FRONTEND_API or CLERK_PUBLISHABLE_KEY for Clerk, and/or OIDC_ISSUERS for other providers',
-    });
-  }
-
-  // Sync and policy
-  const syncEnabled = read.boolean('STREAM_SYNC_USERS', !placeholderCredentials);
-  const sync = {
-    enabled: syncEnabled,
-    ttlSeconds: read.integer('STREAM_SYNC_TTL_SECONDS', 3600, 0, 2_592_000),
-    failureMode: read.choice('STREAM_SYNC_FAILURE', ['closed', 'open'] as const, 'closed'),
-    onUserDeleted: read.choice('STREAM_ON_USER_DELETED', ['deactivate', 'delete', 'none'] as const, 'deactivate'),
-  };
-  const roleMapSource = read.string('STREAM_ROLE_MAP');
-  const roleMap = parseRoleMap(roleMapSource);
-  for (const message of roleMap.problems) {
-    problems.push({ variable: 'STREAM_ROLE_MAP', message, fix: 'write it as clerk-role=stream-role pairs, comma-separated, e.g. org:admin=admin,org:moderator=moderator' });
-  }
-  const policyFileSetting = read.string('POLICY_FILE');
-  const policyFile = policyFileSetting !== undefined ? resolve(options.cwd, policyFileSetting) : null;
-  let policyDocument: PolicyDocument | null = null;
-  if (policyFile !== null) {
-    try {
-      policyDocument = parsePolicyText(readFile(policyFile), policyFormatFor(policyFile), policyFileSetting);
-    } catch (err) {
-      const messages = err instanceof PolicyFileError ? err.problems : [`cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`];
-      for (const message of messages) {
-        problems.push({ variable: 'POLICY_FILE', message, fix: 'correct the policy file; docs/policy.md describes its format with examples' });
-      }
-    }
-  }
-
-  // HTTP
-  const tlsCert = read.string('TLS_CERT_FILE');
-  const tlsKey = read.string('TLS_KEY_FILE');
-  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
-    problems.push({
-      variable: tlsCert === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE',
-      message: 'TLS_CERT_FILE and TLS_KEY_FILE must be set together',
-      fix: 'set both to PEM files, or neither to serve plain HTTP behind a TLS-terminating proxy',
-    });
-  }
-  const corsOrigins = read.list('CORS_ORIGINS');
-  for (const origin of corsOrigins) {
-    if (!isExactOrigin(origin)) {
-      problems.push({
-        variable: 'CORS_ORIGINS',
-        message: `"${origin}" is not an exact origin`,
-        fix: 'list origins as scheme://host[:port] with no path or wildcard, comma-separated, e.g. https://app.example.com,http://localhost:5173',
-      });
-    }
-  }
-
-  const allowNetwork = read.boolean('DEV_MODE_ALLOW_NETWORK', false);
-  if (devMode && !production) {
-    const localStream = streamBaseUrl !== undefined && isLoopbackUrl(streamBaseUrl);
-    problems.push(...devModeProblems({ host, realStreamCredentials: !placeholderCredentials && !localStream, otherIssuers: issuers.length, allowNetwork }));
-  }
-  const webConcurrency = read.integer('WEB_CONCURRENCY', 1, 1, 64);
-  const redisUrl = secretOrNull(read.redisUrl('REDIS_URL'));
-  const webhookSecret = secretOrNull(read.string('CLERK_WEBHOOK_SECRET'));
-  if (webConcurrency > 1 && redisUrl === null && webhookSecret !== null) {
-    problems.push({
-      variable: 'WEB_CONCURRENCY',
-      message: 'with CLERK_WEBHOOK_SECRET and no REDIS_URL, each worker keeps its own webhook replay guard and deleted-user list: a delivery would apply once per worker, and a deleted user would be refused by one worker only',
-      fix: 'set REDIS_URL so the workers share that state, or run one process per instance (WEB_CONCURRENCY=1)',
-    });
-  }
+  const http = readHttp(read, options.cwd);
+  const dev = readDev(read, options.cwd, http.port);
+  const stream = readStream(read, dev.directory, production);
+  const { identity, devUserIdPrefix } = readIdentity(read, devMode ? dev.issuer : null);
+  if (devMode && !production) checkDevMode(read, { http, stream, identity, dev });
+  const clerk = readClerkApi(read);
+  const redisUrl = readRedis(read);
 
   const config: ServiceConfig = {
     production,
     devMode,
-    http: {
-      host,
-      port,
-      trustProxy: readTrustProxy(read),
-      corsOrigins,
-      tls: tlsCert !== undefined && tlsKey !== undefined ? { certFile: resolve(options.cwd, tlsCert), keyFile: resolve(options.cwd, tlsKey) } : null,
-      // No load balancer to wait for in dev mode: Ctrl-C stops at once there.
-      shutdownDelaySeconds: read.integer('SHUTDOWN_DELAY_SECONDS', devMode ? 0 : 5, 0, 300),
-      shutdownGraceSeconds: read.integer('SHUTDOWN_GRACE_SECONDS', 10, 0, 600),
-      maxConnections: read.integer('HTTP_MAX_CONNECTIONS', 10_000, 1, 1_000_000),
-      requestTimeoutMs: read.integer('HTTP_REQUEST_TIMEOUT_MS', 10_000, 1000, 600_000),
-      connectionTimeoutMs: read.integer('HTTP_CONNECTION_TIMEOUT_MS', 30_000, 1000, 600_000),
-    },
-    log: { level: read.choice('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info') },
-    stream: {
-      apiKey: apiKey ?? '',
-      apiSecret: new Secret(apiSecret ?? ''),
-      placeholderCredentials,
-      tokenTtlSeconds: ttl,
-      baseUrl: streamBaseUrl ?? null,
-      timeoutMs: streamTimeoutMs,
-      maxConcurrency: streamMaxConcurrency,
-      queueTimeoutMs: streamQueueTimeoutMs,
-    },
-    identity: { issuers, keySetTiming, clockSkewSeconds, anyAudience: identity.anyAudience },
-    clerk: {
-      secretKey: secretOrNull(read.string('CLERK_SECRET_KEY') ?? read.string('CLERK_API_KEY')),
-      apiUrl: read.url('CLERK_API_URL', { httpsUnlessLoopback: true }) ?? 'https://api.clerk.com',
-      webhookSecret,
-    },
-    dev: {
-      directory: devDirectory,
-      issuer: devIssuer,
-      allowNetwork,
-      ...(identity.devUserIdPrefix !== undefined ? { userIdPrefix: identity.devUserIdPrefix } : {}),
-    },
-    sync,
-    policy: {
-      roleMapSource: roleMapSource ?? null,
-      roleMap: roleMap.map,
-      policyFile,
-      document: policyDocument,
-    },
-    rateLimit: {
-      // Behind a proxy that is not trusted, every request shares one address; one instance can serve
-      // more than a million a minute, so the ceiling stays well above that.
-      perIpPerMinute: read.integer('RATE_LIMIT_PER_IP', 600, 1, MAX_RATE_LIMIT_PER_MINUTE),
-      perUserPerMinute: read.integer('RATE_LIMIT_PER_USER', 30, 1, MAX_RATE_LIMIT_PER_MINUTE),
-      onStoreError: read.choice('RATE_LIMIT_ON_STORE_ERROR', ['allow', 'deny'] as const, 'allow'),
-    },
-    removedUsers: { onStoreError: read.choice('REMOVED_USERS_ON_STORE_ERROR', ['allow', 'deny'] as const, 'allow') },
+    http,
+    log: readLog(read),
+    stream,
+    identity,
+    clerk,
+    dev: { ...dev, ...(devUserIdPrefix !== undefined ? { userIdPrefix: devUserIdPrefix } : {}) },
+    sync: readSync(read, stream.placeholderCredentials),
+    policy: readPolicy(read, options.cwd),
+    rateLimit: readRateLimits(read),
+    removedUsers: readRemovedUsers(read),
     redisUrl,
-    metrics: { port: read.optionalInteger('METRICS_PORT', 1, 65535) },
-    webConcurrency,
+    metrics: readMetrics(read),
+    webConcurrency: readWebConcurrency(read, { redisUrl, clerk }),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
-
-function secretOrNull(value: string | undefined): Secret | null {
-  return value === undefined ? null : new Secret(value);
-}
-
-function isExactOrigin(origin: string): boolean {
-  try {
-    const parsed = new URL(origin);
-    return (parsed.protocol === 'https:' || parsed.protocol === 'http:') && parsed.origin === origin;
-  } catch {
-    return false;
-  }
-}
-
-

@@ -1,8 +1,10 @@
+import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { isLoopbackHostname } from '../identity/fetch-json.js';
-import type { Environment } from './environment.js';
 import { parseRedisUrl, REDIS_URL_FORMS, RedisUrlError } from '../state/redis-url.js';
+import type { Environment } from './environment.js';
 import type { ConfigProblem } from './problems.js';
+import { variable, type VariableName, type Variables } from './variables.js';
 
 /** The one loopback rule, shared with the key fetches' "https unless loopback". */
 export const isLoopbackHost = isLoopbackHostname;
@@ -25,73 +27,131 @@ export function isHttpsOrLoopback(url: string): boolean {
   }
 }
 
-/** Typed readers that record a problem (with its fix) instead of throwing, so all problems are reported at once. */
+type NamesWhere<Shape> = { [N in VariableName]: Variables[N] extends Shape ? N : never }[VariableName];
+type TextValue<N extends VariableName> = Variables[N] extends { default: string } ? string : string | undefined;
+
+/** The fix for a bad value of `name`: the table's own, else one made from its kind and range. */
+export function fixFor(name: VariableName): string {
+  const spec = variable(name);
+  if (spec.fix !== undefined) return spec.fix;
+  switch (spec.kind) {
+    case 'integer':
+      return `set ${name} to a whole number from ${spec.min} to ${spec.max}, or unset it for the default`;
+    case 'boolean':
+      return `set ${name}=true or ${name}=false`;
+    case 'choice':
+      return `set ${name} to one of: ${spec.choices.join(', ')}`;
+    case 'url':
+      return `set ${name} to an https:// URL`;
+    case 'redis-url':
+      return `set ${name} to ${REDIS_URL_FORMS}`;
+    default:
+      return `set ${name} as .env.example describes it`;
+  }
+}
+
+/**
+ * Reads each variable as the table describes it (kind, default, range),
+ * recording a problem with the variable's fix instead of throwing, so all
+ * problems are reported at once.
+ */
 export class VariableReader {
   constructor(
     private readonly env: Environment,
     private readonly problems: ConfigProblem[],
+    /** Defaults are the table's `devDefault` where it has one. */
+    readonly devMode = false,
   ) {}
 
-  problem(variable: string, message: string, fix: string): void {
-    this.problems.push({ variable, message, fix });
+  /** The same variables and problems, with the defaults of the given mode. */
+  forMode(devMode: boolean): VariableReader {
+    return new VariableReader(this.env, this.problems, devMode);
   }
 
-  string(name: string): string | undefined {
+  problem(name: VariableName, message: string, fix = fixFor(name)): void {
+    this.problems.push({ variable: name, message, fix });
+  }
+
+  hasProblem(test: (variable: string) => boolean): boolean {
+    return this.problems.some((p) => test(p.variable));
+  }
+
+  /** The value as written, trimmed; `undefined` when unset or empty. */
+  string(name: VariableName): string | undefined {
     const value = this.env[name];
     if (value === undefined) return undefined;
     const trimmed = value.trim();
     return trimmed === '' ? undefined : trimmed;
   }
 
-  boolean(name: string, fallback: boolean): boolean {
+  text<N extends NamesWhere<{ kind: 'string' }>>(name: N): TextValue<N> {
+    return (this.string(name) ?? this.textDefault(name)) as TextValue<N>;
+  }
+
+  /** Resolved against `cwd`. */
+  path<N extends NamesWhere<{ kind: 'path' }>>(name: N, cwd: string): TextValue<N> {
+    const value = this.string(name) ?? this.textDefault(name);
+    return (value === undefined ? undefined : resolve(cwd, value)) as TextValue<N>;
+  }
+
+  /** `fallback` replaces the table's default where another setting decides it. */
+  boolean(name: NamesWhere<{ kind: 'boolean' }>, fallback: boolean = variable(name).default as boolean): boolean {
     const value = this.string(name)?.toLowerCase();
     if (value === undefined) return fallback;
     if (['true', '1', 'yes', 'on'].includes(value)) return true;
     if (['false', '0', 'no', 'off'].includes(value)) return false;
-    this.problem(name, `"${value}" is not a boolean`, `set ${name}=true or ${name}=false`);
+    this.problem(name, `"${value}" is not a boolean`);
     return fallback;
   }
 
-  integer(name: string, fallback: number, min: number, max: number): number {
-    return this.optionalInteger(name, min, max) ?? fallback;
+  integer(name: NamesWhere<{ kind: 'integer'; default: number }>): number {
+    const spec = variable(name);
+    const fallback = spec.kind === 'integer' ? ((this.devMode ? spec.devDefault : undefined) ?? spec.default) : null;
+    return this.optionalInteger(name) ?? (fallback as number);
   }
 
-  optionalInteger(name: string, min: number, max: number): number | null {
+  optionalInteger(name: NamesWhere<{ kind: 'integer' }>): number | null {
+    const spec = variable(name);
     const value = this.string(name);
-    if (value === undefined) return null;
+    if (value === undefined || spec.kind !== 'integer') return null;
+    const { min, max } = spec;
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      this.problem(name, `"${value}" is not a whole number from ${min} to ${max}`, `set ${name} to a whole number from ${min} to ${max}, or unset it for the default`);
+      this.problem(name, `"${value}" is not a whole number from ${min} to ${max}`);
       return null;
     }
     return Number(value);
   }
 
-  choice<const T extends string>(name: string, choices: readonly T[], fallback: T): T {
+  choice<N extends NamesWhere<{ kind: 'choice' }>>(name: N): Variables[N]['choices'][number] {
+    const spec = variable(name);
+    const choices = spec.kind === 'choice' ? spec.choices : [];
+    const fallback = spec.default as Variables[N]['choices'][number];
     const value = this.string(name);
     if (value === undefined) return fallback;
-    if ((choices as readonly string[]).includes(value)) return value as T;
-    this.problem(name, `"${value}" is not one of ${choices.join(', ')}`, `set ${name} to one of: ${choices.join(', ')}`);
+    if (choices.includes(value)) return value as Variables[N]['choices'][number];
+    this.problem(name, `"${value}" is not one of ${choices.join(', ')}`);
     return fallback;
   }
 
-  list(name: string): string[] {
+  list(name: NamesWhere<{ kind: 'list' }>): string[] {
     const value = this.string(name);
     if (value === undefined) return [];
     return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
   }
 
-  url(name: string, options: { httpsUnlessLoopback: boolean }): string | undefined {
+  /** https, or plain http on a loopback address; trailing slashes removed. */
+  url<N extends NamesWhere<{ kind: 'url' }>>(name: N): TextValue<N> {
     const value = this.string(name);
-    if (value === undefined) return undefined;
-    if (options.httpsUnlessLoopback && !isHttpsOrLoopback(value)) {
-      this.problem(name, `"${value}" is not an https URL (plain http is allowed only on a loopback address)`, `set ${name} to an https:// URL`);
-      return undefined;
+    if (value === undefined) return this.textDefault(name) as TextValue<N>;
+    if (!isHttpsOrLoopback(value)) {
+      this.problem(name, `"${value}" is not an https URL (plain http is allowed only on a loopback address)`);
+      return this.textDefault(name) as TextValue<N>;
     }
-    return value.replace(/\/+$/, '');
+    return value.replace(/\/+$/, '') as TextValue<N>;
   }
 
   /** Checked with the parser the Redis client itself uses, so what loads here also connects. */
-  redisUrl(name: string): string | undefined {
+  redisUrl(name: NamesWhere<{ kind: 'redis-url' }>): string | undefined {
     const value = this.string(name);
     if (value === undefined) return undefined;
     try {
@@ -100,28 +160,34 @@ export class VariableReader {
     } catch (error) {
       // The message never repeats the URL: it may hold a password.
       const reason = error instanceof RedisUrlError ? error.message : 'cannot be read';
-      this.problem(name, `is not a Redis URL: it ${reason}`, `set ${name} to ${REDIS_URL_FORMS}`);
+      this.problem(name, `is not a Redis URL: it ${reason}`);
       return undefined;
     }
   }
 
-  json<T>(name: string, schema: z.ZodType<T>, example: string): T | undefined {
+  json<T>(name: NamesWhere<{ kind: 'json' }>, schema: z.ZodType<T>): T | undefined {
     const value = this.string(name);
     if (value === undefined) return undefined;
     let parsed: unknown;
     try {
       parsed = JSON.parse(value);
     } catch {
-      this.problem(name, 'is not valid JSON', `set ${name} to ${example}`);
+      this.problem(name, 'is not valid JSON');
       return undefined;
     }
     const result = schema.safeParse(parsed);
     if (!result.success) {
       for (const issue of result.error.issues) {
-        this.problem(name, `${issue.path.length > 0 ? `[${issue.path.join('.')}] ` : ''}${issue.message}`, `set ${name} to ${example}`);
+        this.problem(name, `${issue.path.length > 0 ? `[${issue.path.join('.')}] ` : ''}${issue.message}`);
       }
       return undefined;
     }
     return result.data;
+  }
+
+  private textDefault(name: VariableName): string | undefined {
+    const spec = variable(name);
+    if (spec.kind === 'integer' || spec.kind === 'boolean' || spec.kind === 'choice') return undefined;
+    return (this.devMode ? spec.devDefault : undefined) ?? spec.default;
   }
 }

@@ -1,8 +1,6 @@
 import proxyAddr from '@fastify/proxy-addr';
 import type { VariableReader } from './reader.js';
 
-const FIX = 'list the addresses or CIDRs of the proxies in front, comma-separated (e.g. 10.0.0.0/8,127.0.0.1), or loopback, linklocal or uniquelocal';
-
 /**
  * `TRUST_PROXY`: the proxies whose `X-Forwarded-For` is believed, as
  * addresses, CIDRs or proxy-addr's range names, each checked with the parser
@@ -14,7 +12,7 @@ export function readTrustProxy(read: VariableReader): false | string[] {
   const raw = read.string('TRUST_PROXY');
   if (raw === undefined || raw.toLowerCase() === 'false') return false;
   if (/^\d+$/.test(raw)) {
-    read.problem('TRUST_PROXY', `a hop count ("${raw}") cannot tell a proxy from a client that sends X-Forwarded-For itself`, FIX);
+    read.problem('TRUST_PROXY', `a hop count ("${raw}") cannot tell a proxy from a client that sends X-Forwarded-For itself`);
     return false;
   }
   const entries = read.list('TRUST_PROXY');
@@ -27,11 +25,11 @@ export function readTrustProxy(read: VariableReader): false | string[] {
     else if (/\/0*0$/.test(entry) || (trust !== null && trustsEveryone(trust))) everyone.push(entry);
     else if (trust === null) invalid.push(entry);
   }
-  if (invalid.length > 0) read.problem('TRUST_PROXY', `"${invalid.join(', ')}" is not an IP address, CIDR or range name`, FIX);
+  if (invalid.length > 0) read.problem('TRUST_PROXY', `"${invalid.join(', ')}" is not an IP address, CIDR or range name`);
   // Ranges can cover everything together (0.0.0.0/1 and 128.0.0.0/1) though none does alone.
   if (invalid.length === 0 && everyone.length === 0 && trustsEveryone(proxyAddr.compile(entries))) everyone.push(entries.join(','));
   if (everyone.length > 0) {
-    read.problem('TRUST_PROXY', `"${everyone.join(', ')}" would trust every address, so any client could choose the IP it is limited by`, FIX);
+    read.problem('TRUST_PROXY', `"${everyone.join(', ')}" would trust every address, so any client could choose the IP it is limited by`);
   }
   return invalid.length + everyone.length > 0 ? false : entries;
 }

@@ -40,4 +40,4 @@ export {
 } from './claims.js';
 export { jwkThumbprint } from './thumbprint.js';
 export { SessionVerifier, type SessionVerifierOptions } from './session-verifier.js';
-export { DEV_ISSUER_KEY_FILE, loadOrCreateDevIssuer, type DevIssuer, type DevIssuerOptions } from './dev-issuer.js';
+export { DEV_ISSUER_KEY_FILE, loadOrCreateDevIssuer, type DevIssuer, type DevIssuerOptions } from '../dev/dev-issuer.js';

@@ -14,7 +14,7 @@
  *   org_id, org_role, org_slug       (one view per organization membership)
  */
 
-import { claimsView, type ClaimsView } from './policy-file.js';
+import { claimsView, type ClaimsView } from './policy-compile.js';
 
 /** The parts of Clerk's `UserJSON` this service reads. Everything optional: payloads are checked, not trusted. */
 export interface ClerkUserPayload {

@@ -11,15 +11,12 @@
  *   5. teams: `teams.from`, prefixed
  */
 
-import {
-  claimsView,
-  MAX_TEAM_NAME_LENGTH,
-  MAX_TEAMS,
-  type ClaimScalar,
-  type ClaimsView,
-  type CompiledPolicy,
-  type CompiledRoleRule,
-} from './policy-file.js';
+import { claimsView, type ClaimsView, type CompiledPolicy, type CompiledRoleRule } from './policy-compile.js';
+import type { ClaimScalar } from './policy-schema.js';
+
+/** Most teams a user gets, and the longest team name kept; more or longer ones are dropped. */
+export const MAX_TEAMS = 100;
+export const MAX_TEAM_NAME_LENGTH = 100;
 
 export interface AccessInput {
   userId: string;

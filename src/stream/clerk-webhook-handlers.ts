@@ -21,7 +21,7 @@
 
 import { claimsFromClerkUser, viewsFromClerkUser, type ClerkUserPayload } from '../policy/clerk-user.js';
 import { derivePrivileges } from '../policy/evaluate.js';
-import { claimsView, type CompiledPolicy } from '../policy/policy-file.js';
+import { claimsView, type CompiledPolicy } from '../policy/policy-compile.js';
 import { profileFromClaims } from '../policy/profile.js';
 import type { SyncStore } from '../state/sync-store.js';
 import type { UserEventKind } from '../state/user-event-order.js';

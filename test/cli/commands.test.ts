@@ -52,6 +52,17 @@ describe('CLI', () => {
     assert.match(bad.err, /STREAM_API_KEY/);
   });
 
+  test('check-config warns about a variable that is set but misspelt, from the environment or .env', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sts-cli-'));
+    writeFileSync(join(cwd, '.env'), 'CLERK_JWT_ISUER=https://my-app.clerk.accounts.dev\n');
+    const ran = await run(['check-config'], { NODE_ENV: 'production', STREAM_API_KEY: 'k1', STREAM_API_SECRT: 'very-secret-value-xyz', HOME: '/root' }, cwd);
+    assert.equal(ran.code, 2);
+    assert.match(ran.err, /^warning: STREAM_API_SECRT is set but not read; did you mean STREAM_API_SECRET\?$/m);
+    assert.match(ran.err, /^warning: CLERK_JWT_ISUER is set but not read; did you mean CLERK_JWT_ISSUER\?$/m);
+    assert.doesNotMatch(ran.err, /HOME/);
+    assert.ok(!ran.err.includes('very-secret-value-xyz'), 'the value of a misspelt secret is never shown');
+  });
+
   test('dev-token signs a token with the dev key that a dev server in the same directory accepts', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'sts-devtoken-'));
     const made = await run(['dev-token', 'cli_user', '--claims', '{"org_role":"org:admin"}'], {}, cwd);

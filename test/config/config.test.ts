@@ -201,3 +201,20 @@ test('STREAM_API_MAX_CONCURRENCY and STREAM_API_QUEUE_TIMEOUT_MS default to 64 a
     assert.match(err.problems[0]?.fix ?? '', /whole number from 1 to 10000/);
   }
 });
+
+test('POLICY_FILE is read with the policy loader: a file over 1 MiB is refused at load with the reason', () => {
+  const small = join(cwd, 'policy.yaml');
+  writeFileSync(small, 'deny:\n  deny_users: [u1]\n');
+  assert.deepEqual(loadConfig({ env: { ...PRODUCTION, POLICY_FILE: small }, cwd }).policy.document?.deny?.deny_users, ['u1']);
+  const big = join(cwd, 'big-policy.yaml');
+  writeFileSync(big, `deny:\n  deny_users: [u1]\n${'#'.repeat(1024 * 1024)}\n`);
+  try {
+    loadConfig({ env: { ...PRODUCTION, POLICY_FILE: big }, cwd });
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems.map((p) => p.variable), ['POLICY_FILE']);
+    assert.match(err.message, /POLICY_FILE: the file is larger than 1 MiB \(1048576 bytes\)/);
+  }
+  assert.match(String(problemsOf({ ...PRODUCTION, POLICY_FILE: join(cwd, 'no-such-policy.yaml') })), /POLICY_FILE/);
+});

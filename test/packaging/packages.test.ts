@@ -97,6 +97,14 @@ describe('package checks', () => {
     assert.ok(tarball.files.includes('node_modules/stream-token-client/dist/index.js'), tarball.files.join(', '));
     assert.ok(tarball.files.includes('dist/client/index.d.ts'));
   });
+
+  it('stream-token-service: its tarball holds the dev playground\'s page, style and script beside the code that reads them', () => {
+    const tarball = tarballs.get('stream-token-service');
+    assert.ok(tarball);
+    for (const file of ['dist/dev/playground.js', 'dist/dev/playground/index.html', 'dist/dev/playground/playground.css', 'dist/dev/playground/playground.js']) {
+      assert.ok(tarball.files.includes(file), file);
+    }
+  });
 });
 
 describe('stream-token-client size budget', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { normalizeClerkOrgClaims } from '../../src/policy/clerk-org.js';
 import { evaluateAccess } from '../../src/policy/evaluate.js';
-import { compilePolicy } from '../../src/policy/policy-file.js';
+import { compilePolicy } from '../../src/policy/policy-compile.js';
 import { parseRoleMap } from '../../src/policy/role-map.js';
 
 const v1 = { sub: 'user_1', org_id: 'org_1', org_role: 'org:admin', org_slug: 'acme' };

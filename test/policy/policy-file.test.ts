@@ -3,14 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  compilePolicy,
-  loadPolicyFile,
-  parsePolicyText,
-  PolicyFileError,
-  policyFormatFor,
-  validatePolicyDocument,
-} from '../../src/policy/policy-file.js';
+import { compilePolicy } from '../../src/policy/policy-compile.js';
+import { loadPolicyFile, MAX_POLICY_FILE_BYTES, parsePolicyText, PolicyFileError, policyFormatFor, validatePolicyDocument } from '../../src/policy/policy-file.js';
 
 const YAML_POLICY = `
 version: 1
@@ -84,24 +78,39 @@ describe('policy file', () => {
     await writeFile(join(dir, 'p.yaml'), YAML_POLICY);
     await writeFile(join(dir, 'p.json'), JSON.stringify({ deny: { deny_users: ['u1'] } }));
     await writeFile(join(dir, 'policy'), 'deny:\n  deny_users: [u2]\n');
-    assert.equal((await loadPolicyFile(join(dir, 'p.yaml'))).role?.length, 2);
-    assert.deepEqual((await loadPolicyFile(join(dir, 'p.json'))).deny?.deny_users, ['u1']);
-    assert.deepEqual((await loadPolicyFile(join(dir, 'policy'))).deny?.deny_users, ['u2']);
+    assert.equal(loadPolicyFile(join(dir, 'p.yaml')).role?.length, 2);
+    assert.deepEqual(loadPolicyFile(join(dir, 'p.json')).deny?.deny_users, ['u1']);
+    assert.deepEqual(loadPolicyFile(join(dir, 'policy')).deny?.deny_users, ['u2']);
   });
 
   it('reports an unreadable file and syntax errors', async () => {
-    await assert.rejects(loadPolicyFile(join(dir, 'missing.yaml')), (error: unknown) => {
+    assert.throws(() => loadPolicyFile(join(dir, 'missing.yaml')), (error: unknown) => {
       assert.ok(error instanceof PolicyFileError);
       assert.match(error.problems[0] ?? '', /cannot read the file \(ENOENT\)/);
       assert.match(error.message, /missing\.yaml/);
       return true;
     });
     await writeFile(join(dir, 'bad.json'), '{"role": [');
-    await assert.rejects(loadPolicyFile(join(dir, 'bad.json')), /JSON:/);
+    assert.throws(() => loadPolicyFile(join(dir, 'bad.json')), /JSON:/);
     await writeFile(join(dir, 'bad.yaml'), 'role:\n  - claim: a\n   map: x\n');
-    await assert.rejects(loadPolicyFile(join(dir, 'bad.yaml')), /YAML:/);
+    assert.throws(() => loadPolicyFile(join(dir, 'bad.yaml')), /YAML:/);
     await writeFile(join(dir, 'dup.yaml'), 'teams: {from: org_id}\nteams: {from: org_slug}\n');
-    await assert.rejects(loadPolicyFile(join(dir, 'dup.yaml')), /YAML:.*[Uu]nique|YAML:.*duplicate/i);
+    assert.throws(() => loadPolicyFile(join(dir, 'dup.yaml')), /YAML:.*[Uu]nique|YAML:.*duplicate/i);
+  });
+
+  it('refuses a file over 1 MiB without reading it whole, and takes one of exactly 1 MiB', async () => {
+    const padded = (size: number) => `deny:\n  deny_users: [u3]\n${'#'.repeat(size - 26)}\n`;
+    assert.equal(Buffer.byteLength(padded(MAX_POLICY_FILE_BYTES)), MAX_POLICY_FILE_BYTES);
+    await writeFile(join(dir, 'limit.yaml'), padded(MAX_POLICY_FILE_BYTES));
+    assert.deepEqual(loadPolicyFile(join(dir, 'limit.yaml')).deny?.deny_users, ['u3']);
+    await writeFile(join(dir, 'big.yaml'), padded(MAX_POLICY_FILE_BYTES + 1));
+    assert.throws(() => loadPolicyFile(join(dir, 'big.yaml')), (error: unknown) => {
+      assert.ok(error instanceof PolicyFileError);
+      assert.deepEqual(error.problems, ['the file is larger than 1 MiB (1048576 bytes), the most a policy file may be']);
+      return true;
+    });
+    // A device never ends: only the first MiB and one byte are read.
+    assert.throws(() => loadPolicyFile('/dev/zero'), /larger than 1 MiB/);
   });
 
   it('names the path of every schema problem', () => {

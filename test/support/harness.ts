@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type ServiceConfig } from '../../src/config/index.js';
 import { buildApp, type AppDependencies } from '../../src/http/app.js';
-import { loadOrCreateDevIssuer, type DevIssuer } from '../../src/identity/dev-issuer.js';
+import { loadOrCreateDevIssuer, type DevIssuer } from '../../src/dev/dev-issuer.js';
 import type { TestIssuer } from './issuer.js';
 
 export const TEST_STREAM_KEY = 'teststreamkey';

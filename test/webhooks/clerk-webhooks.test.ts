@@ -6,7 +6,7 @@ import { StreamChat } from 'stream-chat';
 import { Webhook } from 'svix';
 import { createLogger } from '../../src/http/logging.js';
 import { clerkWebhooksPlugin, type ClerkWebhookPluginOptions } from '../../src/http/routes/clerk-webhooks.js';
-import { compilePolicy, parsePolicyText } from '../../src/policy/policy-file.js';
+import { compilePolicy, parsePolicyText } from '../../src/policy/index.js';
 import { parseRoleMap } from '../../src/policy/role-map.js';
 import { closeRedis, createRedisClient, type RedisClient } from '../../src/state/redis.js';
 import { MemorySyncStore, RedisSyncStore, type SyncStore } from '../../src/state/sync-store.js';

@@ -1,4 +1,4 @@
-import { loadOrCreateDevIssuer } from '../../identity/dev-issuer.js';
+import { loadOrCreateDevIssuer } from '../../dev/dev-issuer.js';
 import { loadCliConfig, type Command } from '../context.js';
 
 export const devTokenCommand: Command = {

@@ -1,5 +1,5 @@
-import type { ConfigProblem } from './problems.js';
-import { isLoopbackHost } from './reader.js';
+import type { ConfigProblem } from '../config/problems.js';
+import { isLoopbackHost } from '../config/reader.js';
 
 export interface DevModeFacts {
   host: string;

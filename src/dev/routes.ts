@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { DevIssuer } from '../../identity/dev-issuer.js';
-import { devPlaygroundRoutes } from './dev-playground.js';
+import type { DevIssuer } from './dev-issuer.js';
+import { devPlaygroundRoutes } from './playground.js';
 
 export interface DevRoutesOptions {
   devIssuer: DevIssuer;
@@ -13,7 +13,7 @@ const USER_ID_PATTERN = '^[A-Za-z0-9@_-]{1,255}$';
  * (like Clerk's `/.well-known/jwks.json`) and a route that signs a session
  * token for any user id. Tokens it signs go through the same verification as
  * any provider's; nothing here skips a check. `GET /` is the dev playground
- * page (dev-playground.ts).
+ * page (playground.ts).
  */
 export const devRoutes: FastifyPluginAsync<DevRoutesOptions> = async (app, { devIssuer }) => {
   await app.register(devPlaygroundRoutes);

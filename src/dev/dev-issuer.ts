@@ -9,9 +9,9 @@ import {
 } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeBase64Url } from './base64url.js';
-import { jwkThumbprint } from './thumbprint.js';
-import type { IssuerOptions } from './types.js';
+import { encodeBase64Url } from '../identity/base64url.js';
+import { jwkThumbprint } from '../identity/thumbprint.js';
+import type { IssuerOptions } from '../identity/types.js';
 
 /** A local issuer of session tokens for development. Never trusted outside dev mode. */
 export interface DevIssuer {

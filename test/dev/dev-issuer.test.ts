@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { calculateJwkThumbprint, createLocalJWKSet, jwtVerify, type JWK } from 'jose';
-import { DEV_ISSUER_KEY_FILE, loadOrCreateDevIssuer } from '../../src/identity/dev-issuer.js';
+import { DEV_ISSUER_KEY_FILE, loadOrCreateDevIssuer } from '../../src/dev/dev-issuer.js';
 import { SessionTokenError, type SessionTokenErrorCode } from '../../src/identity/errors.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
-import { NOW_MS, NOW_S, TestClock, defaultTiming } from './fixtures.js';
+import { NOW_MS, NOW_S, TestClock, defaultTiming } from '../identity/fixtures.js';
 
 const ISSUER = 'http://localhost:8080/dev';
 const root = mkdtempSync(join(tmpdir(), 'dev-issuer-test-'));
