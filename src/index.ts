@@ -12,4 +12,4 @@ export { SessionTokenError, type SessionTokenErrorCode } from './identity/errors
 export type { IssuerOptions, KeySetTiming, VerifiedSession, IssuerKeyStatus } from './identity/types.js';
 export { StreamTokenMinter, type MintedStreamToken, type StreamTokenMinterOptions } from './stream/token-minter.js';
 export { TokenExchange, type IssuedStreamToken, type RevokedStreamTokens } from './exchange/token-exchange.js';
-export type { ProblemCode, ProblemBody } from './http/problem.js';
+export type { ProblemCode, ProblemBody } from './errors/problems.js';

@@ -1,5 +1,5 @@
 import type { StoreErrorAction, SyncFailureMode } from '../config/types.js';
-import { ProblemError } from '../http/problem.js';
+import { ProblemError } from '../errors/problems.js';
 import type { Logger, VerifiedSession } from '../identity/types.js';
 import { evaluateAccess, profileFromClaims, type CompiledPolicy } from '../policy/index.js';
 import type { SyncStore } from '../state/sync-store.js';

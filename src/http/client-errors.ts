@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { ProblemError, problemBody } from './problem.js';
+import { ProblemError, problemBody } from '../errors/problems.js';
 
 export interface ClientErrorOptions {
   /** Headers every answer carries (security headers, cache control). */

@@ -1,6 +1,6 @@
 import type { FastifyError } from 'fastify';
 import { SessionTokenError } from '../identity/errors.js';
-import { ProblemError } from './problem.js';
+import { ProblemError } from '../errors/problems.js';
 
 /** Maps anything thrown on the request path to a safe problem; only unexpected errors are logged with detail. */
 export function toProblem(error: FastifyError | Error, reqId: string, log: { error(obj: object, msg?: string): void }): ProblemError {

@@ -4,7 +4,7 @@ import type { RedisBreaker } from '../state/redis-breaker.js';
 import type { RedisClient } from '../state/redis.js';
 import { MemoryWindowCounters, RedisWindowCounters, type WindowCount } from '../state/window-counters.js';
 import type { ServiceMetrics } from './metrics.js';
-import { ProblemError } from './problem.js';
+import { ProblemError } from '../errors/problems.js';
 
 export interface RateLimitsOptions {
   perIpPerMinute: number;

@@ -21,7 +21,8 @@
  */
 
 import { truncateForLog } from '../logging.js';
-import { ProblemError, sendProblem } from '../problem.js';
+import { ProblemError } from '../../errors/problems.js';
+import { sendProblem } from '../problem.js';
 import { clerkEventTime } from './clerk-event-time.js';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Webhook, WebhookVerificationError } from 'svix';

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceMetrics } from '../metrics.js';
-import { ProblemError, sendProblem } from '../problem.js';
+import { ProblemError } from '../../errors/problems.js';
+import { sendProblem } from '../problem.js';
 
 export interface MetricsRoutesOptions {
   metrics: ServiceMetrics;
