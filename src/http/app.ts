@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import cors from '@fastify/cors';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DestinationStream, Logger } from 'pino';
 import { StreamChat } from 'stream-chat';
 import type { ServiceConfig } from '../config/types.js';
@@ -26,8 +26,7 @@ import { createLogger, standardOutput } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
 import { ProblemError } from '../errors/problems.js';
-import { sendProblem } from './problem.js';
-import { toProblem } from './problem-mapping.js';
+import { problemHandler } from './problem-mapping.js';
 import { RateLimits } from './rate-limits.js';
 import { securityHeaders } from './security-headers.js';
 import { serverOptions } from './server-options.js';
@@ -236,12 +235,13 @@ export async function buildApp(config: ServiceConfig, deps: AppDependencies = {}
     limits.check('ip', request.ip, request, reply, done);
   });
 
-  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
-    if (error instanceof SessionTokenError) metrics.verificationFailures.inc({ reason: error.code });
-    return sendProblem(reply, toProblem(error, request.id, request.log));
-  });
+  app.setErrorHandler(
+    problemHandler((error) => {
+      if (error instanceof SessionTokenError) metrics.verificationFailures.inc({ reason: error.code });
+    }),
+  );
   // The path is not echoed: it may carry a token someone pasted into a URL.
-  app.setNotFoundHandler((_request, reply) => sendProblem(reply, new ProblemError({ code: 'not_found', detail: 'No such route. See /healthz, /readyz and POST /stream/token.' })));
+  app.setNotFoundHandler((_request, reply) => reply.send(new ProblemError({ code: 'not_found', detail: 'No such route. See /healthz, /readyz and POST /stream/token.' })));
 
   // Without CORS_ORIGINS no origin is allowed, so the plugin (a hook on every request) is left out.
   if (config.http.corsOrigins.length > 0) {

@@ -3,6 +3,7 @@ import type { ServiceConfig } from '../../config/index.js';
 import Fastify, { LogController } from 'fastify';
 import { buildApp } from '../../http/app.js';
 import { clusterMetricsText, serveClusterMetrics } from '../../http/cluster-metrics.js';
+import { problemHandler } from '../../http/problem-mapping.js';
 import { metricsRoutes } from '../../http/routes/metrics.js';
 import { serverOptions } from '../../http/server-options.js';
 import { installShutdown } from '../../http/shutdown.js';
@@ -49,6 +50,7 @@ export const serveCommand: Command = {
         ? Fastify({ ...serverOptions(config.http, null), loggerInstance: app.log, logController: new LogController({ disableRequestLogging: true }) })
         : null;
     if (metricsApp !== null) {
+      metricsApp.setErrorHandler(problemHandler());
       await metricsApp.register(metricsRoutes, { metrics: app.serviceMetrics, render: app.metricsExposition });
       app.addHook('onClose', async () => {
         await metricsApp.close();
