@@ -1,8 +1,9 @@
 /**
  * `POST /webhooks/clerk`: Clerk's webhooks, delivered by Svix.
  *
- * Encapsulated plugin: its raw-body content-type parser, body limit and error
- * handler apply to this route only.
+ * Encapsulated plugin: its raw-body content-type parser and body limit apply
+ * to this route only. Refusals are thrown as problems; the app's error handler
+ * answers them.
  *
  *   1. An `svix-id` that is not a Svix message id (over 64 characters, or
  *      outside `[A-Za-z0-9_.:-]`) is refused first: 400 `invalid_webhook`.
@@ -14,28 +15,23 @@
  *   3. The `svix-id` is claimed in the sync store (`SET NX EX`): a delivery
  *      already applied answers 200 `{ ok: true, duplicate: true }`.
  *   4. The event is applied. If Stream (or the store) fails, the claim is
- *      given back, so Svix's retry applies it, and the answer is 503
- *      `upstream_unavailable` with `Retry-After`. A user event older than the
+ *      given back, so Svix's retry applies it, and the error goes to the
+ *      app's error handler: a Stream or store failure is answered as on every
+ *      other route (503 `upstream_unavailable` with `Retry-After`). A user event older than the
  *      last one applied for that user (by `clerkEventTime`) changes nothing:
  *      200 `{ ok: true, stale: true }`.
  */
 
 import { truncateForLog } from '../logging.js';
 import { ProblemError } from '../../errors/problems.js';
-import { sendProblem } from '../problem.js';
 import { clerkEventTime } from './clerk-event-time.js';
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Webhook, WebhookVerificationError } from 'svix';
 import type { Logger } from '../../identity/types.js';
 import type { ClerkUserPayload } from '../../policy/clerk-user.js';
 import type { SyncStore } from '../../state/sync-store.js';
 import type { ClerkEventContext, ClerkMembershipChange, ClerkWebhookHandlers } from '../../stream/clerk-webhook-handlers.js';
-import {
-  DEFAULT_RETRY_AFTER_SECONDS,
-  StreamRejectedError,
-  StreamUnavailableError,
-  SyncStoreUnavailableError,
-} from '../../stream/sync-errors.js';
+import { StreamUnavailableError, SyncStoreUnavailableError } from '../../stream/sync-errors.js';
 
 /** svix's fixed timestamp tolerance. */
 export const SVIX_TOLERANCE_SECONDS = 300;
@@ -69,12 +65,6 @@ export interface ClerkWebhookPluginOptions {
   observer?: { webhook?(eventType: string, outcome: WebhookOutcome): void };
   /** Clock in milliseconds, for tests. */
   now?: () => number;
-}
-
-type WebhookProblemCode = 'invalid_webhook' | 'upstream_unavailable' | 'invalid_request' | 'internal';
-
-function problem(reply: FastifyReply, status: number, code: WebhookProblemCode, detail: string, retryAfterSeconds?: number): FastifyReply {
-  return sendProblem(reply, new ProblemError({ code, status, detail, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) }));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -164,37 +154,29 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
     done(null, body);
   });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status === 413) return problem(reply, 413, 'invalid_request', `the body is larger than ${bodyLimit} bytes`);
-    if (status >= 400 && status < 500) return problem(reply, status, 'invalid_request', 'the request could not be read');
-    (options.logger ?? request.log).error({ err: error }, 'clerk webhook failed');
-    return problem(reply, 500, 'internal', 'the webhook could not be processed');
-  });
-
   app.post(options.path ?? '/webhooks/clerk', { bodyLimit }, async (request, reply) => {
     const log = options.logger ?? request.log;
     const svixId = singleHeader(request, 'svix-id');
     const wellFormedId = svixId === undefined || SVIX_ID.test(svixId);
 
-    const invalid = (detail: string): FastifyReply => {
+    const invalid = (detail: string): ProblemError => {
       observer?.webhook?.('unknown', 'invalid');
       // A malformed id is attacker-sized text: only its start reaches the log.
       log.warn({ svixId: wellFormedId ? svixId : truncateForLog(svixId ?? '', SVIX_ID_MAX_LENGTH), reason: detail }, 'clerk webhook refused');
-      return problem(reply, 400, 'invalid_webhook', detail);
+      return new ProblemError({ code: 'invalid_webhook', detail });
     };
 
-    if (!wellFormedId) return invalid('svix-id is not a Svix message id');
+    if (!wellFormedId) throw invalid('svix-id is not a Svix message id');
     const svixTimestamp = singleHeader(request, 'svix-timestamp');
     const svixSignature = singleHeader(request, 'svix-signature');
     const body = typeof request.body === 'string' ? request.body : '';
     if (svixId === undefined || svixTimestamp === undefined || svixSignature === undefined) {
-      return invalid('the svix-id, svix-timestamp and svix-signature headers are required');
+      throw invalid('the svix-id, svix-timestamp and svix-signature headers are required');
     }
-    if (!/^\d{1,12}$/.test(svixTimestamp)) return invalid('svix-timestamp is not a Unix time');
+    if (!/^\d{1,12}$/.test(svixTimestamp)) throw invalid('svix-timestamp is not a Unix time');
     const deliveredAtSeconds = Number(svixTimestamp);
     const skew = now() / 1000 - deliveredAtSeconds;
-    if (Math.abs(skew) > tolerance) return invalid(skew > 0 ? 'the webhook timestamp is too old' : 'the webhook timestamp is in the future');
+    if (Math.abs(skew) > tolerance) throw invalid(skew > 0 ? 'the webhook timestamp is too old' : 'the webhook timestamp is in the future');
 
     let payload: unknown;
     try {
@@ -206,12 +188,12 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
     } catch (error) {
       if (error instanceof WebhookVerificationError) {
         const message = error.message.toLowerCase();
-        if (message.includes('too old')) return invalid('the webhook timestamp is too old');
-        if (message.includes('too new')) return invalid('the webhook timestamp is in the future');
-        return invalid('the webhook signature does not match');
+        if (message.includes('too old')) throw invalid('the webhook timestamp is too old');
+        if (message.includes('too new')) throw invalid('the webhook timestamp is in the future');
+        throw invalid('the webhook signature does not match');
       }
       // A signature-valid body that is not JSON.
-      return invalid('the webhook body is not JSON');
+      throw invalid('the webhook body is not JSON');
     }
 
     if (!isRecord(payload) || typeof payload.type !== 'string' || !isRecord(payload.data)) {
@@ -238,7 +220,7 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
     } catch (error) {
       observer?.webhook?.(type, 'unavailable');
       log.error({ svixId, type, err: { message: (error as Error).message } }, 'sync store unavailable for clerk webhook');
-      return problem(reply, 503, 'upstream_unavailable', 'the service state store is not available; retry later', DEFAULT_RETRY_AFTER_SECONDS);
+      throw new SyncStoreUnavailableError('the sync store did not answer', error);
     }
     if (!claimed) {
       observer?.webhook?.(type, 'duplicate');
@@ -253,19 +235,11 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
       await store.releaseWebhookId(svixId).catch((releaseError: unknown) => {
         log.error({ svixId, err: { message: (releaseError as Error).message } }, 'could not release a clerk webhook claim');
       });
-      if (error instanceof StreamUnavailableError || error instanceof SyncStoreUnavailableError) {
-        observer?.webhook?.(type, 'unavailable');
-        log.warn({ svixId, type, err: { name: error.name, message: error.message } }, 'clerk webhook not applied; will be retried');
-        const what = error instanceof StreamUnavailableError ? 'Stream is not available' : 'the service state store is not available';
-        return problem(reply, 503, 'upstream_unavailable', `${what}; retry later`, error.retryAfterSeconds);
-      }
-      observer?.webhook?.(type, 'failed');
-      if (error instanceof StreamRejectedError) {
-        log.error({ svixId, type, status: error.status, streamCode: error.streamCode, err: { message: error.message } }, 'Stream rejected a clerk webhook update');
-        return problem(reply, 500, 'internal', 'Stream rejected the update');
-      }
-      log.error({ svixId, type, err: error }, 'clerk webhook failed');
-      return problem(reply, 500, 'internal', 'the webhook could not be processed');
+      // Unavailable: worth Svix's retry as it is; failed: Stream refused the update, or a bug, which the error handler logs.
+      const unavailable = error instanceof StreamUnavailableError || error instanceof SyncStoreUnavailableError;
+      observer?.webhook?.(type, unavailable ? 'unavailable' : 'failed');
+      log.warn({ reqId: request.id, svixId, type, err: { name: (error as Error).name, message: (error as Error).message } }, 'clerk webhook not applied; will be retried');
+      throw error;
     }
     if (result === 'stale') {
       observer?.webhook?.(type, 'stale');
