@@ -15,7 +15,7 @@ import { closeRedis, createRedisClient, REDIS_START_WAIT_MS, waitForRedis, type 
 import { createRedisBreaker } from '../state/redis-breaker.js';
 import { redisHealthOf } from '../state/redis-health.js';
 import { MemorySyncStore, RedisSyncStore, type SyncStore } from '../state/sync-store.js';
-import { createClerkWebhookHandlers } from '../stream/clerk-webhook-handlers.js';
+import { createClerkWebhookHandlers } from '../clerk-webhooks/handlers.js';
 import { StreamTokenMinter } from '../stream/token-minter.js';
 import { StreamCallGuard, StreamUserSync, type StreamServerClient } from '../stream/user-sync.js';
 import { bearerToken } from './bearer.js';
@@ -30,7 +30,7 @@ import { problemHandler } from './problem-mapping.js';
 import { RateLimits } from './rate-limits.js';
 import { securityHeaders } from './security-headers.js';
 import { serverOptions } from './server-options.js';
-import { clerkWebhooksPlugin } from './routes/clerk-webhooks.js';
+import { clerkWebhooksPlugin } from '../clerk-webhooks/route.js';
 import { devRoutes } from './routes/dev.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';

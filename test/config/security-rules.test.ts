@@ -8,7 +8,7 @@ import { ConfigError, describeConfig, loadConfig, type ConfigProblem } from '../
 import { buildApp } from '../../src/http/app.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import { parsePolicyText, PolicyFileError } from '../../src/policy/index.js';
-import { createClerkWebhookHandlers } from '../../src/stream/clerk-webhook-handlers.js';
+import { createClerkWebhookHandlers } from '../../src/clerk-webhooks/handlers.js';
 import { MemorySyncStore } from '../../src/state/sync-store.js';
 import { compilePolicy } from '../../src/policy/index.js';
 import { LogCapture } from '../support/harness.js';

@@ -6,12 +6,12 @@ import { StreamChat } from 'stream-chat';
 import { Webhook } from 'svix';
 import { createLogger } from '../../src/http/logging.js';
 import { problemHandler } from '../../src/http/problem-mapping.js';
-import { clerkWebhooksPlugin, type ClerkWebhookPluginOptions } from '../../src/http/routes/clerk-webhooks.js';
+import { clerkWebhooksPlugin, type ClerkWebhookPluginOptions } from '../../src/clerk-webhooks/route.js';
 import { compilePolicy, parsePolicyText } from '../../src/policy/policy-file.js';
 import { parseRoleMap } from '../../src/policy/role-map.js';
 import { closeRedis, createRedisClient, type RedisClient } from '../../src/state/redis.js';
 import { MemorySyncStore, RedisSyncStore, type SyncStore } from '../../src/state/sync-store.js';
-import { createClerkWebhookHandlers } from '../../src/stream/clerk-webhook-handlers.js';
+import { createClerkWebhookHandlers } from '../../src/clerk-webhooks/handlers.js';
 import { StreamUserSync, UserRemovedError, type UserDeletedMode } from '../../src/stream/user-sync.js';
 import { startStreamStandIn, type StreamStandIn } from '../support/stream-standin.js';
 

@@ -14,24 +14,22 @@
  *   2. Unknown event types: 200 `{ ok: true, ignored: true }`.
  *   3. The `svix-id` is claimed in the sync store (`SET NX EX`): a delivery
  *      already applied answers 200 `{ ok: true, duplicate: true }`.
- *   4. The event is applied. If Stream (or the store) fails, the claim is
- *      given back, so Svix's retry applies it, and the error goes to the
- *      app's error handler: a Stream or store failure is answered as on every
- *      other route (503 `upstream_unavailable` with `Retry-After`). A user event older than the
- *      last one applied for that user (by `clerkEventTime`) changes nothing:
- *      200 `{ ok: true, stale: true }`.
+ *   4. The event (see payload.ts) is applied. If Stream (or the store)
+ *      fails, the claim is given back, so Svix's retry applies it, and the
+ *      failure is answered as on every other route (503
+ *      `upstream_unavailable` with `Retry-After`). A user event older than
+ *      the last one applied for that user (by `clerkEventTime`) changes
+ *      nothing: 200 `{ ok: true, stale: true }`.
  */
 
-import { truncateForLog } from '../logging.js';
-import { ProblemError } from '../../errors/problems.js';
-import { clerkEventTime } from './clerk-event-time.js';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Webhook, WebhookVerificationError } from 'svix';
-import type { Logger } from '../../identity/types.js';
-import type { ClerkUserPayload } from '../../policy/clerk-user.js';
-import type { SyncStore } from '../../state/sync-store.js';
-import type { ClerkEventContext, ClerkMembershipChange, ClerkWebhookHandlers } from '../../stream/clerk-webhook-handlers.js';
-import { StreamUnavailableError, SyncStoreUnavailableError } from '../../stream/sync-errors.js';
+import { ProblemError } from '../errors/problems.js';
+import type { Logger } from '../identity/types.js';
+import type { SyncStore } from '../state/sync-store.js';
+import { StreamUnavailableError, SyncStoreUnavailableError } from '../stream/sync-errors.js';
+import type { ClerkWebhookHandlers } from './handlers.js';
+import { decodeClerkEvent } from './payload.js';
 
 /** svix's fixed timestamp tolerance. */
 export const SVIX_TOLERANCE_SECONDS = 300;
@@ -67,72 +65,14 @@ export interface ClerkWebhookPluginOptions {
   now?: () => number;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function nonEmptyString(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
 function singleHeader(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
-const USER_UPSERT = new Set(['user.created', 'user.updated']);
-const SESSION_END = new Set(['session.ended', 'session.removed', 'session.revoked']);
-const MEMBERSHIP = new Map<string, ClerkMembershipChange['kind']>([
-  ['organizationMembership.created', 'created'],
-  ['organizationMembership.updated', 'updated'],
-  ['organizationMembership.deleted', 'deleted'],
-]);
-
-/** A handled event, ready to apply; `null` when the payload lacks what the event needs. */
-type Action = (handlers: ClerkWebhookHandlers, context: ClerkEventContext) => Promise<void | 'applied' | 'stale'>;
-
-function actionFor(type: string, data: Record<string, unknown>, deliveredAt: Date, nowMs: number): Action | null {
-  if (USER_UPSERT.has(type)) {
-    const id = nonEmptyString(data.id);
-    if (id === undefined) return null;
-    const user = { ...data, id } as ClerkUserPayload;
-    return (h, ctx) => h.userUpserted(user, ctx);
-  }
-  if (type === 'user.deleted') {
-    const id = nonEmptyString(data.id);
-    if (id === undefined) return null;
-    return (h, ctx) => h.userDeleted(id, ctx);
-  }
-  if (SESSION_END.has(type)) {
-    const userId = nonEmptyString(data.user_id);
-    if (userId === undefined) return null;
-    // When the session ended (Clerk's clock, ms); the delivery time when absent or implausible.
-    const updatedAt = data.updated_at;
-    const endedAt =
-      typeof updatedAt === 'number' && Number.isFinite(updatedAt) && updatedAt > 0 && updatedAt <= nowMs + SVIX_TOLERANCE_SECONDS * 1000
-        ? new Date(updatedAt)
-        : deliveredAt;
-    return (h, ctx) => h.sessionEnded(userId, endedAt, ctx);
-  }
-  const kind = MEMBERSHIP.get(type);
-  if (kind !== undefined) {
-    const userData = data.public_user_data;
-    const org = data.organization;
-    const userId = isRecord(userData) ? nonEmptyString(userData.user_id) : undefined;
-    const organizationId = isRecord(org) ? nonEmptyString(org.id) : undefined;
-    if (userId === undefined || organizationId === undefined) return null;
-    const change: ClerkMembershipChange = { kind, userId, organizationId };
-    const slug = isRecord(org) ? nonEmptyString(org.slug) : undefined;
-    if (slug !== undefined) change.organizationSlug = slug;
-    const role = nonEmptyString(data.role);
-    if (role !== undefined) change.role = role;
-    return (h, ctx) => h.membershipChanged(change, ctx);
-  }
-  return null;
-}
-
-function isKnownType(type: string): boolean {
-  return USER_UPSERT.has(type) || type === 'user.deleted' || SESSION_END.has(type) || MEMBERSHIP.has(type);
+/** At most `max` characters of a client-supplied value, marked when cut, so a log line stays small. */
+function truncateForLog(value: string, max: number): string {
+  return value.length <= max ? value : `${value.slice(0, max)}…[${value.length - max} more characters]`;
 }
 
 export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> = async (app, options) => {
@@ -196,23 +136,15 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
       throw invalid('the webhook body is not JSON');
     }
 
-    if (!isRecord(payload) || typeof payload.type !== 'string' || !isRecord(payload.data)) {
-      observer?.webhook?.('unknown', 'ignored');
-      log.warn({ svixId }, 'clerk webhook without type or data ignored');
-      return reply.code(200).send({ ok: true, ignored: true });
-    }
-    const type = payload.type;
-    if (!isKnownType(type)) {
-      observer?.webhook?.(type, 'ignored');
-      return reply.code(200).send({ ok: true, ignored: true });
-    }
     const deliveredAt = new Date(deliveredAtSeconds * 1000);
-    const action = actionFor(type, payload.data, deliveredAt, now());
-    if (action === null) {
-      observer?.webhook?.(type, 'ignored');
-      log.warn({ svixId, type }, 'clerk webhook payload lacks the fields its type needs; ignored');
+    const event = decodeClerkEvent(payload, deliveredAt, now() + SVIX_TOLERANCE_SECONDS * 1000);
+    if (event.kind !== 'event') {
+      observer?.webhook?.(event.kind === 'malformed' ? 'unknown' : event.type, 'ignored');
+      if (event.kind === 'malformed') log.warn({ svixId }, 'clerk webhook without type or data ignored');
+      if (event.kind === 'incomplete') log.warn({ svixId, type: event.type }, 'clerk webhook payload lacks the fields its type needs; ignored');
       return reply.code(200).send({ ok: true, ignored: true });
     }
+    const { type, occurredAt } = event;
 
     let claimed: boolean;
     try {
@@ -227,10 +159,9 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
       return reply.code(200).send({ ok: true, duplicate: true });
     }
 
-    const occurredAt = clerkEventTime(type, payload, payload.data, deliveredAt, now() + SVIX_TOLERANCE_SECONDS * 1000);
-    let result: Awaited<ReturnType<Action>>;
+    let result: Awaited<ReturnType<typeof event.apply>>;
     try {
-      result = await action(handlers, { type, id: svixId, deliveredAt, occurredAt });
+      result = await event.apply(handlers, { type, id: svixId, deliveredAt, occurredAt });
     } catch (error) {
       await store.releaseWebhookId(svixId).catch((releaseError: unknown) => {
         log.error({ svixId, err: { message: (releaseError as Error).message } }, 'could not release a clerk webhook claim');
