@@ -25,6 +25,7 @@ import './fastify-augment.js';
 import { createLogger, standardOutput } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
 import type { Registry } from 'prom-client';
+import type { MetricsExposition } from '../cluster/metrics.js';
 import { ProblemError } from '../errors/problems.js';
 import { problemHandler } from './problem-mapping.js';
 import { RateLimits } from './rate-limits.js';
@@ -57,11 +58,6 @@ export interface AppDependencies {
   metricsExposition?: (registry: Registry) => MetricsExposition;
 }
 
-/** What `/metrics` serves, and how to let go of what serving it holds when the app closes. */
-export interface MetricsExposition {
-  render(): Promise<string>;
-  close?(): void;
-}
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -2,12 +2,12 @@ import { isLoopbackHost } from '../../config/index.js';
 import type { ServiceConfig } from '../../config/index.js';
 import Fastify, { LogController } from 'fastify';
 import { buildApp } from '../../http/app.js';
-import { clusterMetricsText, serveClusterMetrics } from '../../http/cluster-metrics.js';
+import { clusterMetricsText, serveClusterMetrics } from '../../cluster/metrics.js';
 import { problemHandler } from '../../http/problem-mapping.js';
 import { metricsRoutes } from '../../http/routes/metrics.js';
 import { serverOptions } from '../../http/server-options.js';
 import { installShutdown } from '../../http/shutdown.js';
-import { isClusterPrimary, isSupervisedWorker, superviseWorkers } from '../cluster.js';
+import { isClusterPrimary, isSupervisedWorker, superviseWorkers } from '../../cluster/supervisor.js';
 import { loadCliConfig, type Command } from '../context.js';
 
 export const serveCommand: Command = {
