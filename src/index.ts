@@ -4,7 +4,7 @@
  * minting) in a server of your own. The browser/React Native token provider
  * is `stream-token-service/client`.
  */
-export { buildApp, type AppDependencies } from './http/app.js';
+export { buildApp, type AppDependencies } from './server.js';
 export { loadConfig, readEnvironment, describeConfig, ConfigError, Secret, type ServiceConfig, type ConfigProblem } from './config/index.js';
 export { SessionVerifier, type SessionVerifierOptions } from './identity/session-verifier.js';
 export { loadOrCreateDevIssuer, type DevIssuer } from './identity/dev-issuer.js';

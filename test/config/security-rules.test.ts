@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, describeConfig, loadConfig, type ConfigProblem } from '../../src/config/index.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/server.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import { parsePolicyText, PolicyFileError } from '../../src/policy/index.js';
 import { createClerkWebhookHandlers } from '../../src/clerk-webhooks/handlers.js';
