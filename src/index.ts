@@ -4,7 +4,7 @@
  * minting) in a server of your own. The browser/React Native token provider
  * is `stream-token-service/client`.
  */
-export { buildApp, type AppDependencies } from './http/app.js';
+export { buildApp, type AppDependencies } from './server.js';
 export { loadConfig, readEnvironment, describeConfig, ConfigError, Secret, type ServiceConfig, type ConfigProblem } from './config/index.js';
 export { SessionVerifier, type SessionVerifierOptions } from './identity/session-verifier.js';
 export { loadOrCreateDevIssuer, type DevIssuer } from './dev/dev-issuer.js';
@@ -12,4 +12,4 @@ export { SessionTokenError, type SessionTokenErrorCode } from './identity/errors
 export type { IssuerOptions, KeySetTiming, VerifiedSession, IssuerKeyStatus } from './identity/types.js';
 export { StreamTokenMinter, type MintedStreamToken, type StreamTokenMinterOptions } from './stream/token-minter.js';
 export { TokenExchange, type IssuedStreamToken, type RevokedStreamTokens } from './exchange/token-exchange.js';
-export type { ProblemCode, ProblemBody } from './http/problem.js';
+export type { ProblemCode, ProblemBody } from './errors/problems.js';

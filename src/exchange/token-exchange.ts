@@ -1,10 +1,10 @@
 import type { StoreErrorAction, SyncFailureMode } from '../config/types.js';
-import { ProblemError } from '../http/problem.js';
 import type { Logger, VerifiedSession } from '../identity/types.js';
 import { evaluateAccess, profileFromClaims, type CompiledPolicy } from '../policy/index.js';
 import type { SyncStore } from '../state/sync-store.js';
-import { StreamRejectedError, StreamUnavailableError, SyncStoreUnavailableError, UserRemovedError, type StreamUserSync } from '../stream/user-sync.js';
+import { StreamUnavailableError, SyncStoreUnavailableError, UserRemovedError, type StreamUserSync } from '../stream/user-sync.js';
 import type { StreamTokenMinter } from '../stream/token-minter.js';
+import { AccessDeniedError, StreamNotConfiguredError } from './errors.js';
 
 export interface TokenExchangeOptions {
   minter: StreamTokenMinter;
@@ -44,19 +44,15 @@ export interface RevokedStreamTokens {
   revoked_before: string;
 }
 
-function upstreamUnavailable(retryAfterSeconds: number, detail = 'Stream could not be reached to update this user; try again shortly.'): ProblemError {
-  return new ProblemError({ code: 'upstream_unavailable', detail, retryAfterSeconds });
-}
-
-function forbidden(detail: string): ProblemError {
-  return new ProblemError({ code: 'forbidden', detail });
-}
-
 /**
  * What happens between a verified session and a Stream token: the access
  * policy decides role and teams (or refuses), removed users are refused, the
  * Stream user record is brought in step, and only then a token is minted for
  * the verified subject. The user id has no other source.
+ *
+ * Refusals are domain errors (`AccessDeniedError`, `UserRemovedError`,
+ * `StreamUnavailableError`, `StreamRejectedError`, `SyncStoreUnavailableError`,
+ * `StreamNotConfiguredError`); the transport decides how each is answered.
  */
 export class TokenExchange {
   readonly #options: TokenExchangeOptions;
@@ -75,7 +71,7 @@ export class TokenExchange {
   async issue(session: VerifiedSession): Promise<IssuedStreamToken> {
     const { policy, minter, apiKey } = this.#options;
     const decision = this.#needsPolicy ? evaluateAccess({ userId: session.userId, claims: session.claims }, policy) : null;
-    if (decision !== null && !decision.allowed) throw forbidden(`Access refused by policy: ${decision.reason}.`);
+    if (decision !== null && !decision.allowed) throw new AccessDeniedError(decision.reason);
 
     // Before any sync: a removed user must not be written back to Stream.
     await this.#refuseRemoved(session.userId);
@@ -97,15 +93,9 @@ export class TokenExchange {
   /** Revokes every Stream token of the caller minted before now ("sign out everywhere"). */
   async revoke(session: VerifiedSession): Promise<RevokedStreamTokens> {
     const streamUsers = this.#options.streamUsers;
-    if (streamUsers === null) {
-      throw upstreamUnavailable(60, 'Revocation needs Stream credentials; dev mode is running with placeholders.');
-    }
+    if (streamUsers === null) throw new StreamNotConfiguredError('Revocation');
     const nowMs = this.#now();
-    try {
-      await streamUsers.revokeTokens(session.userId, this.#options.minter.revocationCutoff(nowMs));
-    } catch (err) {
-      throw this.#streamProblem(err, 'revoke');
-    }
+    await streamUsers.revokeTokens(session.userId, this.#options.minter.revocationCutoff(nowMs));
     return { user_id: session.userId, revoked_before: new Date(nowMs).toISOString() };
   }
 
@@ -114,39 +104,23 @@ export class TokenExchange {
     let removed: boolean;
     try {
       removed = await store.isRemoved(userId);
-    } catch {
+    } catch (err) {
       // Logged and counted once per outage by the store's breaker, not per request.
-      if (this.#options.removedOnStoreError === 'deny') throw upstreamUnavailable(5, 'User state could not be checked; try again shortly.');
+      if (this.#options.removedOnStoreError === 'deny') throw new SyncStoreUnavailableError('the sync store did not answer', err);
       removed = store.removedLocally?.(userId) ?? false;
     }
-    if (removed) throw forbidden('This user was deleted and may not use chat.');
+    if (removed) throw new UserRemovedError(userId);
   }
 
   async #syncUser(user: Parameters<StreamUserSync['syncOnIssue']>[0]): Promise<void> {
     try {
       await this.#options.streamUsers!.syncOnIssue(user);
     } catch (err) {
-      if (err instanceof UserRemovedError) throw forbidden('This user was deleted and may not use chat.');
-      if (this.#options.failureMode === 'open') {
-        // A call refused by the breaker or the cap is not logged per request: the breaker logs its changes, metrics count them.
-        const refused = err instanceof StreamUnavailableError && err.refusedBy !== null;
-        if (!refused) this.#options.logger?.warn({ userId: user.id, err: { type: (err as Error).name, message: (err as Error).message } }, 'Stream user sync failed: issuing anyway (STREAM_SYNC_FAILURE=open)');
-        this.#options.onIssuedWithoutSync?.();
-        return;
-      }
-      throw this.#streamProblem(err, 'sync');
+      if (err instanceof UserRemovedError || this.#options.failureMode === 'closed') throw err;
+      // A call refused by the breaker or the cap is not logged per request: the breaker logs its changes, metrics count them.
+      const refused = err instanceof StreamUnavailableError && err.refusedBy !== null;
+      if (!refused) this.#options.logger?.warn({ userId: user.id, err: { type: (err as Error).name, message: (err as Error).message } }, 'Stream user sync failed: issuing anyway (STREAM_SYNC_FAILURE=open)');
+      this.#options.onIssuedWithoutSync?.();
     }
-  }
-
-  #streamProblem(err: unknown, what: 'sync' | 'revoke'): ProblemError {
-    if (err instanceof StreamUnavailableError || err instanceof SyncStoreUnavailableError) {
-      return upstreamUnavailable(err.retryAfterSeconds);
-    }
-    if (err instanceof StreamRejectedError) {
-      // A 4xx from Stream here is a configuration problem (unknown role, teams not enabled), not the caller's.
-      this.#options.logger?.error({ operation: err.operation, status: err.status, streamCode: err.streamCode, message: err.message }, `Stream refused the ${what}`);
-      return upstreamUnavailable(30, 'Stream refused to update this user; the operator has been told in the logs.');
-    }
-    throw err;
   }
 }

@@ -1,24 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { ProblemError, problemBody } from './problem.js';
+import { problemBody } from '../errors/problems.js';
+import { clientErrorProblem } from './problem-mapping.js';
 
 export interface ClientErrorOptions {
   /** Headers every answer carries (security headers, cache control). */
   headers: Readonly<Record<string, string>>;
   log: { debug(obj: object, msg?: string): void };
-}
-
-/** What a request Node's HTTP parser refused gets, by the error Node reports. */
-function problemFor(code: string | undefined): ProblemError {
-  switch (code) {
-    case 'HPE_HEADER_OVERFLOW':
-      return new ProblemError({ code: 'invalid_request', status: 431, detail: 'The request headers are larger than allowed.' });
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return new ProblemError({ code: 'invalid_request', status: 408, detail: 'The request did not arrive in time.' });
-    default:
-      return new ProblemError({ code: 'invalid_request', detail: 'The request is not valid HTTP.' });
-  }
 }
 
 /**
@@ -33,7 +22,7 @@ export function clientErrorHandler(options: ClientErrorOptions): (err: NodeJS.Er
   return (err, socket) => {
     // A reset connection is already gone; there is no one to answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
-    const problem = problemFor(err.code);
+    const problem = clientErrorProblem(err.code);
     const requestId = randomUUID();
     options.log.debug({ reqId: requestId, status: problem.status, code: problem.code, reason: err.code ?? 'unknown' }, 'request refused by the HTTP parser');
     // Writing into a response already under way on this connection would corrupt it for the client.

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { ProblemError } from './problem.js';
+import { ProblemError } from '../errors/problems.js';
 
 /**
  * serving → stopping (a signal came: readiness fails, everything else goes on) → draining (no new

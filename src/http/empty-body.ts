@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import { ProblemError } from './problem.js';
+import { ProblemError } from '../errors/problems.js';
 
 /** preValidation for routes whose request carries nothing but the bearer header: an empty body or `{}`. */
 export function requireEmptyBody(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {

@@ -171,11 +171,6 @@ export function isoTimeField(): string {
   return lastTimeField;
 }
 
-/** At most `max` characters of a client-supplied value, marked when cut, so a log line stays small. */
-export function truncateForLog(value: string, max: number): string {
-  return value.length <= max ? value : `${value.slice(0, max)}…[${value.length - max} more characters]`;
-}
-
 export function scrubLine(line: string, secrets: readonly string[]): string {
   let out = line;
   if (out.includes('eyJ')) out = out.replace(JWT_PATTERN, '[redacted-jwt]');

@@ -1,9 +1,24 @@
-import type { FastifyError } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ProblemError } from '../errors/problems.js';
+import { AccessDeniedError, StreamNotConfiguredError } from '../exchange/errors.js';
 import { SessionTokenError } from '../identity/errors.js';
-import { ProblemError } from './problem.js';
+import { StreamRejectedError, StreamUnavailableError, SyncStoreUnavailableError, UserRemovedError } from '../stream/sync-errors.js';
+import { sendProblem } from './problem.js';
 
-/** Maps anything thrown on the request path to a safe problem; only unexpected errors are logged with detail. */
-export function toProblem(error: FastifyError | Error, reqId: string, log: { error(obj: object, msg?: string): void }): ProblemError {
+/** Where the mapping reports what an operator must see: an unexpected error, or Stream refusing a call. */
+export interface ProblemLog {
+  error(obj: object, msg?: string): void;
+}
+
+/** A 4xx from Stream is this service's configuration (unknown role, teams not enabled), not the caller's: retry much later. */
+const STREAM_REJECTED_RETRY_SECONDS = 30;
+
+/**
+ * Turns anything thrown on the request path, on any route, into the problem
+ * that answers it: the same failure gets the same answer everywhere. Only
+ * unexpected errors, and Stream refusing a call, are logged with detail.
+ */
+export function toProblem(error: unknown, reqId: string, log: ProblemLog): ProblemError {
   if (error instanceof ProblemError) return error;
   if (error instanceof SessionTokenError) {
     return new ProblemError({
@@ -12,6 +27,8 @@ export function toProblem(error: FastifyError | Error, reqId: string, log: { err
       ...(error.code === 'keys_unavailable' ? { retryAfterSeconds: 5 } : {}),
     });
   }
+  const domain = domainProblem(error, reqId, log);
+  if (domain !== null) return domain;
   const fastifyError = error as FastifyError;
   if (fastifyError.validation !== undefined) {
     return new ProblemError({ code: 'invalid_request', detail: `The request ${fastifyError.validationContext ?? 'body'} is not valid: ${fastifyError.message}` });
@@ -32,6 +49,50 @@ export function toProblem(error: FastifyError | Error, reqId: string, log: { err
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new ProblemError({ code: 'invalid_request', status, detail: 'The request could not be read.' });
   }
-  log.error({ reqId, err: { type: error.name, message: error.message, stack: error.stack } }, 'unexpected error');
+  const err = error instanceof Error ? error : new Error(String(error));
+  log.error({ reqId, err: { type: err.name, message: err.message, stack: err.stack } }, 'unexpected error');
   return new ProblemError({ code: 'internal', detail: 'Something went wrong; the request id identifies it in the logs.' });
+}
+
+/** The answer to a failure of the exchange, of Stream or of the shared state; null for any other error. */
+function domainProblem(error: unknown, reqId: string, log: ProblemLog): ProblemError | null {
+  if (error instanceof AccessDeniedError) return new ProblemError({ code: 'forbidden', detail: error.message });
+  if (error instanceof UserRemovedError) return new ProblemError({ code: 'forbidden', detail: 'This user was deleted and may not use chat.' });
+  if (error instanceof StreamUnavailableError) {
+    return new ProblemError({ code: 'upstream_unavailable', detail: 'Stream could not be reached; try again shortly.', retryAfterSeconds: error.retryAfterSeconds });
+  }
+  if (error instanceof SyncStoreUnavailableError) {
+    return new ProblemError({ code: 'upstream_unavailable', detail: 'User state could not be checked or saved; try again shortly.', retryAfterSeconds: error.retryAfterSeconds });
+  }
+  if (error instanceof StreamRejectedError) {
+    log.error({ reqId, operation: error.operation, status: error.status, streamCode: error.streamCode, message: error.message }, 'Stream refused a call');
+    return new ProblemError({
+      code: 'upstream_unavailable',
+      detail: 'Stream refused to update this user; the operator has been told in the logs.',
+      retryAfterSeconds: STREAM_REJECTED_RETRY_SECONDS,
+    });
+  }
+  if (error instanceof StreamNotConfiguredError) return new ProblemError({ code: 'upstream_unavailable', detail: error.message, retryAfterSeconds: error.retryAfterSeconds });
+  return null;
+}
+
+/** What a request Node's HTTP parser refused gets, by the error code Node reports. */
+export function clientErrorProblem(code: string | undefined): ProblemError {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new ProblemError({ code: 'invalid_request', status: 431, detail: 'The request headers are larger than allowed.' });
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new ProblemError({ code: 'invalid_request', status: 408, detail: 'The request did not arrive in time.' });
+    default:
+      return new ProblemError({ code: 'invalid_request', detail: 'The request is not valid HTTP.' });
+  }
+}
+
+/** Fastify's error handler: every error becomes a problem; `observe` sees each error and its answer first. */
+export function problemHandler(observe?: (error: unknown, problem: ProblemError) => void) {
+  return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const problem = toProblem(error, request.id, request.log);
+    observe?.(error, problem);
+    return sendProblem(reply, problem);
+  };
 }

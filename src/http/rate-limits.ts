@@ -1,20 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { StoreErrorAction } from '../config/types.js';
-import type { RedisBreaker } from '../state/redis-breaker.js';
-import type { RedisClient } from '../state/redis.js';
-import { MemoryWindowCounters, RedisWindowCounters, type WindowCount } from '../state/window-counters.js';
+import { MemoryWindowCounters, type RedisWindowCounters, type WindowCount } from '../state/window-counters.js';
 import type { ServiceMetrics } from './metrics.js';
-import { ProblemError } from './problem.js';
+import { ProblemError } from '../errors/problems.js';
 
 export interface RateLimitsOptions {
   perIpPerMinute: number;
   perUserPerMinute: number;
   /** What to do when the shared store cannot be reached. */
   onStoreError: StoreErrorAction;
-  /** Shared counters across instances; in-process counters when null. */
-  redis: RedisClient | null;
-  /** The Redis client's breaker. */
-  breaker?: RedisBreaker | null;
+  /** Counters shared across instances (Redis); in-process counters when null. */
+  shared: RedisWindowCounters | null;
   metrics: ServiceMetrics;
 }
 
@@ -44,7 +40,7 @@ export class RateLimits {
 
   constructor(options: RateLimitsOptions) {
     this.#options = options;
-    this.#shared = options.redis !== null ? new RedisWindowCounters({ client: options.redis, breaker: options.breaker ?? null }) : null;
+    this.#shared = options.shared;
   }
 
   /**

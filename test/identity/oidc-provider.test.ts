@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import { loadConfig } from '../../src/config/index.js';
-import type { AppDependencies } from '../../src/http/app.js';
+import type { AppDependencies } from '../../src/server.js';
 import { startApp, TEST_STREAM_KEY, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
 import { PROVIDER_ALGORITHMS, startOidcProvider, type OidcTestProvider } from '../support/oidc-provider.js';
 

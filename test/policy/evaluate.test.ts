@@ -6,7 +6,7 @@ import { derivePrivileges, evaluateAccess } from '../../src/policy/evaluate.js';
 import { claimsView, compilePolicy, type CompiledPolicy } from '../../src/policy/policy-compile.js';
 import { parsePolicyText } from '../../src/policy/policy-file.js';
 import { parseRoleMap } from '../../src/policy/role-map.js';
-import { createClerkWebhookHandlers } from '../../src/stream/clerk-webhook-handlers.js';
+import { createClerkWebhookHandlers } from '../../src/clerk-webhooks/handlers.js';
 import { MemorySyncStore } from '../../src/state/sync-store.js';
 
 function policyOf(yaml: string, roleMap = ''): CompiledPolicy {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type ServiceConfig } from '../../src/config/index.js';
-import { buildApp, type AppDependencies } from '../../src/http/app.js';
+import { buildApp, type AppDependencies } from '../../src/server.js';
 import { loadOrCreateDevIssuer, type DevIssuer } from '../../src/dev/dev-issuer.js';
 import type { TestIssuer } from './issuer.js';
 

@@ -5,7 +5,7 @@
  * runs that many scrapes at once and reports what they returned.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import { clusterMetricsText } from '../../src/http/cluster-metrics.js';
+import { clusterMetricsText } from '../../src/cluster/metrics.js';
 
 const registry = new Registry();
 new Counter({ name: 'fixture_requests_total', help: 'Requests this worker answered.', registers: [registry] }).inc(Number(process.env.FIXTURE_REQUESTS ?? '1'));

@@ -1,12 +1,9 @@
 import { isLoopbackHost } from '../../config/index.js';
 import type { ServiceConfig } from '../../config/index.js';
-import Fastify, { LogController } from 'fastify';
-import { buildApp } from '../../http/app.js';
-import { clusterMetricsText, serveClusterMetrics } from '../../http/cluster-metrics.js';
-import { metricsRoutes } from '../../http/routes/metrics.js';
-import { serverOptions } from '../../http/server-options.js';
+import { clusterMetricsText, serveClusterMetrics } from '../../cluster/metrics.js';
 import { installShutdown } from '../../http/shutdown.js';
-import { isClusterPrimary, isSupervisedWorker, superviseWorkers } from '../cluster.js';
+import { buildServer } from '../../server.js';
+import { isClusterPrimary, isSupervisedWorker, superviseWorkers } from '../../cluster/supervisor.js';
 import { loadCliConfig, type Command } from '../context.js';
 
 export const serveCommand: Command = {
@@ -42,18 +39,7 @@ export const serveCommand: Command = {
     }
     // Only a worker this command forked has a primary that gathers metrics; under another
     // supervisor's cluster (pm2, say) the process serves its own.
-    const app = await buildApp(config, isSupervisedWorker() ? { metricsExposition: (registry) => clusterMetricsText(registry) } : {});
-    // Metrics on a port of their own, for a scrape network that never sees public traffic.
-    const metricsApp =
-      config.metrics.port !== null
-        ? Fastify({ ...serverOptions(config.http, null), loggerInstance: app.log, logController: new LogController({ disableRequestLogging: true }) })
-        : null;
-    if (metricsApp !== null) {
-      await metricsApp.register(metricsRoutes, { metrics: app.serviceMetrics, render: app.metricsExposition });
-      app.addHook('onClose', async () => {
-        await metricsApp.close();
-      });
-    }
+    const { app, metricsApp } = await buildServer(config, isSupervisedWorker() ? { metricsExposition: (registry) => clusterMetricsText(registry) } : {});
     let listeningOn = config.http.port;
     try {
       await app.listen({ host: config.http.host, port: config.http.port });

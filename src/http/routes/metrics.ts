@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ServiceMetrics } from '../metrics.js';
-import { ProblemError, sendProblem } from '../problem.js';
+import { ProblemError } from '../../errors/problems.js';
 
 export interface MetricsRoutesOptions {
   metrics: ServiceMetrics;
@@ -20,11 +20,7 @@ export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (ap
       text = await exposition();
     } catch (err) {
       request.log.warn({ reqId: request.id, err: { message: (err as Error).message } }, 'metrics could not be gathered');
-      // Answered here rather than thrown: the separate METRICS_PORT listener has no problem handler of its own.
-      return sendProblem(
-        reply,
-        new ProblemError({ code: 'metrics_unavailable', detail: 'Metrics could not be gathered from the workers; try again shortly.', retryAfterSeconds: 5 }),
-      );
+      throw new ProblemError({ code: 'metrics_unavailable', detail: 'Metrics could not be gathered from the workers; try again shortly.', retryAfterSeconds: 5 });
     }
     request.outcome = 'ok';
     return reply.type(metrics.registry.contentType).send(text);

@@ -1,11 +1,12 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { TokenExchange } from '../../exchange/token-exchange.js';
+import type { Authenticate } from '../authenticate.js';
 import { requireEmptyBody } from '../empty-body.js';
 
 export interface TokenRoutesOptions {
   exchange: TokenExchange;
   /** Verifies the bearer session token (sets `request.session`) and applies the per-user limit. */
-  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  authenticate: Authenticate;
 }
 
 /** The body of a 200 from `POST /stream/token`, as the route declares it (and serialises with it). */

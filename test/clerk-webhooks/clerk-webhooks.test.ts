@@ -5,12 +5,13 @@ import { after, afterEach, before, beforeEach, describe, it, type TestContext } 
 import { StreamChat } from 'stream-chat';
 import { Webhook } from 'svix';
 import { createLogger } from '../../src/http/logging.js';
-import { clerkWebhooksPlugin, type ClerkWebhookPluginOptions } from '../../src/http/routes/clerk-webhooks.js';
+import { problemHandler } from '../../src/http/problem-mapping.js';
+import { clerkWebhooksPlugin, type ClerkWebhookPluginOptions } from '../../src/clerk-webhooks/route.js';
 import { compilePolicy, parsePolicyText } from '../../src/policy/index.js';
 import { parseRoleMap } from '../../src/policy/role-map.js';
 import { closeRedis, createRedisClient, type RedisClient } from '../../src/state/redis.js';
 import { MemorySyncStore, RedisSyncStore, type SyncStore } from '../../src/state/sync-store.js';
-import { createClerkWebhookHandlers } from '../../src/stream/clerk-webhook-handlers.js';
+import { createClerkWebhookHandlers } from '../../src/clerk-webhooks/handlers.js';
 import { StreamUserSync, UserRemovedError, type UserDeletedMode } from '../../src/stream/user-sync.js';
 import { startStreamStandIn, type StreamStandIn } from '../support/stream-standin.js';
 
@@ -113,6 +114,8 @@ describe('POST /webhooks/clerk', () => {
 
   async function buildApp(options: Partial<ClerkWebhookPluginOptions> = {}, mode: UserDeletedMode = 'deactivate', useStore: SyncStore = store, streamClient: StreamChat = client): Promise<FastifyInstance> {
     const instance = Fastify();
+    // As in the service: the route throws its refusals and failures, the app's one handler answers them.
+    instance.setErrorHandler(problemHandler());
     const userSync = new StreamUserSync({ client: streamClient, store: useStore, manageTeams: true });
     await instance.register(clerkWebhooksPlugin, {
       secret,

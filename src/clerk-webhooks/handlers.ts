@@ -25,8 +25,8 @@ import { claimsView, type CompiledPolicy } from '../policy/policy-compile.js';
 import { profileFromClaims } from '../policy/profile.js';
 import type { SyncStore } from '../state/sync-store.js';
 import type { UserEventKind } from '../state/user-event-order.js';
-import { SyncStoreUnavailableError } from './sync-errors.js';
-import type { StreamUserSync, UserDeletedMode } from './user-sync.js';
+import { SyncStoreUnavailableError } from '../stream/sync-errors.js';
+import type { StreamUserSync, UserDeletedMode } from '../stream/user-sync.js';
 
 /** The verified event being applied. */
 export interface ClerkEventContext {

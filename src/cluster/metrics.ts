@@ -1,7 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import { AggregatorRegistry, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import type { MetricsExposition } from './app.js';
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 
@@ -17,6 +16,12 @@ type MetricJson = MetricObjectWithValues<MetricValue<string>>;
  * Prometheus would read as a reset and turn into a burst in `rate()`. Queries
  * aggregate with `sum by (…)` or `max by (…)` as docs/alerts.yml does.
  */
+
+/** What `/metrics` serves, and how to let go of what serving it holds when the app closes. */
+export interface MetricsExposition {
+  render(): Promise<string>;
+  close?(): void;
+}
 
 const SCRAPE_REQUEST = 'stream-token-service:scrape-request';
 const SCRAPE_RESPONSE = 'stream-token-service:scrape-response';

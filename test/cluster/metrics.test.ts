@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { Counter } from 'prom-client';
-import { answerWorker, ClusterMetricsCollector, collectionAnswer, type MetricsWorker } from '../../src/http/cluster-metrics.js';
+import { answerWorker, ClusterMetricsCollector, collectionAnswer, type MetricsWorker } from '../../src/cluster/metrics.js';
 import { ServiceMetrics } from '../../src/http/metrics.js';
 import type { IssuerKeyStatus } from '../../src/identity/types.js';
 import { startDevApp } from '../support/harness.js';
