@@ -8,6 +8,11 @@ export const MAX_TOKEN_LENGTH = 8192;
 
 export type JsonObject = Record<string, unknown>;
 
+/** An own member of a decoded JSON object; inherited properties never count. */
+export function ownMember(object: JsonObject, name: string): unknown {
+  return Object.hasOwn(object, name) ? object[name] : undefined;
+}
+
 /** A compact JWS split into its parts. Nothing in it is verified yet. */
 export interface ParsedJws {
   header: JsonObject;

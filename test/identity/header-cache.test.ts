@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { SessionTokenError } from '../../src/identity/errors.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
-import { HEADER_CACHE_SIZE, MAX_CACHED_HEADER_LENGTH } from '../../src/identity/token-header.js';
+import { HEADER_CACHE_SIZE, MAX_CACHED_HEADER_LENGTH } from '../../src/identity/header-cache.js';
 import type { IssuerOptions } from '../../src/identity/types.js';
 import { NOW_S, TestClock, b64u, defaultTiming, ecKeyPair, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, segment, signToken } from './fixtures.js';
 
