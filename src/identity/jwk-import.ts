@@ -4,6 +4,7 @@ import { isAsymmetricAlgorithm, keyFitsAlgorithm } from './jws.js';
 import { addToIndex, emptyIndex, type KeyEntry, type KeyIndex } from './key-index.js';
 import { jwkThumbprint } from './thumbprint.js';
 import type { AsymmetricAlgorithm, IssuerOptions } from './types.js';
+import { isRecord } from '../shared/is-record.js';
 
 /** JWK members that only a private or symmetric key has. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
@@ -41,10 +42,8 @@ export function indexStaticKeys(issuer: IssuerOptions): KeyIndex {
  * usable throws `DocumentFetchError`.
  */
 export function importJwks(document: unknown, algorithms: readonly AsymmetricAlgorithm[]): { index: KeyIndex; skipped: number } {
-  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
-    throw new DocumentFetchError('JWKS document is not a JSON object');
-  }
-  const keys = (document as { keys?: unknown }).keys;
+  if (!isRecord(document)) throw new DocumentFetchError('JWKS document is not a JSON object');
+  const keys = document['keys'];
   if (!Array.isArray(keys)) throw new DocumentFetchError('JWKS document has no "keys" array');
   const index = emptyIndex();
   let skipped = 0;
@@ -64,8 +63,8 @@ export function importJwks(document: unknown, algorithms: readonly AsymmetricAlg
 }
 
 function importJwk(candidate: unknown, allowed: readonly AsymmetricAlgorithm[]): { entry: KeyEntry; kid: string | undefined } | null {
-  if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) return null;
-  const jwk = candidate as Record<string, unknown>;
+  if (!isRecord(candidate)) return null;
+  const jwk = candidate;
   if (!SUPPORTED_KTY.has(jwk['kty'])) return null;
   if (jwk['use'] !== undefined && jwk['use'] !== 'sig') return null;
   const keyOps = jwk['key_ops'];

@@ -2,6 +2,7 @@ import { constants, verify as cryptoVerify, type KeyObject, type VerifyKeyObject
 import { decodeBase64UrlRange, decodeUtf8Strict } from './base64url.js';
 import { SessionTokenError } from './errors.js';
 import type { AsymmetricAlgorithm } from './types.js';
+import { isRecord } from '../shared/is-record.js';
 
 /** Longest compact JWS accepted, in characters. Session tokens are far smaller. */
 export const MAX_TOKEN_LENGTH = 8192;
@@ -71,10 +72,10 @@ function parseJsonObject(bytes: Buffer, part: 'header' | 'payload'): JsonObject 
   } catch {
     throw malformed(`The token ${part} is not valid JSON.`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isRecord(value)) {
     throw malformed(`The token ${part} is not a JSON object.`);
   }
-  return value as JsonObject;
+  return value;
 }
 
 /** The JSON of a compact JWS whose text {@link readCompactJws} accepted. */
