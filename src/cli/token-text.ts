@@ -1,3 +1,5 @@
+import { isRecord } from '../shared/is-record.js';
+
 export interface DecodedToken {
   header: Record<string, unknown>;
   claims: Record<string, unknown>;
@@ -8,7 +10,7 @@ function decodeSegment(segment: string): Record<string, unknown> | null {
   if (!/^[A-Za-z0-9_-]+$/.test(segment)) return null;
   try {
     const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return isRecord(value) ? value : null;
   } catch {
     return null;
   }

@@ -144,15 +144,22 @@ export function createLogger(options: LoggerOptions): Logger {
 }
 
 /**
- * pino's error serializer, less `rawPacket`: the bytes of a request Node could not parse, headers and
- * all, which a line holds as numbers the scrubber cannot recognise.
+ * pino's error serializer, keeping only the members that are text, numbers or booleans. Causes still
+ * show in the message and stack, as pino writes them; object members do not, because they can hold
+ * what must never be logged: the request config and `Authorization` header of a Stream SDK (axios)
+ * error, the arguments of a failed Redis command, the raw bytes of a request Node could not parse
+ * (`rawPacket`, numbers the line scrubber cannot recognise).
  */
 export function serializeError(err: unknown): unknown {
   const out: unknown = stdSerializers.err(err as Error);
-  if (out === null || typeof out !== 'object' || !('rawPacket' in out)) return out;
-  const copy: Record<string, unknown> = { ...out };
-  delete copy.rawPacket;
-  return copy;
+  if (out === null || typeof out !== 'object') return out;
+  const safe: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(out)) {
+    if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') safe[name] = value;
+  }
+  const errors: unknown = (err as { errors?: unknown }).errors;
+  if (Array.isArray(errors)) safe['aggregateErrors'] = errors.map(serializeError);
+  return safe;
 }
 
 let lastMillisecond = Number.NaN;

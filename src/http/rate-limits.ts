@@ -116,7 +116,7 @@ export class RateLimits {
     if (!this.#fallingBack) {
       this.#fallingBack = true;
       const fallback = action === 'allow' ? 'counting in this process until Redis answers' : 'refusing requests until Redis answers';
-      request.log.warn({ reqId: request.id, scope, action, fallback, err: { message: errorText(err) } }, 'rate-limit store unavailable');
+      request.log.warn({ reqId: request.id, scope, action, fallback, err }, 'rate-limit store unavailable');
     }
     if (action === 'deny') {
       return new ProblemError({ code: 'rate_limited', status: 503, detail: 'Rate limits cannot be checked right now.', retryAfterSeconds: 5 });
@@ -128,10 +128,4 @@ export class RateLimits {
     this.#fallingBack = false;
     request.log.info({ reqId: request.id }, 'rate-limit store available again');
   }
-}
-
-function errorText(err: unknown): string {
-  if (!(err instanceof Error)) return 'no result';
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  return err.message + cause;
 }

@@ -79,7 +79,7 @@ export function shutdownSequence(
           exit(0);
         },
         (err: unknown) => {
-          log.error({ err: { message: (err as Error).message } }, 'error while shutting down');
+          log.error({ err }, 'error while shutting down');
           exit(1);
         },
       );

@@ -60,20 +60,19 @@ export function isBase64Url(input: string): boolean {
 }
 
 /**
- * Decodes `input[start, end)` into `into` at `at` and returns the number of
- * bytes, or -1 when the text is not canonical unpadded base64url. Node's
- * decoder is lenient: it skips characters it does not know, reads `+` and
- * `/`, stops at `=`, drops a lone final character and unused low bits, and
- * reads a character above U+00FF by its low byte (`Ł`, U+0141, as `A`). What
- * it decodes always encodes back to canonical base64url, so the comparison
- * holds only when the input was canonical, whatever the decoder made of it.
- * One native decode and one native encode cost less than checking every
- * character in JavaScript, and the decoded bytes are then used as they are.
+ * Decodes `input[start, end)`, or returns null when the text is not canonical
+ * unpadded base64url. Node's decoder is lenient: it skips characters it does
+ * not know, reads `+` and `/`, stops at `=`, drops a lone final character and
+ * unused low bits, and reads a character above U+00FF by its low byte (`Ł`,
+ * U+0141, as `A`). What it decodes always encodes back to canonical
+ * base64url, so the comparison holds only when the input was canonical,
+ * whatever the decoder made of it. One native decode and one native encode
+ * cost less than checking every character in JavaScript.
  */
-export function decodeBase64UrlInto(input: string, start: number, end: number, into: Buffer, at: number): number {
+export function decodeBase64UrlRange(input: string, start: number, end: number): Buffer | null {
   const text = input.substring(start, end);
-  const length = into.write(text, at, 'base64url');
-  return into.toString('base64url', at, at + length) === text ? length : -1;
+  const bytes = Buffer.from(text, 'base64url');
+  return bytes.toString('base64url') === text ? bytes : null;
 }
 
 /** Decodes canonical base64url; throws `TypeError` for anything else. */

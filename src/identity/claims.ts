@@ -3,7 +3,7 @@ import type { IssuerOptions } from './types.js';
 
 /** Stream's user-id alphabet. */
 const USER_ID_PATTERN = /^[A-Za-z0-9@_-]+$/;
-export const MAX_USER_ID_LENGTH = 255;
+const MAX_USER_ID_LENGTH = 255;
 
 type Claims = Readonly<Record<string, unknown>>;
 
@@ -45,7 +45,7 @@ export function assertTimeClaims(payload: Claims, nowSeconds: number, skewSecond
 }
 
 /** `iss` must equal the configured issuer exactly. */
-export function assertIssuerClaim(payload: Claims, issuer: string): void {
+function assertIssuerClaim(payload: Claims, issuer: string): void {
   if (claim(payload, 'iss') !== issuer) throw new SessionTokenError('invalid_issuer', 'The token issuer is not trusted.');
 }
 

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { decodeUtf8Strict } from './base64url.js';
 
 /** Largest JWKS or discovery document read, in bytes. Real ones are a few KiB. */
-export const MAX_DOCUMENT_BYTES = 256 * 1024;
+const MAX_DOCUMENT_BYTES = 256 * 1024;
 
 /** What kind of failure a {@link DocumentFetchError} is, as shown to anyone who can read /readyz. */
 export type DocumentFailure = 'unreachable' | 'invalid_document' | 'issuer_mismatch' | 'jwks_uri_refused';

@@ -1,12 +1,18 @@
 import { constants, verify as cryptoVerify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
-import { decodeBase64UrlInto, decodeUtf8Strict } from './base64url.js';
+import { decodeBase64UrlRange, decodeUtf8Strict } from './base64url.js';
 import { SessionTokenError } from './errors.js';
 import type { AsymmetricAlgorithm } from './types.js';
+import { isRecord } from '../shared/is-record.js';
 
 /** Longest compact JWS accepted, in characters. Session tokens are far smaller. */
 export const MAX_TOKEN_LENGTH = 8192;
 
 export type JsonObject = Record<string, unknown>;
+
+/** An own member of a decoded JSON object; inherited properties never count. */
+export function ownMember(object: JsonObject, name: string): unknown {
+  return Object.hasOwn(object, name) ? object[name] : undefined;
+}
 
 /** A compact JWS split into its parts. Nothing in it is verified yet. */
 export interface ParsedJws {
@@ -32,14 +38,6 @@ export function isAsymmetricAlgorithm(value: unknown): value is AsymmetricAlgori
 function malformed(message: string): SessionTokenError {
   return new SessionTokenError('malformed_token', message);
 }
-
-/**
- * Reused for decoding segments and copying the signing input: every use is
- * synchronous and finishes before the next can start. A token of
- * {@link MAX_TOKEN_LENGTH} characters never needs more.
- */
-const SCRATCH = Buffer.allocUnsafeSlow(MAX_TOKEN_LENGTH);
-const SIGNATURE_SCRATCH = Buffer.allocUnsafeSlow(MAX_TOKEN_LENGTH);
 
 /**
  * Checks the shape of a compact JWS (RFC 7515 §7.1): at most
@@ -74,10 +72,10 @@ function parseJsonObject(bytes: Buffer, part: 'header' | 'payload'): JsonObject 
   } catch {
     throw malformed(`The token ${part} is not valid JSON.`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isRecord(value)) {
     throw malformed(`The token ${part} is not a JSON object.`);
   }
-  return value as JsonObject;
+  return value;
 }
 
 /** The JSON of a compact JWS whose text {@link readCompactJws} accepted. */
@@ -99,15 +97,12 @@ export interface CompactJwsJson {
 export function readCompactJws(token: string, firstDot: number, secondDot: number, headerKnown: false): { header: JsonObject; payload: JsonObject };
 export function readCompactJws(token: string, firstDot: number, secondDot: number, headerKnown: boolean): CompactJwsJson;
 export function readCompactJws(token: string, firstDot: number, secondDot: number, headerKnown: boolean): CompactJwsJson {
-  // Header bytes first, then the payload's right after them, so both stay readable for the JSON below.
-  const headerLength = headerKnown ? 0 : decodeBase64UrlInto(token, 0, firstDot, SCRATCH, 0);
-  const payloadLength = headerLength < 0 ? -1 : decodeBase64UrlInto(token, firstDot + 1, secondDot, SCRATCH, headerLength);
-  if (payloadLength < 0 || decodeBase64UrlInto(token, secondDot + 1, token.length, SIGNATURE_SCRATCH, 0) < 0) {
-    throw notCanonical();
-  }
-  const header = headerKnown ? null : parseJsonObject(SCRATCH.subarray(0, headerLength), 'header');
-  const payload = parseJsonObject(SCRATCH.subarray(headerLength, headerLength + payloadLength), 'payload');
-  return { header, payload };
+  const headerBytes = headerKnown ? null : decodeBase64UrlRange(token, 0, firstDot);
+  if (!headerKnown && headerBytes === null) throw notCanonical();
+  const payloadBytes = decodeBase64UrlRange(token, firstDot + 1, secondDot);
+  if (payloadBytes === null || decodeBase64UrlRange(token, secondDot + 1, token.length) === null) throw notCanonical();
+  const header = headerBytes === null ? null : parseJsonObject(headerBytes, 'header');
+  return { header, payload: parseJsonObject(payloadBytes, 'payload') };
 }
 
 /**
@@ -240,20 +235,10 @@ export function verifyJwsSignature(
 /**
  * {@link verifyJwsSignature} straight from the text of a token that
  * {@link readCompactJws} accepted, `secondDot` being the index of its second
- * dot: the signing input and signature are decoded into reused buffers
- * instead of fresh ones. Only for accepted text: the signing input is copied
- * as latin1, which is byte for byte only for ASCII.
+ * dot. Only for accepted text: the signing input is copied as latin1, which
+ * is byte for byte only for ASCII.
  */
 export function verifyCompactJwsSignature(alg: AsymmetricAlgorithm, key: KeyObject, token: string, secondDot: number): boolean {
-  const plan = planFor(key, alg);
-  if (plan === null) return false;
-  // Every character is ASCII (checked), so latin1 is an exact byte copy.
-  const inputLength = SCRATCH.write(token, 0, secondDot, 'latin1');
-  const signatureLength = SIGNATURE_SCRATCH.write(token.substring(secondDot + 1), 0, 'base64url');
-  if (signatureLength !== plan.signatureLength) return false;
-  try {
-    return cryptoVerify(plan.digest, SCRATCH.subarray(0, inputLength), plan.key, SIGNATURE_SCRATCH.subarray(0, signatureLength));
-  } catch {
-    return false;
-  }
+  const signingInput = Buffer.from(token.substring(0, secondDot), 'latin1');
+  return verifyJwsSignature(alg, key, signingInput, Buffer.from(token.substring(secondDot + 1), 'base64url'));
 }

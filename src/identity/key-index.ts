@@ -1,9 +1,7 @@
-import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { SessionTokenError } from './errors.js';
-import { DocumentFetchError } from './fetch-json.js';
-import { isAsymmetricAlgorithm, keyFitsAlgorithm } from './jws.js';
-import { jwkThumbprint } from './thumbprint.js';
-import type { AsymmetricAlgorithm, IssuerOptions } from './types.js';
+import { keyFitsAlgorithm } from './jws.js';
+import type { AsymmetricAlgorithm } from './types.js';
 
 export interface KeyEntry {
   key: KeyObject;
@@ -18,29 +16,16 @@ export interface KeyIndex {
   byKid: Map<string, KeyEntry[]>;
 }
 
-/** JWK members that only a private or symmetric key has. */
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
-const SUPPORTED_KTY: ReadonlySet<unknown> = new Set(['RSA', 'EC', 'OKP']);
-
-function emptyIndex(): KeyIndex {
+export function emptyIndex(): KeyIndex {
   return { entries: [], byKid: new Map() };
 }
 
-function addToIndex(index: KeyIndex, entry: KeyEntry, kid: string | undefined): void {
+export function addToIndex(index: KeyIndex, entry: KeyEntry, kid: string | undefined): void {
   index.entries.push(entry);
   if (kid === undefined) return;
   const list = index.byKid.get(kid);
   if (list) list.push(entry);
   else index.byKid.set(kid, [entry]);
-}
-
-/** Identity of a key: its RFC 7638 thumbprint, or a hash of its SPKI when it has no JWK form (RSA-PSS). */
-function keyIdentity(key: KeyObject): string {
-  try {
-    return jwkThumbprint(key);
-  } catch {
-    return `spki:${createHash('sha256').update(key.export({ format: 'der', type: 'spki' })).digest('base64url')}`;
-  }
 }
 
 function usableFor(entry: KeyEntry, alg: AsymmetricAlgorithm): boolean {
@@ -82,75 +67,32 @@ export function findKey(staticKeys: KeyIndex, remote: KeyIndex | null, kid: stri
   throw new SessionTokenError('invalid_signature', 'The signing key does not match the token algorithm.');
 }
 
-/** The issuer's static keys, each distinct key once; throws when one cannot verify any allowed algorithm. */
-export function indexStaticKeys(issuer: IssuerOptions): KeyIndex {
-  const index = emptyIndex();
-  const seen = new Set<string>();
-  for (const key of issuer.staticKeys ?? []) {
-    if (key?.type !== 'public' || !issuer.algorithms.some((alg) => keyFitsAlgorithm(key, alg))) {
-      throw new Error(`A static key of issuer ${issuer.issuer} is not a public key usable with its algorithms (${issuer.algorithms.join(', ')}).`);
-    }
-    const thumbprint = keyIdentity(key);
-    if (seen.has(thumbprint)) continue;
-    seen.add(thumbprint);
-    // Static keys have no kid of their own; their thumbprint stands in (the dev issuer uses it).
-    addToIndex(index, { key, alg: undefined, thumbprint }, thumbprint);
-  }
-  return index;
-}
 
 /**
- * The signature keys of a JWKS document usable with one of `algorithms`.
- * Unusable keys are skipped and counted; a document that lists keys but none
- * usable throws `DocumentFetchError`.
+ * The last lookup before giving up. A token whose kid matches nothing is
+ * verified against the issuer's static key when it has exactly one for the
+ * algorithm: a pinned key (Clerk's `CLERK_JWT_KEY`) stands alone, and the
+ * identity provider's kid for it is unknown to us. The signature still has
+ * to verify with that key. `keysUncertain`: the issuer's keys could not be
+ * fetched just now, so an unknown kid may be one it has just started using.
  */
-export function importJwks(document: unknown, algorithms: readonly AsymmetricAlgorithm[]): { index: KeyIndex; skipped: number } {
-  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
-    throw new DocumentFetchError('JWKS document is not a JSON object');
+export function lastLookup(staticKeys: KeyIndex, remote: KeyIndex | null, kid: string | undefined, alg: AsymmetricAlgorithm, keysUncertain: boolean): KeyObject {
+  if (remote === null && staticKeys.entries.length === 0) {
+    throw new SessionTokenError('keys_unavailable', 'Signing keys for this issuer are currently unavailable.');
   }
-  const keys = (document as { keys?: unknown }).keys;
-  if (!Array.isArray(keys)) throw new DocumentFetchError('JWKS document has no "keys" array');
-  const index = emptyIndex();
-  let skipped = 0;
-  for (const candidate of keys) {
-    const entry = importJwk(candidate, algorithms);
-    if (entry === null) {
-      skipped++;
-      continue;
-    }
-    addToIndex(index, entry.entry, entry.kid);
+  const found = findKey(staticKeys, remote, kid, alg);
+  if (found !== undefined) return found;
+  if (kid !== undefined) {
+    const pinned = singleUsable(staticKeys.entries, alg);
+    if (pinned !== undefined) return pinned;
   }
-  // An empty list is the issuer's word that no key signs any more; keys it lists but none usable is a mistake.
-  if (index.entries.length === 0 && keys.length > 0) {
-    throw new DocumentFetchError(`JWKS document has no usable signing keys (${skipped} skipped)`);
+  if (keysUncertain) {
+    throw new SessionTokenError('keys_unavailable', 'The token names a signing key that could not be loaded from the issuer yet.');
   }
-  return { index, skipped };
-}
-
-function importJwk(candidate: unknown, allowed: readonly AsymmetricAlgorithm[]): { entry: KeyEntry; kid: string | undefined } | null {
-  if (typeof candidate !== 'object' || candidate === null || Array.isArray(candidate)) return null;
-  const jwk = candidate as Record<string, unknown>;
-  if (!SUPPORTED_KTY.has(jwk['kty'])) return null;
-  if (jwk['use'] !== undefined && jwk['use'] !== 'sig') return null;
-  const keyOps = jwk['key_ops'];
-  if (keyOps !== undefined && !(Array.isArray(keyOps) && keyOps.includes('verify'))) return null;
-  for (const member of PRIVATE_MEMBERS) if (jwk[member] !== undefined) return null;
-  const kid = jwk['kid'];
-  if (kid !== undefined && typeof kid !== 'string') return null;
-  const jwkAlg = jwk['alg'];
-  let alg: AsymmetricAlgorithm | undefined;
-  if (jwkAlg !== undefined) {
-    // A symmetric, encryption or unknown alg makes the key unusable for us.
-    if (!isAsymmetricAlgorithm(jwkAlg)) return null;
-    alg = jwkAlg;
-  }
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
-  } catch {
-    return null;
-  }
-  const fits = alg === undefined ? allowed.some((a) => keyFitsAlgorithm(key, a)) : allowed.includes(alg) && keyFitsAlgorithm(key, alg);
-  if (!fits) return null;
-  return { entry: { key, alg, thumbprint: keyIdentity(key) }, kid };
+  throw new SessionTokenError(
+    'unknown_key',
+    kid === undefined
+      ? 'The token has no key id and the issuer has no single key for its algorithm.'
+      : 'The token is signed with an unknown key.',
+  );
 }

@@ -1,9 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import { SessionTokenError } from './errors.js';
-import { DOCUMENT_FAILURE_TEXT, DocumentFetchError, fetchJsonDocument, parseKeyUrl } from './fetch-json.js';
+import { DOCUMENT_FAILURE_TEXT, DocumentFetchError } from './fetch-json.js';
 import { FetchSchedule, settlesWithin } from './fetch-schedule.js';
-import { countUsable, findKey, importJwks, indexStaticKeys, singleUsable, type KeyIndex } from './key-index.js';
-import { discoverJwksUri, discoveryUrl } from './oidc-discovery.js';
+import { indexStaticKeys } from './jwk-import.js';
+import { JwksSource } from './jwks-source.js';
+import { countUsable, findKey, lastLookup, type KeyIndex } from './key-index.js';
 import type {
   AsymmetricAlgorithm,
   IssuerKeyStatus,
@@ -69,17 +70,14 @@ export class KeySet {
   readonly issuer: string;
   private readonly options: IssuerOptions;
   private readonly timing: KeySetTiming;
-  private readonly fetchImpl: typeof fetch;
   private readonly now: () => number;
   private readonly logger: Logger;
   private readonly observer: VerifierObserver | undefined;
-  private readonly maxDocumentBytes: number | undefined;
-  private readonly hasRemote: boolean;
-  private readonly configuredJwksUrl: URL | null;
+  /** Where the remote keys come from; null for an issuer with static keys only. */
+  private readonly source: JwksSource | null;
   private readonly staticKeys: KeyIndex;
   private readonly abort = new AbortController();
 
-  private discoveredJwksUrl: URL | null = null;
   private remote: RemoteKeys | null = null;
   private readonly schedule: FetchSchedule;
   private readonly fetchWaitMs: number;
@@ -102,11 +100,9 @@ export class KeySet {
     const globalFetch: typeof fetch | undefined = globalThis.fetch;
     const fetchImpl = options.fetch ?? globalFetch;
     if (typeof fetchImpl !== 'function') throw new Error('No fetch implementation is available.');
-    this.fetchImpl = fetchImpl;
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? noopLogger;
     this.observer = options.observer;
-    this.maxDocumentBytes = options.maxDocumentBytes;
     this.fetchWaitMs = options.timing.fetchWaitMs ?? DEFAULT_FETCH_WAIT_MS;
     this.schedule = new FetchSchedule({
       cooldownMs: options.timing.cooldownSeconds * 1000,
@@ -115,17 +111,12 @@ export class KeySet {
       onDue: () => void this.refresh(),
     });
 
-    if (issuer.jwksUri !== undefined) {
-      this.configuredJwksUrl = parseKeyUrl(issuer.jwksUri, `The jwksUri of issuer ${issuer.issuer}`);
-      this.hasRemote = true;
-    } else if (issuer.kind === 'oidc') {
-      discoveryUrl(issuer.issuer); // throws now for a non-https, non-loopback issuer
-      this.configuredJwksUrl = null;
-      this.hasRemote = true;
-    } else {
-      this.configuredJwksUrl = null;
-      this.hasRemote = false;
-    }
+    this.source = JwksSource.of(issuer, {
+      fetch: fetchImpl,
+      timeoutMs: options.timing.fetchTimeoutMs,
+      signal: this.abort.signal,
+      ...(options.maxDocumentBytes !== undefined ? { maxBytes: options.maxDocumentBytes } : {}),
+    });
 
     this.staticKeys = indexStaticKeys(issuer);
     if (!this.hasRemote && this.staticKeys.entries.length === 0) {
@@ -148,8 +139,9 @@ export class KeySet {
    */
   refresh(): Promise<void> {
     if (this.inFlight !== null) return this.inFlight;
-    if (!this.mayStartFetch(this.now())) return Promise.resolve();
-    const pending = this.load().finally(() => {
+    const source = this.source;
+    if (source === null || !this.mayStartFetch(this.now())) return Promise.resolve();
+    const pending = this.load(source).finally(() => {
       this.inFlight = null;
     });
     this.inFlight = pending;
@@ -176,7 +168,7 @@ export class KeySet {
     if (this.hasRemote && !(kid === undefined && countUsable([this.staticKeys, this.remote], alg) > 1)) {
       return this.afterRefetch(kid, alg);
     }
-    return this.finalAttempt(kid, alg);
+    return lastLookup(this.staticKeys, this.remote, kid, alg, false);
   }
 
   /** Whether keys are loaded and not expired (static keys always count). */
@@ -218,6 +210,10 @@ export class KeySet {
     this.abort.abort();
   }
 
+  private get hasRemote(): boolean {
+    return this.source !== null;
+  }
+
   private mayStartFetch(now: number): boolean {
     if (this.closed || !this.hasRemote) return false;
     return this.schedule.mayStart(now);
@@ -249,50 +245,13 @@ export class KeySet {
     const settled = this.inFlight === null || (await settlesWithin(fetching, this.fetchWaitMs));
     this.dropExpired(this.now());
     // Until a fetch has answered, a kid we do not know may be one the issuer has just started using.
-    return this.finalAttempt(kid, alg, !settled || this.lastError !== null);
+    return lastLookup(this.staticKeys, this.remote, kid, alg, !settled || this.lastError !== null);
   }
 
-  /**
-   * The last lookup before giving up. A token whose kid matches nothing is
-   * verified against the issuer's static key when it has exactly one for the
-   * algorithm: a pinned key (Clerk's `CLERK_JWT_KEY`) stands alone, and the
-   * identity provider's kid for it is unknown to us. The signature still has
-   * to verify with that key.
-   */
-  private finalAttempt(kid: string | undefined, alg: AsymmetricAlgorithm, keysUncertain = false): KeyObject {
-    if (this.remote === null && this.staticKeys.entries.length === 0) {
-      throw new SessionTokenError('keys_unavailable', 'Signing keys for this issuer are currently unavailable.');
-    }
-    const found = findKey(this.staticKeys, this.remote, kid, alg);
-    if (found !== undefined) return found;
-    if (kid !== undefined) {
-      const pinned = singleUsable(this.staticKeys.entries, alg);
-      if (pinned !== undefined) return pinned;
-    }
-    if (keysUncertain) {
-      throw new SessionTokenError('keys_unavailable', 'The token names a signing key that could not be loaded from the issuer yet.');
-    }
-    throw new SessionTokenError(
-      'unknown_key',
-      kid === undefined
-        ? 'The token has no key id and the issuer has no single key for its algorithm.'
-        : 'The token is signed with an unknown key.',
-    );
-  }
-
-  private async load(): Promise<void> {
+  private async load(source: JwksSource): Promise<void> {
     const startedAt = this.now();
     try {
-      const url = await this.jwksUrl();
-      let document: unknown;
-      try {
-        document = await fetchJsonDocument(url, this.fetchOptions());
-      } catch (error) {
-        // The provider may have moved its keys: discover again next time.
-        this.discoveredJwksUrl = null;
-        throw error;
-      }
-      const { index, skipped } = importJwks(document, this.options.algorithms);
+      const { index, skipped } = await source.fetchKeys();
       if (this.closed) return;
       this.remote = { ...index, fetchedAt: this.now() };
       this.lastError = null;
@@ -313,28 +272,6 @@ export class KeySet {
       );
       this.report('error', reason);
     }
-  }
-
-  private fetchOptions(): { fetch: typeof fetch; timeoutMs: number; signal: AbortSignal; maxBytes?: number } {
-    return {
-      fetch: this.fetchImpl,
-      timeoutMs: this.timing.fetchTimeoutMs,
-      signal: this.abort.signal,
-      ...(this.maxDocumentBytes !== undefined ? { maxBytes: this.maxDocumentBytes } : {}),
-    };
-  }
-
-  private async jwksUrl(): Promise<URL> {
-    if (this.configuredJwksUrl !== null) return this.configuredJwksUrl;
-    if (this.discoveredJwksUrl === null) {
-      this.discoveredJwksUrl = await discoverJwksUri({
-        issuer: this.issuer,
-        fetch: this.fetchImpl,
-        timeoutMs: this.timing.fetchTimeoutMs,
-        signal: this.abort.signal,
-      });
-    }
-    return this.discoveredJwksUrl;
   }
 
   private report(outcome: 'success' | 'error', reason?: string): void {

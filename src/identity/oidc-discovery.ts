@@ -1,5 +1,6 @@
 import { DocumentFetchError, fetchJsonDocument, parseKeyUrl } from './fetch-json.js';
 import { isLocalHostname } from './local-address.js';
+import { isRecord } from '../shared/is-record.js';
 
 /**
  * `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery 1.0
@@ -30,10 +31,8 @@ export async function discoverJwksUri(options: DiscoverJwksUriOptions): Promise<
     timeoutMs: options.timeoutMs,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
-    throw new DocumentFetchError('discovery document is not a JSON object');
-  }
-  const record = document as Record<string, unknown>;
+  if (!isRecord(document)) throw new DocumentFetchError('discovery document is not a JSON object');
+  const record = document;
   if (record['issuer'] !== options.issuer) {
     throw new DocumentFetchError('discovery document names a different issuer', 'issuer_mismatch');
   }

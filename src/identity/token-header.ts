@@ -1,6 +1,6 @@
 import { SessionTokenError } from './errors.js';
-import type { JsonObject } from './jws.js';
-import type { IssuerOptions } from './types.js';
+import { ownMember as own, type JsonObject } from './jws.js';
+import type { AsymmetricAlgorithm, IssuerOptions } from './types.js';
 
 /** What the checks need from a token header; a function of the header segment's text alone. */
 export interface HeaderFacts {
@@ -13,11 +13,6 @@ export interface HeaderFacts {
   /** `crit` or `b64` is present. */
   extensions: boolean;
 }
-
-/** Distinct header segments remembered per verifier. */
-export const HEADER_CACHE_SIZE = 64;
-/** Longer header segments are decoded every time rather than remembered. */
-export const MAX_CACHED_HEADER_LENGTH = 1024;
 
 /**
  * Clerk's `cat` header values that mark a session token (`cl_B7d4PD111AAA`) or ask to be ignored
@@ -45,39 +40,6 @@ export function tokenTypesFor(options: IssuerOptions): { tokenTypes: ReadonlySet
   return { tokenTypes: OIDC_TOKEN_TYPES, requireType: false };
 }
 
-function own(object: JsonObject, name: string): unknown {
-  return Object.hasOwn(object, name) ? object[name] : undefined;
-}
-
-function malformed(message: string): SessionTokenError {
-  return new SessionTokenError('malformed_token', message);
-}
-
-/**
- * The header of every token signed with one key is the same segment, byte for
- * byte, so the facts read from it are kept by segment text. Only headers that
- * passed every check that depends on the header alone are kept, and the facts
- * are derived from the text alone, so a remembered header decides exactly as
- * decoding it again would. Once full, the oldest entry makes way.
- */
-export class HeaderCache {
-  readonly #entries = new Map<string, HeaderFacts>();
-
-  get(segment: string): HeaderFacts | undefined {
-    return this.#entries.get(segment);
-  }
-
-  set(segment: string, facts: HeaderFacts): void {
-    if (segment.length > MAX_CACHED_HEADER_LENGTH) return;
-    if (this.#entries.size >= HEADER_CACHE_SIZE) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(segment, facts);
-  }
-
-  get size(): number {
-    return this.#entries.size;
-  }
-}
-
 /** The header-only checks, in order; throws `malformed_token`. */
 export function headerFacts(header: JsonObject): HeaderFacts {
   const alg = own(header, 'alg');
@@ -93,4 +55,31 @@ export function headerFacts(header: JsonObject): HeaderFacts {
     machineCategory: Object.hasOwn(header, 'cat') && !SESSION_TOKEN_CATEGORIES.has(header.cat),
     extensions: Object.hasOwn(header, 'crit') || Object.hasOwn(header, 'b64'),
   };
+}
+
+/** What one issuer accepts in a token header. */
+export interface HeaderRules {
+  algorithms: ReadonlySet<string>;
+  /** Accepted `typ` header values, lower-cased. */
+  tokenTypes: ReadonlySet<string>;
+  /** A token without `typ` is refused (Clerk and dev always send one; OIDC issuers that type their tokens). */
+  requireType: boolean;
+}
+
+/** The issuer's header rules, in order: `alg` allow-list, `typ`, Clerk's `cat`, `crit`/`b64`. Returns the algorithm. */
+export function assertHeaderAccepted(header: HeaderFacts, rules: HeaderRules): AsymmetricAlgorithm {
+  const { alg, typ } = header;
+  if (!rules.algorithms.has(alg)) {
+    throw new SessionTokenError('invalid_signature', 'The token signing algorithm is not allowed.');
+  }
+  if (typ === undefined ? rules.requireType : !rules.tokenTypes.has(typ)) {
+    throw new SessionTokenError('unsupported_token_type', typ === undefined ? 'The token does not say what kind of token it is ("typ").' : 'This kind of token is not accepted.');
+  }
+  if (header.machineCategory) throw new SessionTokenError('unsupported_token_type', 'Machine tokens are not accepted.');
+  if (header.extensions) throw malformed('The token uses JWS extensions that are not supported.');
+  return alg as AsymmetricAlgorithm;
+}
+
+function malformed(message: string): SessionTokenError {
+  return new SessionTokenError('malformed_token', message);
 }

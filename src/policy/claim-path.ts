@@ -16,6 +16,8 @@
  * path can never reach `__proto__`, `constructor` or inherited members.
  */
 
+import { isRecord } from '../shared/is-record.js';
+
 export type ClaimSegment = string | number;
 
 export interface CompiledClaimPath {
@@ -111,8 +113,8 @@ function step(value: unknown, segment: ClaimSegment): unknown {
   if (typeof segment === 'number') {
     return Array.isArray(value) && segment < value.length ? value[segment] : undefined;
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  return Object.hasOwn(value, segment) ? (value as Record<string, unknown>)[segment] : undefined;
+  if (!isRecord(value)) return undefined;
+  return Object.hasOwn(value, segment) ? value[segment] : undefined;
 }
 
 /** Compile a claim path for repeated resolution. Throws `ClaimPathError`. */

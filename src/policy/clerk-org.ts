@@ -10,6 +10,8 @@
  * tokens from older instances may carry bare `admin` / `basic_member`).
  */
 
+import { isRecord } from '../shared/is-record.js';
+
 export interface ClerkOrgClaims {
   orgId: string;
   /** Always `org:`-prefixed. Absent when the token has none. */
@@ -28,10 +30,6 @@ function str(value: unknown): string | undefined {
 /** Prefix a Clerk organization role with `org:` unless it already has it. */
 export function prefixOrgRole(role: string): string {
   return role.startsWith('org:') ? role : `org:${role}`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /**

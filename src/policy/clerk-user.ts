@@ -15,6 +15,7 @@
  */
 
 import { claimsView, type ClaimsView } from './policy-compile.js';
+import { isRecord } from '../shared/is-record.js';
 
 /** The parts of Clerk's `UserJSON` this service reads. Everything optional: payloads are checked, not trusted. */
 export interface ClerkUserPayload {
@@ -35,10 +36,6 @@ export interface ClerkMembershipPayload {
   role?: string | null;
   organization?: { id?: string; slug?: string | null } | null;
   public_user_data?: { user_id?: string } | null;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function setString(out: Record<string, unknown>, key: string, value: unknown): void {

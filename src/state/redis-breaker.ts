@@ -205,7 +205,7 @@ export class RedisBreaker {
     this.#setState('open');
     if (wasClosed) {
       this.#logger?.warn(
-        { failures: this.#failures, kind: failureKind(error), err: { message: errorMessage(error) }, retryInMs: this.#openMs },
+        { failures: this.#failures, kind: failureKind(error), err: error, retryInMs: this.#openMs },
         'redis breaker opened',
       );
     }
@@ -227,10 +227,6 @@ export class RedisBreaker {
 
 function failureKind(error: unknown): RedisFailureKind {
   return error instanceof Error && error.message === TIMEOUT_MESSAGE ? 'timeout' : 'error';
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The breaker for a client from `createRedisClient`: opens when the connection drops, probes with PING, and at once when the client reconnects. */

@@ -43,7 +43,7 @@ function makeLogHook(logger: RedisLogger | undefined): (error: Error) => void {
     const now = Date.now();
     if (now - last < 10_000) return;
     last = now;
-    logger.warn({ err: { message: error.message, code: (error as NodeJS.ErrnoException).code } }, 'redis connection error');
+    logger.warn({ err: error }, 'redis connection error');
   };
 }
 

@@ -14,6 +14,8 @@
  *   - `SyncStoreUnavailableError`: the sync store (Redis) did not answer.
  */
 
+import { isRecord } from '../shared/is-record.js';
+
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 /** Longest `Retry-After` passed on, whatever Stream says. */
 export const MAX_RETRY_AFTER_SECONDS = 300;
@@ -93,10 +95,6 @@ interface HttpishResponse {
   status?: unknown;
   headers?: unknown;
   data?: unknown;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object';
 }
 
 function header(headers: unknown, name: string): string | undefined {

@@ -179,7 +179,7 @@ export class StreamUserSync {
     const [removed, cached] = await Promise.all([
       this.#checkRemoved ? this.isRemoved(user.id) : false,
       this.#store.getProfileHash(user.id).catch((error: unknown) => {
-        this.#logger?.warn({ err: errSummary(error) }, 'profile cache read failed; upserting');
+        this.#logger?.warn({ err: error }, 'profile cache read failed; upserting');
         return null;
       }),
     ]);
@@ -199,7 +199,7 @@ export class StreamUserSync {
     await this.#call('upsert_user', () => this.#client.upsertUser(toStreamUser(user, this.#manageTeams)));
     if (this.#ttlSeconds > 0) {
       await this.#store.setProfileHash(user.id, hash, this.#ttlSeconds).catch((error: unknown) => {
-        this.#logger?.warn({ err: errSummary(error) }, 'profile cache write failed');
+        this.#logger?.warn({ err: error }, 'profile cache write failed');
       });
     }
   }
@@ -278,7 +278,7 @@ export class StreamUserSync {
     try {
       await this.#store.forget(userId);
     } catch (error) {
-      this.#logger?.warn({ err: errSummary(error) }, 'profile cache delete failed');
+      this.#logger?.warn({ err: error }, 'profile cache delete failed');
     }
   }
 
@@ -295,7 +295,7 @@ export class StreamUserSync {
       const outcome: StreamCallOutcome =
         error instanceof StreamUnavailableError ? 'unavailable' : error instanceof StreamRejectedError ? 'rejected' : 'error';
       this.#observer.streamCall?.(operation, outcome);
-      this.#logger?.warn({ operation, outcome, err: errSummary(error) }, 'Stream call failed');
+      this.#logger?.warn({ operation, outcome, err: error }, 'Stream call failed');
       throw error;
     }
     this.#observer.streamCall?.(operation, done);
@@ -325,9 +325,4 @@ function isAlreadyGone(error: unknown): boolean {
   if (response === undefined || typeof response.status !== 'number' || response.status >= 500) return false;
   const message = typeof response.data?.message === 'string' ? response.data.message : '';
   return /already (been )?(deactivated|deleted)/i.test(message);
-}
-
-function errSummary(error: unknown): { name?: string; message: string } {
-  if (error instanceof Error) return { name: error.name, message: error.message };
-  return { message: String(error) };
 }

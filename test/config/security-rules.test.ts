@@ -12,7 +12,7 @@ import { createClerkWebhookHandlers } from '../../src/clerk-webhooks/handlers.js
 import { MemorySyncStore } from '../../src/state/sync-store.js';
 import { compilePolicy } from '../../src/policy/index.js';
 import { LogCapture } from '../support/harness.js';
-import { defaultTiming } from '../identity/fixtures.js';
+import { defaultTiming, issuerOptions } from '../support/identity.js';
 
 const cwd = mkdtempSync(join(tmpdir(), 'sts-rules-'));
 const CLERK = 'https://example.clerk.accounts.dev';
@@ -59,10 +59,8 @@ describe('issuer namespaces', () => {
   });
 
   it('the verifier itself refuses issuers whose ids could collide', () => {
-    const issuer = (name: string, userIdPrefix?: string) => ({
-      kind: 'oidc' as const, issuer: name, jwksUri: `${name}/jwks`, algorithms: ['RS256' as const], userIdClaim: 'sub',
-      authorizedParties: [], requireAuthorizedParty: false, allowImpersonation: false, ...(userIdPrefix !== undefined ? { userIdPrefix } : {}),
-    });
+    const issuer = (name: string, userIdPrefix?: string) =>
+      issuerOptions({ kind: 'oidc', issuer: name, jwksUri: `${name}/jwks`, ...(userIdPrefix !== undefined ? { userIdPrefix } : {}) });
     const build = (...issuers: ReturnType<typeof issuer>[]) => new SessionVerifier({ issuers, keySetTiming: defaultTiming(), clockSkewSeconds: 5 });
     assert.throws(() => build(issuer('https://a.example'), issuer('https://b.example')), /could collide/);
     assert.throws(() => build(issuer('https://a.example', 'x_'), issuer('https://b.example', 'x_y')), /could collide/);

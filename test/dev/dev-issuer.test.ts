@@ -7,7 +7,7 @@ import { calculateJwkThumbprint, createLocalJWKSet, jwtVerify, type JWK } from '
 import { DEV_ISSUER_KEY_FILE, loadOrCreateDevIssuer } from '../../src/dev/dev-issuer.js';
 import { SessionTokenError, type SessionTokenErrorCode } from '../../src/identity/errors.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
-import { NOW_MS, NOW_S, TestClock, defaultTiming } from '../identity/fixtures.js';
+import { NOW_MS, NOW_S, TestClock, defaultTiming } from '../support/identity.js';
 
 const ISSUER = 'http://localhost:8080/dev';
 const root = mkdtempSync(join(tmpdir(), 'dev-issuer-test-'));

@@ -4,10 +4,10 @@ import fc from 'fast-check';
 import { bearerToken } from '../../src/http/bearer.js';
 import { ProblemError } from '../../src/http/problem.js';
 
-/** The rule bearerToken implements, as the regular expression it replaced on the request path. */
+/** The rule bearerToken implements, written down here on its own as the reference. */
 const BEARER = /^bearer[ \t]+([^ \t]+)[ \t]*$/i;
 
-/** The previous bearerToken, a regular expression over the whole header: the reference for the differential test. */
+/** bearerToken restated independently (the regular expression, then the refusals): the reference for the differential test. */
 function bearerTokenByRegExp(header: string | undefined): string {
   if (header === undefined || header === '') throw new ProblemError({ code: 'missing_token', detail: 'Send the session token as Authorization: Bearer <token>.' });
   const match = BEARER.exec(header);
@@ -46,7 +46,7 @@ test('bearerToken refuses two credentials as malformed_token and anything else a
   }
 });
 
-test('bearerToken answers every header exactly as the regular expression it replaced', () => {
+test('bearerToken answers every header exactly as the regular expression reference', () => {
   const piece = fc.constantFrom('Bearer', 'bearer', 'BEARER', 'bEaReR', 'Bearer ', ' ', '\t', '  ', 'x', 'eyJ', '.', '-', '\r', '\n', 'ſ', 'İ', 'K', 'é', '\u0000', '\u00a0', '\u3000', 'b', 'r');
   const header = fc.oneof(
     fc.array(piece, { maxLength: 12 }).map((parts) => parts.join('')),

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, createHmac, sign } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startProductionApp, type TestApp } from '../support/harness.js';
+import { publicJwk, TestServer } from '../support/identity.js';
 import { startTestIssuer, type TestIssuer } from '../support/issuer.js';
 
 /**
@@ -14,7 +13,8 @@ import { startTestIssuer, type TestIssuer } from '../support/issuer.js';
 
 let t: TestApp;
 let issuer: TestIssuer;
-let trap: { url: string; hits: number; close(): Promise<void> };
+/** The attacker's own JWKS, which a token's jku or x5u may name: it must never be fetched. */
+let trap: TestServer;
 const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const now = () => Math.floor(Date.now() / 1000);
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
@@ -76,8 +76,8 @@ const cases: Case[] = [
     code: 'invalid_signature',
     token: () => forge({ jwk: attacker.publicKey.export({ format: 'jwk' }) }, claims(), 'attacker'),
   },
-  { name: 'jku pointing at a local server', code: 'invalid_signature', token: () => forge({ jku: trap.url }, claims(), 'attacker') },
-  { name: 'x5u pointing at a local server', code: 'invalid_signature', token: () => forge({ x5u: trap.url }, claims(), 'attacker') },
+  { name: 'jku pointing at a local server', code: 'invalid_signature', token: () => forge({ jku: trap.url('/jwks.json') }, claims(), 'attacker') },
+  { name: 'x5u pointing at a local server', code: 'invalid_signature', token: () => forge({ x5u: trap.url('/jwks.json') }, claims(), 'attacker') },
   { name: 'x5c with an attacker certificate', code: 'invalid_signature', token: () => forge({ x5c: ['MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA'] }, claims(), 'attacker') },
   { name: 'expired', code: 'token_expired', token: () => forge({}, claims({ exp: now() - 120 })) },
   { name: 'nbf in the future', code: 'token_not_yet_valid', token: () => forge({}, claims({ nbf: now() + 600 })) },
@@ -127,19 +127,8 @@ const cases: Case[] = [
 
 before(async () => {
   issuer = await startTestIssuer();
-  let hits = 0;
-  const server = createServer((_req, res) => {
-    hits += 1;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [attacker.publicKey.export({ format: 'jwk' })] }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  trap = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`,
-    get hits() {
-      return hits;
-    },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  trap = await new TestServer().listen();
+  trap.serveJson({ keys: [publicJwk(attacker.publicKey)] });
   t = await startProductionApp(issuer, { CLERK_AUTHORIZED_PARTIES: 'https://app.example.com' });
 });
 
@@ -177,5 +166,5 @@ for (const c of cases) {
 }
 
 test('jku and x5u were never fetched', () => {
-  assert.equal(trap.hits, 0);
+  assert.equal(trap.requests.length, 0);
 });

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { startProductionApp, type TestApp } from '../support/harness.js';
 import { startTestIssuer } from '../support/issuer.js';
-import { TestServer, publicJwk, rsaKeyPair, sendJson, signToken, type KeyPair } from '../identity/fixtures.js';
+import { TestServer, publicJwk, rsaKeyPair, sendJson, signToken, type KeyPair } from '../support/identity.js';
 
 /**
  * The token endpoint while the identity provider's JWKS is down, hung, or

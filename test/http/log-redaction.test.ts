@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { scrubLine } from '../../src/http/logging.js';
+import { stdSerializers } from 'pino';
+import { StreamChat } from 'stream-chat';
+import { createLogger, scrubLine } from '../../src/http/logging.js';
+import { classifyStreamError } from '../../src/stream/sync-errors.js';
 import { startProductionApp, TEST_STREAM_SECRET, type TestApp } from '../support/harness.js';
 import { startTestIssuer, type TestIssuer } from '../support/issuer.js';
 import { listeningPort, rawExchange } from '../support/raw-http.js';
+import { startStreamStandIn } from '../support/stream-standin.js';
 
 let t: TestApp;
 let issuer: TestIssuer;
@@ -152,5 +156,44 @@ test('the line scrubber takes time in proportion to the line, whatever the text'
       assert.ok(elapsed < boundMs, `${name}, ${size / 1024} KiB: ${elapsed.toFixed(1)} ms`);
       assert.ok(!out.includes('eyJeyJ'), `${name}: an eyJ run is left in the line`);
     }
+  }
+});
+
+test('an error is logged with pino\'s serializer, without the request config, headers or command arguments it carries', async () => {
+  const stream = await startStreamStandIn({ apiKey: 'log_key', apiSecret: 'log-stream-secret-0123456789' });
+  try {
+    const sdk = new StreamChat('log_key', 'log-stream-secret-0123456789', { baseURL: stream.baseURL, timeout: 3000 });
+    const caught: unknown[] = [];
+    for (const status of [500, 0]) {
+      stream.failure = { status, times: 1 };
+      caught.push(await sdk.upsertUser({ id: 'user_log' }).then(() => assert.fail('the call succeeded'), (error: unknown) => error));
+    }
+    // ioredis puts the failed command on its ReplyError; AUTH's argument is the password.
+    const replyError = Object.assign(new Error('WRONGPASS invalid username-password pair'), { command: { name: 'auth', args: ['redis-password-never-logged'] } });
+    for (const error of [...caught, replyError]) {
+      // The hazard is real: pino's own serializer copies these members into the line.
+      const members = Object.keys(stdSerializers.err(error as Error));
+      assert.ok(members.some((name) => ['config', 'response', 'request', 'command'].includes(name)), members.join(', '));
+    }
+    const errors = [...caught, classifyStreamError('upsert_user', caught[0]), replyError];
+
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } });
+    for (const error of [...errors, new AggregateError([replyError], 'both failed')]) log.warn({ err: error }, 'failed');
+    assert.equal(lines.length, errors.length + 1);
+    for (const line of lines) {
+      const err = (JSON.parse(line) as { err: Record<string, unknown> }).err;
+      assert.equal(typeof err['type'], 'string', line);
+      assert.equal(typeof err['message'], 'string', line);
+      assert.equal(typeof err['stack'], 'string', line);
+      assert.doesNotMatch(line, /authorization|"config"|"headers"|"response"|"request"|"command"|redis-password-never-logged|eyJ/i, line);
+    }
+    const [fromResponse, dropped, classified] = lines.map((line) => (JSON.parse(line) as { err: Record<string, unknown> }).err);
+    assert.equal(fromResponse!['status'], 500, 'primitive members stay');
+    assert.match(String(dropped!['message']), /socket hang up|ECONNRESET/);
+    assert.match(String(classified!['message']), /StreamChat error/, 'the cause stays in the message');
+    assert.equal(classified!['operation'], 'upsert_user');
+  } finally {
+    await stream.close();
   }
 });

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { SessionTokenError } from '../../src/identity/errors.js';
 import { BATCH_PASS_SIZE, SessionVerifier } from '../../src/identity/session-verifier.js';
-import type { IssuerOptions } from '../../src/identity/types.js';
-import { NOW_S, TestClock, defaultTiming, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, signToken } from './fixtures.js';
+import { NOW_S, TestClock, defaultTiming, issuerOptions, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, signToken } from '../support/identity.js';
 
 /**
  * Batch mode (what the HTTP server uses): tokens arriving in one turn of the
@@ -24,16 +23,7 @@ after(() => {
 
 /** A verifier for the one test issuer; its keys come from `fetchJwks` (the shared in-memory JWKS by default). */
 function newVerifier(batch: boolean, fetchJwks: typeof fetch = fetchKeys): SessionVerifier {
-  const issuer: IssuerOptions = {
-    kind: 'clerk',
-    issuer: ISSUER,
-    jwksUri: 'https://keys.example.test/jwks.json',
-    algorithms: ['RS256'],
-    userIdClaim: 'sub',
-    authorizedParties: [],
-    requireAuthorizedParty: false,
-    allowImpersonation: false,
-  };
+  const issuer = issuerOptions({ issuer: ISSUER, jwksUri: 'https://keys.example.test/jwks.json' });
   const verifier = new SessionVerifier({ issuers: [issuer], keySetTiming: defaultTiming({ cooldownSeconds: 0 }), clockSkewSeconds: 5, now: new TestClock().now, fetch: fetchJwks, batch });
   verifiers.push(verifier);
   return verifier;

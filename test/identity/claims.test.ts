@@ -9,7 +9,7 @@ import {
   extractUserId,
 } from '../../src/identity/claims.js';
 import { SessionTokenError, type SessionTokenErrorCode } from '../../src/identity/errors.js';
-import type { IssuerOptions } from '../../src/identity/types.js';
+import { issuerOptions } from '../support/identity.js';
 
 const NOW = 1_750_000_000;
 const SKEW = 5;
@@ -88,16 +88,7 @@ describe('user id and session state', () => {
   });
 
   it('runs every check in assertSessionClaims', () => {
-    const issuer: IssuerOptions = {
-      kind: 'oidc',
-      issuer: 'https://id.example.test',
-      algorithms: ['RS256'],
-      userIdClaim: 'uid',
-      audience: ['api'],
-      authorizedParties: [],
-      requireAuthorizedParty: false,
-      allowImpersonation: false,
-    };
+    const issuer = issuerOptions({ kind: 'oidc', issuer: 'https://id.example.test', userIdClaim: 'uid', audience: ['api'] });
     const good = { iss: issuer.issuer, uid: 'user_1', aud: 'api', exp: NOW + 60 };
     assert.deepEqual(assertSessionClaims(good, issuer, NOW * 1000 + 999, SKEW), { userId: 'user_1', expiresAt: NOW + 60 });
     throwsCode(() => assertSessionClaims({ ...good, iss: `${issuer.issuer}/` }, issuer, NOW * 1000, SKEW), 'invalid_issuer');

@@ -15,7 +15,7 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyOptions
 import { SessionTokenError } from '../../src/identity/errors.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import type { AsymmetricAlgorithm, IssuerOptions } from '../../src/identity/types.js';
-import { NOW_MS, NOW_S, b64u, defaultTiming, ecKeyPair, ed25519KeyPair, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, segment, signature, type KeyPair } from './fixtures.js';
+import { NOW_MS, NOW_S, b64u, defaultTiming, ecKeyPair, ed25519KeyPair, issuerOptions, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, segment, signature, type KeyPair } from '../support/identity.js';
 
 const CASES = Number(process.env['FUZZ_CASES'] ?? 20_000);
 const SKEW = 10;
@@ -32,20 +32,19 @@ const ec = ecKeyPair();
 const ed = ed25519KeyPair();
 const rsaC = rsaKeyPair();
 
-const base = { requireAuthorizedParty: false, allowImpersonation: false, userIdClaim: 'sub' } as const;
 const PARTIES: Party[] = [
   {
-    options: { ...base, kind: 'clerk', issuer: 'https://clerk.example.test', jwksUri: 'https://clerk.example.test/jwks', algorithms: ['RS256'], authorizedParties: ['https://app.example'], subjectPrefix: 'user_' },
+    options: issuerOptions({ kind: 'clerk', issuer: 'https://clerk.example.test', jwksUri: 'https://clerk.example.test/jwks', algorithms: ['RS256'], authorizedParties: ['https://app.example'], subjectPrefix: 'user_' }),
     keys: { RS256: { pair: rsa, kid: 'ins_1' } },
     jose: { issuer: 'https://clerk.example.test', algorithms: ['RS256'], typ: 'JWT' },
   },
   {
-    options: { ...base, kind: 'oidc', issuer: 'https://idp-b.example.test/', jwksUri: 'https://idp-b.example.test/jwks', algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], audience: ['chat'], authorizedParties: [], userIdPrefix: 'b_' },
+    options: issuerOptions({ kind: 'oidc', issuer: 'https://idp-b.example.test/', jwksUri: 'https://idp-b.example.test/jwks', algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], audience: ['chat'], authorizedParties: [], userIdPrefix: 'b_' }),
     keys: { RS256: { pair: rsa, kid: 'b-rsa' }, PS256: { pair: rsa, kid: 'b-rsa' }, ES256: { pair: ec, kid: 'b-ec' }, EdDSA: { pair: ed, kid: 'b-ed' } },
     jose: { issuer: 'https://idp-b.example.test/', algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], audience: 'chat' },
   },
   {
-    options: { ...base, kind: 'oidc', issuer: 'https://idp-c.example.test', jwksUri: 'https://idp-c.example.test/jwks', algorithms: ['PS256', 'ES256'], audience: ['api-c'], authorizedParties: ['client-1'], tokenTypes: ['at+jwt'], allowMachineTokens: true, userIdPrefix: 'c_' },
+    options: issuerOptions({ kind: 'oidc', issuer: 'https://idp-c.example.test', jwksUri: 'https://idp-c.example.test/jwks', algorithms: ['PS256', 'ES256'], audience: ['api-c'], authorizedParties: ['client-1'], tokenTypes: ['at+jwt'], allowMachineTokens: true, userIdPrefix: 'c_' }),
     keys: { PS256: { pair: rsaC, kid: 'c-rsa' }, ES256: { pair: ec, kid: 'c-ec' } },
     jose: { issuer: 'https://idp-c.example.test', algorithms: ['PS256', 'ES256'], audience: 'api-c', typ: 'at+jwt' },
   },

@@ -41,6 +41,7 @@ import {
   defaultTiming,
   ecKeyPair,
   ed25519KeyPair,
+  issuerOptions,
   jsonResponse,
   memoryFetch,
   publicJwk,
@@ -48,7 +49,7 @@ import {
   segment,
   signature,
   type KeyPair,
-} from './fixtures.js';
+} from '../support/identity.js';
 
 const ISSUER = 'https://tenant.example.test';
 const AUDIENCE = 'stream-token-service';
@@ -212,19 +213,7 @@ describe('differential: SessionVerifier vs jose', () => {
 
   before(async () => {
     verifier = new SessionVerifier({
-      issuers: [
-        {
-          kind: 'oidc',
-          issuer: ISSUER,
-          jwksUri: 'https://tenant.example.test/.well-known/jwks.json',
-          algorithms: ALGORITHMS,
-          audience: [AUDIENCE],
-          userIdClaim: 'sub',
-          authorizedParties: [],
-          requireAuthorizedParty: false,
-          allowImpersonation: false,
-        },
-      ],
+      issuers: [issuerOptions({ kind: 'oidc', issuer: ISSUER, jwksUri: 'https://tenant.example.test/.well-known/jwks.json', algorithms: ALGORITHMS, audience: [AUDIENCE] })],
       // Keys never go stale here: the comparison is about tokens, not caching.
       keySetTiming: defaultTiming({ cacheTtlSeconds: 1e6, maxStaleSeconds: 1e9, cooldownSeconds: 0 }),
       clockSkewSeconds: SKEW,

@@ -7,7 +7,7 @@ import { SessionTokenError } from '../../src/identity/errors.js';
 import { keyFitsAlgorithm, verifyJwsSignature } from '../../src/identity/jws.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import type { AsymmetricAlgorithm } from '../../src/identity/types.js';
-import { NOW_MS, NOW_S, defaultTiming, ed25519KeyPair, jsonResponse, memoryFetch, publicJwk, signToken, type KeyPair } from './fixtures.js';
+import { NOW_MS, NOW_S, defaultTiming, ed25519KeyPair, issuerOptions, jsonResponse, memoryFetch, publicJwk, signToken, type KeyPair } from '../support/identity.js';
 
 /**
  * RFC 9864 names EdDSA on Ed25519 `Ed25519`. Both names are accepted, each
@@ -34,17 +34,7 @@ after(() => {
 
 function verifierAllowing(algorithms: AsymmetricAlgorithm[]): SessionVerifier {
   const verifier = new SessionVerifier({
-    issuers: [{
-      kind: 'oidc',
-      issuer: ISSUER,
-      jwksUri: `${ISSUER}/jwks`,
-      algorithms,
-      audience: ['chat'],
-      userIdClaim: 'sub',
-      authorizedParties: [],
-      requireAuthorizedParty: false,
-      allowImpersonation: false,
-    }],
+    issuers: [issuerOptions({ kind: 'oidc', issuer: ISSUER, jwksUri: `${ISSUER}/jwks`, algorithms, audience: ['chat'] })],
     keySetTiming: defaultTiming(),
     clockSkewSeconds: 0,
     now: () => NOW_MS,

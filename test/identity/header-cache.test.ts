@@ -3,9 +3,9 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { SessionTokenError } from '../../src/identity/errors.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
-import { HEADER_CACHE_SIZE, MAX_CACHED_HEADER_LENGTH } from '../../src/identity/token-header.js';
+import { HEADER_CACHE_SIZE, MAX_CACHED_HEADER_LENGTH } from '../../src/identity/header-cache.js';
 import type { IssuerOptions } from '../../src/identity/types.js';
-import { NOW_S, TestClock, b64u, defaultTiming, ecKeyPair, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, segment, signToken } from './fixtures.js';
+import { NOW_S, TestClock, b64u, defaultTiming, ecKeyPair, issuerOptions, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, segment, signToken } from '../support/identity.js';
 
 /**
  * The verifier remembers what it read from each header segment. These tests
@@ -35,18 +35,11 @@ after(() => {
 
 /** Both issuers serve the same JWKS from memory: no network. */
 function newVerifier(): SessionVerifier {
-  const common = {
-    jwksUri: 'https://keys.example.test/jwks.json',
-    algorithms: ['RS256', 'ES256'],
-    userIdClaim: 'sub',
-    authorizedParties: [],
-    requireAuthorizedParty: false,
-    allowImpersonation: false,
-  } satisfies Partial<IssuerOptions>;
+  const common = { jwksUri: 'https://keys.example.test/jwks.json', algorithms: ['RS256', 'ES256'] } satisfies Partial<IssuerOptions>;
   const verifier = new SessionVerifier({
     issuers: [
-      { ...common, kind: 'clerk', issuer: CLERK, subjectPrefix: 'user_' },
-      { ...common, kind: 'oidc', issuer: OIDC, userIdPrefix: 'oidc_' },
+      issuerOptions({ ...common, kind: 'clerk', issuer: CLERK, subjectPrefix: 'user_' }),
+      issuerOptions({ ...common, kind: 'oidc', issuer: OIDC, userIdPrefix: 'oidc_' }),
     ],
     keySetTiming: defaultTiming(),
     clockSkewSeconds: 5,

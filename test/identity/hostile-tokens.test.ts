@@ -11,11 +11,12 @@ import {
   b64u,
   defaultTiming,
   ecKeyPair,
+  issuerOptions,
   publicJwk,
   rsaKeyPair,
   segment,
   signToken,
-} from './fixtures.js';
+} from '../support/identity.js';
 
 const ISSUER = 'https://clerk.example.test';
 const STRICT_ISSUER = 'https://login.example.test';
@@ -229,16 +230,11 @@ describe('hostile session tokens', () => {
 
   /** Both issuers, the second strict (azp required, audience set). */
   function newVerifier(batch: boolean): SessionVerifier {
-    const common = {
-      algorithms: ['RS256', 'ES256'],
-      userIdClaim: 'sub',
-      authorizedParties: [APP],
-      allowImpersonation: false,
-    } satisfies Partial<IssuerOptions>;
+    const common = { algorithms: ['RS256', 'ES256'], authorizedParties: [APP] } satisfies Partial<IssuerOptions>;
     return new SessionVerifier({
       issuers: [
-        { ...common, kind: 'clerk', issuer: ISSUER, jwksUri: jwksServer.url('/jwks'), requireAuthorizedParty: false, subjectPrefix: 'user_' },
-        {
+        issuerOptions({ ...common, kind: 'clerk', issuer: ISSUER, jwksUri: jwksServer.url('/jwks'), subjectPrefix: 'user_' }),
+        issuerOptions({
           ...common,
           kind: 'oidc',
           issuer: STRICT_ISSUER,
@@ -246,7 +242,7 @@ describe('hostile session tokens', () => {
           requireAuthorizedParty: true,
           audience: ['stream-token-service'],
           userIdPrefix: 'strict_',
-        },
+        }),
       ],
       keySetTiming: defaultTiming({ cooldownSeconds: 60 }),
       clockSkewSeconds: 5,

@@ -5,7 +5,7 @@ import { SessionTokenError } from '../../src/identity/errors.js';
 import { keyFitsAlgorithm, splitCompactJws, verifyCompactJwsSignature, verifyJwsSignature } from '../../src/identity/jws.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import type { AsymmetricAlgorithm } from '../../src/identity/types.js';
-import { NOW_S, TestClock, b64u, defaultTiming, ecKeyPair, ed25519KeyPair, rsaKeyPair, segment, signToken, signature } from './fixtures.js';
+import { NOW_S, TestClock, b64u, defaultTiming, ecKeyPair, ed25519KeyPair, issuerOptions, rsaKeyPair, segment, signToken, signature } from '../support/identity.js';
 
 /**
  * The numeric limits of token verification, tested exactly at and one past
@@ -89,7 +89,7 @@ describe('tokens: 8192 characters at most (8 KiB)', () => {
 
   function newVerifier(): SessionVerifier {
     const verifier = new SessionVerifier({
-      issuers: [{ kind: 'clerk', issuer: ISSUER, staticKeys: [rsa2048.publicKey], algorithms: ['RS256'], userIdClaim: 'sub', authorizedParties: [], requireAuthorizedParty: false, allowImpersonation: false }],
+      issuers: [issuerOptions({ issuer: ISSUER, staticKeys: [rsa2048.publicKey] })],
       keySetTiming: defaultTiming(),
       clockSkewSeconds: 0,
       now: new TestClock().now,

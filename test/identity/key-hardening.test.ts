@@ -7,15 +7,12 @@ import { KeySet } from '../../src/identity/key-set.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import type { IssuerOptions } from '../../src/identity/types.js';
 import { startProductionApp } from '../support/harness.js';
-import { NOW_MS, NOW_S, TestClock, defaultTiming, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, signToken } from './fixtures.js';
+import { NOW_MS, NOW_S, TestClock, defaultTiming, issuerOptions, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, signToken } from '../support/identity.js';
 
 const ISSUER = 'https://login.example.test';
 
 function oidcIssuer(overrides: Partial<IssuerOptions> = {}): IssuerOptions {
-  return {
-    kind: 'oidc', issuer: ISSUER, jwksUri: `${ISSUER}/jwks`, algorithms: ['RS256'], audience: ['chat'], userIdClaim: 'sub',
-    authorizedParties: [], requireAuthorizedParty: false, allowImpersonation: false, ...overrides,
-  };
+  return issuerOptions({ kind: 'oidc', issuer: ISSUER, jwksUri: `${ISSUER}/jwks`, audience: ['chat'], ...overrides });
 }
 
 const claims = { iss: ISSUER, sub: 'alice', aud: 'chat', iat: NOW_S, exp: NOW_S + 60 };

@@ -3,8 +3,8 @@ import { afterEach, describe, it } from 'node:test';
 import { SessionTokenError, type SessionTokenErrorCode } from '../../src/identity/errors.js';
 import { retryDelayMs } from '../../src/identity/fetch-schedule.js';
 import { KeySet } from '../../src/identity/key-set.js';
-import type { IssuerOptions, KeySetTiming } from '../../src/identity/types.js';
-import { TestClock, defaultTiming, jsonResponse, memoryFetch, publicJwk, rsaKeyPair } from './fixtures.js';
+import type { KeySetTiming } from '../../src/identity/types.js';
+import { TestClock, defaultTiming, issuerOptions, jsonResponse, memoryFetch, publicJwk, rsaKeyPair } from '../support/identity.js';
 
 /**
  * What a key set does while its issuer cannot be reached: how soon it tries
@@ -26,16 +26,7 @@ function keySetWith(timing: Partial<KeySetTiming>, initial: unknown = { keys: [j
   const state = { down: false, document: initial };
   const fetchImpl = memoryFetch(() => (state.down ? jsonResponse({ error: 'down' }, 500) : jsonResponse(state.document)));
   const clock = new TestClock();
-  const issuer: IssuerOptions = {
-    kind: 'clerk',
-    issuer: 'https://issuer.example.test',
-    jwksUri: 'https://keys.example.test/jwks',
-    algorithms: ['RS256'],
-    userIdClaim: 'sub',
-    authorizedParties: [],
-    requireAuthorizedParty: false,
-    allowImpersonation: false,
-  };
+  const issuer = issuerOptions({ issuer: 'https://issuer.example.test', jwksUri: 'https://keys.example.test/jwks' });
   const keySet = new KeySet({ issuer, timing: defaultTiming(timing), fetch: fetchImpl, now: clock.now });
   cleanup.push(() => keySet.close());
   return { keySet, clock, state, fetches: () => fetchImpl.calls.length };

@@ -4,7 +4,7 @@ import { SessionTokenError, type SessionTokenErrorCode } from '../../src/identit
 import { KeySet } from '../../src/identity/key-set.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import type { AsymmetricAlgorithm, IssuerOptions } from '../../src/identity/types.js';
-import { NOW_S, TestClock, defaultTiming, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, signToken } from './fixtures.js';
+import { NOW_S, TestClock, defaultTiming, issuerOptions, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, signToken } from '../support/identity.js';
 
 /**
  * Which published key may verify which token: a JWK's own `alg` restricts it,
@@ -17,17 +17,8 @@ const JWKS_URI = 'https://keys.example.test/jwks';
 const keyA = rsaKeyPair();
 const keyB = rsaKeyPair();
 
-function issuerOptions(algorithms: AsymmetricAlgorithm[]): IssuerOptions {
-  return {
-    kind: 'clerk',
-    issuer: ISSUER,
-    jwksUri: JWKS_URI,
-    algorithms,
-    userIdClaim: 'sub',
-    authorizedParties: [],
-    requireAuthorizedParty: false,
-    allowImpersonation: false,
-  };
+function allowing(algorithms: AsymmetricAlgorithm[]): IssuerOptions {
+  return issuerOptions({ issuer: ISSUER, jwksUri: JWKS_URI, algorithms });
 }
 
 const closers: Array<() => void> = [];
@@ -52,7 +43,7 @@ describe('a JWK restricted by its alg', () => {
 
   function verifierServing(jwk: Record<string, unknown>): SessionVerifier {
     const verifier = new SessionVerifier({
-      issuers: [issuerOptions(['RS256', 'PS256'])],
+      issuers: [allowing(['RS256', 'PS256'])],
       keySetTiming: defaultTiming(),
       clockSkewSeconds: 0,
       now: new TestClock().now,
@@ -84,7 +75,7 @@ describe('lazy refresh after the cache time', () => {
     const fetchImpl = memoryFetch(() => jsonResponse({ keys }));
     const clock = new TestClock();
     // Real timers: the background refresh is 300 s away, so only a lookup can start one here.
-    const keySet = new KeySet({ issuer: issuerOptions(['RS256']), timing: defaultTiming({ cacheTtlSeconds: 300, cooldownSeconds: 30 }), fetch: fetchImpl, now: clock.now });
+    const keySet = new KeySet({ issuer: allowing(['RS256']), timing: defaultTiming({ cacheTtlSeconds: 300, cooldownSeconds: 30 }), fetch: fetchImpl, now: clock.now });
     closers.push(() => keySet.close());
     await keySet.start();
     keys = [publicJwk(keyB.publicKey, { kid: 'key-b', alg: 'RS256' })];

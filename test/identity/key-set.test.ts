@@ -12,6 +12,7 @@ import {
   b64u,
   defaultTiming,
   ecKeyPair,
+  issuerOptions,
   jsonResponse,
   memoryFetch,
   publicJwk,
@@ -21,7 +22,7 @@ import {
   sendJson,
   signToken,
   type KeyPair,
-} from './fixtures.js';
+} from '../support/identity.js';
 
 const ISSUER = 'https://issuer.example.test';
 
@@ -32,17 +33,9 @@ const keyC = ecKeyPair();
 const jwkA = publicJwk(keyA.publicKey, { kid: 'key-a', use: 'sig', alg: 'RS256' });
 const jwkB = publicJwk(keyB.publicKey, { kid: 'key-b', use: 'sig', alg: 'RS256' });
 
-function issuerOptions(overrides: Partial<IssuerOptions> = {}): IssuerOptions {
-  return {
-    kind: 'clerk',
-    issuer: ISSUER,
-    algorithms: ['RS256'],
-    userIdClaim: 'sub',
-    authorizedParties: [],
-    requireAuthorizedParty: false,
-    allowImpersonation: false,
-    ...overrides,
-  };
+/** This file's issuer, with `overrides`. */
+function options(overrides: Partial<IssuerOptions> = {}): IssuerOptions {
+  return issuerOptions({ issuer: ISSUER, ...overrides });
 }
 
 function token(key: KeyPair, kid: string | undefined, extra: Record<string, unknown> = {}, iss = ISSUER): string {
@@ -72,7 +65,7 @@ async function jwksServer(document: unknown): Promise<TestServer> {
   return server;
 }
 
-/** A verifier for one issuer (`issuerOptions(issuer)`) on the test clock, closed after the test. */
+/** A verifier for one issuer (`options(issuer)`) on the test clock, closed after the test. */
 function verifierWith(
   issuer: Partial<IssuerOptions>,
   clock: TestClock,
@@ -80,7 +73,7 @@ function verifierWith(
   extra: Partial<ConstructorParameters<typeof SessionVerifier>[0]> = {},
 ): SessionVerifier {
   const verifier = new SessionVerifier({
-    issuers: [issuerOptions(issuer)],
+    issuers: [options(issuer)],
     keySetTiming: defaultTiming(timing),
     clockSkewSeconds: 0,
     now: clock.now,
@@ -128,7 +121,7 @@ describe('key rotation', () => {
     const fetchImpl = memoryFetch(() => jsonResponse(current));
     const clock = new TestClock();
     const keySet = new KeySet({
-      issuer: issuerOptions({ jwksUri: 'https://keys.example.test/jwks' }),
+      issuer: options({ jwksUri: 'https://keys.example.test/jwks' }),
       timing: defaultTiming({ cacheTtlSeconds: 300 }),
       fetch: fetchImpl,
       now: clock.now,
@@ -160,7 +153,7 @@ describe('JWKS outage', () => {
       const reports: Array<[string, string, string | undefined]> = [];
       const timing = defaultTiming({ cacheTtlSeconds: 300, cooldownSeconds: 30, maxStaleSeconds: 3600 });
       const keySet = new KeySet({
-        issuer: issuerOptions({ jwksUri: server.url('/jwks') }),
+        issuer: options({ jwksUri: server.url('/jwks') }),
         timing,
         now: clock.now,
         logger,
@@ -210,7 +203,7 @@ describe('JWKS outage', () => {
     const fetchImpl = memoryFetch(() => (down ? jsonResponse({ error: 'down' }, 500) : jsonResponse({ keys: [jwkA] })));
     const clock = new TestClock();
     const keySet = new KeySet({
-      issuer: issuerOptions({ jwksUri: 'https://keys.example.test/jwks' }),
+      issuer: options({ jwksUri: 'https://keys.example.test/jwks' }),
       timing: defaultTiming({ cacheTtlSeconds: 300, maxStaleSeconds: 0 }),
       fetch: fetchImpl,
       now: clock.now,
@@ -231,7 +224,7 @@ describe('JWKS outage', () => {
   it('recovers on the next fetch after the outage ends', async () => {
     const server = await jwksServer({ keys: [jwkA] });
     const clock = new TestClock();
-    const keySet = new KeySet({ issuer: issuerOptions({ jwksUri: server.url('/jwks') }), timing: defaultTiming(), now: clock.now });
+    const keySet = new KeySet({ issuer: options({ jwksUri: server.url('/jwks') }), timing: defaultTiming(), now: clock.now });
     cleanup.push(() => keySet.close());
     await keySet.start();
     server.serveJson({ error: 'down' }, 503);
@@ -310,7 +303,7 @@ describe('keys never loaded', () => {
 
   it('fails with keys_unavailable when keys are looked up before start', async () => {
     const fetchImpl = memoryFetch(() => jsonResponse({}, 500));
-    const keySet = new KeySet({ issuer: issuerOptions({ jwksUri: 'https://keys.example.test/jwks' }), timing: defaultTiming(), fetch: fetchImpl });
+    const keySet = new KeySet({ issuer: options({ jwksUri: 'https://keys.example.test/jwks' }), timing: defaultTiming(), fetch: fetchImpl });
     cleanup.push(() => keySet.close());
     await rejectsWith(Promise.resolve().then(() => keySet.getKey('key-a', 'RS256')), 'keys_unavailable');
     assert.equal(fetchImpl.calls.length, 1);
@@ -340,7 +333,7 @@ describe('JWKS content', () => {
       let current: unknown = { keys: [jwkA] };
       const fetchImpl = memoryFetch(() => jsonResponse(current));
       const clock = new TestClock();
-      const keySet = new KeySet({ issuer: issuerOptions({ jwksUri: 'https://keys.example.test/jwks' }), timing: defaultTiming(), fetch: fetchImpl, now: clock.now });
+      const keySet = new KeySet({ issuer: options({ jwksUri: 'https://keys.example.test/jwks' }), timing: defaultTiming(), fetch: fetchImpl, now: clock.now });
       cleanup.push(() => keySet.close());
       await keySet.start();
       current = document;
@@ -359,7 +352,7 @@ describe('JWKS content', () => {
     const fetchImpl = memoryFetch(() =>
       jsonResponse({ keys: [{ kty: 'oct', k: 'c2VjcmV0', kid: 'hmac' }, { ...jwkB, use: 'enc' }, jwkA] }),
     );
-    const keySet = new KeySet({ issuer: issuerOptions({ jwksUri: 'https://keys.example.test/jwks' }), timing: defaultTiming(), fetch: fetchImpl });
+    const keySet = new KeySet({ issuer: options({ jwksUri: 'https://keys.example.test/jwks' }), timing: defaultTiming(), fetch: fetchImpl });
     cleanup.push(() => keySet.close());
     await keySet.start();
     assert.equal(keySet.status().keyCount, 1);
@@ -385,7 +378,7 @@ describe('JWKS content', () => {
       ['/slow', /timed out/],
     ];
     for (const [path, reason] of cases) {
-      const keySet = new KeySet({ issuer: issuerOptions({ jwksUri: server.url(path) }), timing: defaultTiming({ fetchTimeoutMs: 200 }) });
+      const keySet = new KeySet({ issuer: options({ jwksUri: server.url(path) }), timing: defaultTiming({ fetchTimeoutMs: 200 }) });
       cleanup.push(() => keySet.close());
       await keySet.start();
       assert.equal(keySet.isReady(), false, path);
@@ -429,7 +422,7 @@ describe('JWKS URL rules', () => {
   const timing = defaultTiming();
   for (const url of ['http://example.com/jwks', 'http://10.0.0.1/jwks', 'http://127.0.0.1.nip.io/jwks', 'ftp://127.0.0.1/jwks', 'file:///etc/jwks.json', 'not a url']) {
     it(`rejects ${url} at construction`, () => {
-      assert.throws(() => new KeySet({ issuer: issuerOptions({ jwksUri: url }), timing }), (error: unknown) => {
+      assert.throws(() => new KeySet({ issuer: options({ jwksUri: url }), timing }), (error: unknown) => {
         assert.ok(error instanceof Error && !(error instanceof SessionTokenError));
         assert.match(error.message, /jwksUri/);
         return true;
@@ -438,17 +431,17 @@ describe('JWKS URL rules', () => {
   }
   for (const url of ['https://example.com/jwks', 'http://127.0.0.1:8080/jwks', 'http://127.1.2.3/jwks', 'http://[::1]:9000/jwks', 'http://localhost/jwks']) {
     it(`accepts ${url}`, () => {
-      new KeySet({ issuer: issuerOptions({ jwksUri: url }), timing }).close();
+      new KeySet({ issuer: options({ jwksUri: url }), timing }).close();
     });
   }
   it('rejects an OIDC issuer whose discovery URL would be plain http on a public host', () => {
-    assert.throws(() => new KeySet({ issuer: issuerOptions({ kind: 'oidc', issuer: 'http://login.example.com' }), timing }), /https/);
+    assert.throws(() => new KeySet({ issuer: options({ kind: 'oidc', issuer: 'http://login.example.com' }), timing }), /https/);
   });
   it('rejects an issuer with neither keys nor a JWKS', () => {
-    assert.throws(() => new KeySet({ issuer: issuerOptions(), timing }), /neither/);
+    assert.throws(() => new KeySet({ issuer: options(), timing }), /neither/);
   });
   it('rejects a static key that cannot verify any allowed algorithm', () => {
-    assert.throws(() => new KeySet({ issuer: issuerOptions({ staticKeys: [keyC.publicKey] }), timing }), /static key/);
+    assert.throws(() => new KeySet({ issuer: options({ staticKeys: [keyC.publicKey] }), timing }), /static key/);
   });
 });
 
@@ -497,7 +490,7 @@ describe('OIDC discovery', () => {
         ? jsonResponse({ issuer: 'https://login.example.test', jwks_uri: 'http://login.example.test/keys' })
         : jsonResponse({ keys: [jwkA] }),
     );
-    const keySet = new KeySet({ issuer: issuerOptions({ kind: 'oidc', issuer: 'https://login.example.test' }), timing: defaultTiming(), fetch: fetchImpl });
+    const keySet = new KeySet({ issuer: options({ kind: 'oidc', issuer: 'https://login.example.test' }), timing: defaultTiming(), fetch: fetchImpl });
     cleanup.push(() => keySet.close());
     await keySet.start();
     assert.equal(keySet.isReady(), false);

@@ -57,7 +57,7 @@ test('the signature is an HMAC-SHA256 of header.payload with the secret', () => 
 
 test('for any secret, user id and clock, mint() is the SDK createToken byte for byte', () => {
   // ASCII secrets of every length around the 64-byte block (longer ones are hashed first), and
-  // non-ASCII ones, which take the createHmac path.
+  // non-ASCII ones.
   const secrets = fc.oneof(
     fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'), minLength: 1, maxLength: 130 }),
     fc.string({ unit: 'binary', minLength: 1, maxLength: 80 }),

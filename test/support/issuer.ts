@@ -1,6 +1,5 @@
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { publicJwk, rsaKeyPair, sendJson, signToken, TestServer } from './identity.js';
 
 export interface TestIssuer {
   /** `http://127.0.0.1:PORT` — also the `iss` of the tokens it signs. */
@@ -20,61 +19,48 @@ export interface TestIssuer {
   close(): Promise<void>;
 }
 
+const JWKS_PATH = '/.well-known/jwks.json';
+
 /** A local OIDC-style issuer: an RSA key pair, its JWKS over real HTTP on loopback, and a signer. */
 export async function startTestIssuer(): Promise<TestIssuer> {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey, publicKey } = rsaKeyPair();
   const kid = 'ins_test_key_1';
-  const jwk = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
-  const hanging = new Set<import('node:http').ServerResponse>();
-  const state = { jwksRequests: 0, mode: 'ok' as TestIssuer['mode'] };
-  const server: Server = createServer((req, res) => {
-    if (req.url === '/.well-known/jwks.json') {
-      state.jwksRequests += 1;
-      if (state.mode === 'down') {
-        res.writeHead(500).end('down');
-        return;
-      }
-      if (state.mode === 'hang') {
-        hanging.add(res);
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
-      return;
-    }
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const signWith = (key: KeyObject, payloadJson: string, header: Record<string, unknown>) => {
-    const h = Buffer.from(JSON.stringify({ alg: 'RS256', kid, typ: 'JWT', ...header })).toString('base64url');
-    const p = Buffer.from(payloadJson).toString('base64url');
-    return `${h}.${p}.${sign('sha256', Buffer.from(`${h}.${p}`), key).toString('base64url')}`;
-  };
-  const signClaims = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) => signWith(privateKey, JSON.stringify(claims), header);
+  const jwk = publicJwk(publicKey, { kid, alg: 'RS256', use: 'sig' });
+  const hanging = new Set<ServerResponse>();
+  let mode: TestIssuer['mode'] = 'ok';
+  const server = await new TestServer((req, res) => {
+    if (req.url !== JWKS_PATH) sendJson(res, 404, {});
+    else if (mode === 'down') res.writeHead(500).end('down');
+    else if (mode === 'hang') hanging.add(res);
+    else sendJson(res, 200, { keys: [jwk] });
+  }).listen();
+  const issuer = server.origin;
+  // RS256 whatever the header says: tests forge headers, never signatures.
+  const signText = (payloadJson: string, header: Record<string, unknown> = {}) => signToken({ alg: 'RS256', kid, typ: 'JWT', ...header }, payloadJson, privateKey, 'RS256');
+  const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) => signText(JSON.stringify(claims), header);
   return {
     issuer,
-    jwksUrl: `${issuer}/.well-known/jwks.json`,
+    jwksUrl: server.url(JWKS_PATH),
     kid,
     publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
     get jwksRequests() {
-      return state.jwksRequests;
+      return server.count(JWKS_PATH);
     },
     get mode() {
-      return state.mode;
+      return mode;
     },
     set mode(m) {
-      state.mode = m;
+      mode = m;
     },
-    sign: signClaims,
-    signText: (payloadJson, header = {}) => signWith(privateKey, payloadJson, header),
+    sign,
+    signText,
     sessionToken(userId, claims = {}) {
       const now = Math.floor(Date.now() / 1000);
-      return signClaims({ azp: 'https://app.example.com', exp: now + 60, iat: now, iss: issuer, nbf: now, sid: 'sess_test', sub: userId, ...claims });
+      return sign({ azp: 'https://app.example.com', exp: now + 60, iat: now, iss: issuer, nbf: now, sid: 'sess_test', sub: userId, ...claims });
     },
     async close() {
       for (const res of hanging) res.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     },
   };
 }

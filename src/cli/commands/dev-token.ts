@@ -1,4 +1,5 @@
 import { loadOrCreateDevIssuer } from '../../dev/dev-issuer.js';
+import { isRecord } from '../../shared/is-record.js';
 import { loadCliConfig, type Command } from '../context.js';
 
 export const devTokenCommand: Command = {
@@ -29,8 +30,8 @@ export const devTokenCommand: Command = {
     if (typeof values.claims === 'string') {
       try {
         const parsed: unknown = JSON.parse(values.claims);
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-        claims = parsed as Record<string, unknown>;
+        if (!isRecord(parsed)) throw new Error('not an object');
+        claims = parsed;
       } catch {
         context.stderr('--claims must be a JSON object, e.g. \'{"org_role":"org:admin"}\'.\n');
         return 1;

@@ -19,7 +19,7 @@ export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (ap
     try {
       text = await exposition();
     } catch (err) {
-      request.log.warn({ reqId: request.id, err: { message: (err as Error).message } }, 'metrics could not be gathered');
+      request.log.warn({ reqId: request.id, err }, 'metrics could not be gathered');
       throw new ProblemError({ code: 'metrics_unavailable', detail: 'Metrics could not be gathered from the workers; try again shortly.', retryAfterSeconds: 5 });
     }
     request.outcome = 'ok';

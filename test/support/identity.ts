@@ -1,7 +1,7 @@
 import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AsymmetricAlgorithm, KeySetTiming, Logger } from '../../src/identity/types.js';
+import type { AsymmetricAlgorithm, IssuerOptions, KeySetTiming, Logger } from '../../src/identity/types.js';
 
 /** A fixed instant so no test depends on the wall clock. */
 export const NOW_MS = 1_750_000_000_000;
@@ -61,6 +61,23 @@ export function signToken(
 ): string {
   const signingInput = `${segment(header)}.${segment(payload)}`;
   return `${signingInput}.${b64u(signature(signAs, privateKey, signingInput))}`;
+}
+
+/**
+ * A trusted issuer's options: a Clerk issuer allowing RS256, with no authorized parties, no
+ * impersonation and the user id in `sub`. Its keys (`jwksUri` or `staticKeys`) come from `overrides`.
+ */
+export function issuerOptions(overrides: Partial<IssuerOptions> = {}): IssuerOptions {
+  return {
+    kind: 'clerk',
+    issuer: 'https://issuer.example.test',
+    algorithms: ['RS256'],
+    userIdClaim: 'sub',
+    authorizedParties: [],
+    requireAuthorizedParty: false,
+    allowImpersonation: false,
+    ...overrides,
+  };
 }
 
 export function defaultTiming(overrides: Partial<KeySetTiming> = {}): KeySetTiming {
