@@ -149,7 +149,7 @@ export async function runMicro(options: MicroOptions): Promise<MicroResult> {
       },
       {
         name: 'service',
-        description: 'SessionVerifier.verify + TokenExchange.issue (policy, removed check, mint) + the route\'s response serialiser',
+        description: "SessionVerifier.verify + TokenExchange.issue (policy, removed check, mint) + the route's response serialiser",
         share: 1,
         async run(from, to) {
           for (let i = from; i < to; i++) sink += serialise(await exchange.issue(await verifier.verify(tokens[i]!))).length;
@@ -160,7 +160,9 @@ export async function runMicro(options: MicroOptions): Promise<MicroResult> {
         description: 'as service, 50 requests at a time, the verifier in batch mode as the HTTP server runs it',
         share: 1,
         async run(from, to) {
-          const one = async (token: string) => { sink += serialise(await exchange.issue(await batchVerifier.verify(token))).length; };
+          const one = async (token: string) => {
+            sink += serialise(await exchange.issue(await batchVerifier.verify(token))).length;
+          };
           for (let i = from; i < to; i += 50) {
             const flight: Promise<void>[] = [];
             for (let j = i; j < Math.min(to, i + 50); j++) flight.push(one(tokens[j]!));
@@ -178,7 +180,7 @@ export async function runMicro(options: MicroOptions): Promise<MicroResult> {
       },
       {
         name: 'issue + serialise',
-        description: 'TokenExchange.issue on an already verified session + the route\'s response serialiser',
+        description: "TokenExchange.issue on an already verified session + the route's response serialiser",
         share: 1,
         async run(from, to) {
           for (let i = from; i < to; i++) sink += serialise(await exchange.issue(sessions[i]!)).length;

@@ -15,7 +15,17 @@ import { parseArgs } from 'node:util';
 import { MAX_RATE_LIMIT_PER_MINUTE } from '../src/config/index.js';
 import { AUTHORIZED_PARTY, type BenchIssuer } from './lib/issuer.js';
 import { mergeSamples, runLoad, type LoadResult, type LoadSample } from './lib/load.js';
-import { freePort, procCpuSecondsEach, processTree, procStatus, procTreeStatus, RssSampler, spawnServer, waitUntilReady, type ServerProcess } from './lib/processes.js';
+import {
+  freePort,
+  procCpuSecondsEach,
+  processTree,
+  procStatus,
+  procTreeStatus,
+  RssSampler,
+  spawnServer,
+  waitUntilReady,
+  type ServerProcess,
+} from './lib/processes.js';
 import { printProfile, summarizeProfile, type ProfileStage, type ProfileSummary } from './lib/profile.js';
 import { fmt, fmtRatio, fmtRatioRange, mb, median, pairedRatioRange, ratio, slope, table } from './lib/stats.js';
 import { sessionTokenPool } from './lib/tokens.js';
@@ -330,14 +340,26 @@ const SERVICE_STAGES: ProfileStage[] = [
   { name: 'HMAC (createHmac, digest)', matches: (f) => has(f.url, 'internal/crypto/hash') },
   { name: 'request ids (randomUUID)', matches: (f) => f.functionName === 'randomUUID' },
   { name: 'session verification: parse, key, claims (src/identity)', matches: (f) => has(f.url, '/src/identity/') },
-  { name: 'exchange: policy, removed check, mint (src/exchange, policy, state, stream)', matches: (f) => has(f.url, '/src/exchange/', '/src/policy/', '/src/state/sync-store', '/src/state/bounded-ttl-map', '/src/state/redis', '/src/stream/') },
-  { name: 'logging (pino, redaction, scrubbing, child loggers)', matches: (f) => has(f.url, '/pino/', '@pinojs', 'sonic-boom', '/src/http/logging', 'fastify/lib/logger') },
+  {
+    name: 'exchange: policy, removed check, mint (src/exchange, policy, state, stream)',
+    matches: (f) => has(f.url, '/src/exchange/', '/src/policy/', '/src/state/sync-store', '/src/state/bounded-ttl-map', '/src/state/redis', '/src/stream/'),
+  },
+  {
+    name: 'logging (pino, redaction, scrubbing, child loggers)',
+    matches: (f) => has(f.url, '/pino/', '@pinojs', 'sonic-boom', '/src/http/logging', 'fastify/lib/logger'),
+  },
   { name: 'security headers (@fastify/helmet)', matches: (f) => has(f.url, 'helmet') },
-  { name: 'rate limiting (src/http/rate-limits, src/state/window-counters)', matches: (f) => has(f.url, '/src/http/rate-limits', '/src/state/window-counters') },
+  {
+    name: 'rate limiting (src/http/rate-limits, src/state/window-counters)',
+    matches: (f) => has(f.url, '/src/http/rate-limits', '/src/state/window-counters'),
+  },
   { name: 'CORS (@fastify/cors)', matches: (f) => has(f.url, '@fastify/cors') },
   { name: 'metrics (prom-client)', matches: (f) => has(f.url, 'prom-client', '/src/http/metrics') },
   { name: 'response serialisation (fast-json-stringify)', matches: (f) => has(f.url, 'fast-json-stringify') },
-  { name: 'socket writes (write/writev syscalls; also time spent waiting for a CPU)', matches: (f) => ['writev', 'writeUtf8String', 'writeLatin1String', 'writeBuffer'].includes(f.functionName) },
+  {
+    name: 'socket writes (write/writev syscalls; also time spent waiting for a CPU)',
+    matches: (f) => ['writev', 'writeUtf8String', 'writeLatin1String', 'writeBuffer'].includes(f.functionName),
+  },
   { name: "service's own hooks and routes (src/http)", generic: true, matches: (f) => has(f.url, '/src/http/') },
   { name: 'Fastify (routing, hooks, reply)', generic: true, matches: (f) => has(f.url, '/fastify/', 'find-my-way', 'avvio', 'light-my-request') },
   { name: 'Node.js HTTP, streams, timers', generic: true, matches: (f) => f.url.startsWith('node:') },
@@ -470,7 +492,9 @@ async function runLoadPart(settings: Settings, harness: Harness, cold: string[],
           const used = await workerCpuDuring(server(name).pid, warmUp);
           if (used.length === settings.workers && Math.min(...used) >= 0.25 * Math.max(...used)) break;
           if (attempt === 5) {
-            throw new Error(`${SERVER_LABELS.cluster}: its workers did not all take load during the warm-up (CPU s: ${used.map((u) => u.toFixed(2)).join(', ')})`);
+            throw new Error(
+              `${SERVER_LABELS.cluster}: its workers did not all take load during the warm-up (CPU s: ${used.map((u) => u.toFixed(2)).join(', ')})`,
+            );
           }
         }
       }
@@ -577,9 +601,14 @@ async function runLoadPart(settings: Settings, harness: Harness, cold: string[],
     closeSync(logSink.fd);
     const stats = logStats(logSink);
     const served = [coldOf('service'), warmOf('service')].reduce((sum, r) => sum + r.requests, 0);
-    const serviceLog = stats === null ? null : { destination: logSink.temporary ? 'temporary file' : logSink.path, ...stats, bytesPerRequest: served > 0 ? stats.bytes / served : 0 };
+    const serviceLog =
+      stats === null
+        ? null
+        : { destination: logSink.temporary ? 'temporary file' : logSink.path, ...stats, bytesPerRequest: served > 0 ? stats.bytes / served : 0 };
     if (serviceLog !== null) {
-      log(`service log (info, pino to a file): ${serviceLog.lines.toLocaleString('en-US')} lines, ${fmt(mb(serviceLog.bytes), 1)} MB, ~${Math.round(serviceLog.bytesPerRequest)} bytes per request`);
+      log(
+        `service log (info, pino to a file): ${serviceLog.lines.toLocaleString('en-US')} lines, ${fmt(mb(serviceLog.bytes), 1)} MB, ~${Math.round(serviceLog.bytesPerRequest)} bytes per request`,
+      );
     } else {
       log(`service log: info level to ${logSink.path}`);
     }
@@ -697,7 +726,12 @@ async function runMemoryPart(settings: Settings, harness: Harness, tokens: strin
         `non-2xx ${load.non2xx}, errors ${load.errors + load.timeouts}`,
     );
     const every = Math.max(1, Math.round(samples.length / 12));
-    log(`RSS every ${every} s: ${samples.filter((_, i) => i % every === 0).map((s) => fmt(s.rssMb, 0)).join(' ')} MB`);
+    log(
+      `RSS every ${every} s: ${samples
+        .filter((_, i) => i % every === 0)
+        .map((s) => fmt(s.rssMb, 0))
+        .join(' ')} MB`,
+    );
     return result;
   } finally {
     await server?.stop(3000);
@@ -728,7 +762,13 @@ async function main(): Promise<void> {
 
   const result: Record<string, unknown> = {
     startedAt: startedAt.toISOString(),
-    machine: { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model.trim() ?? null, totalMemGiB: totalmem() / 2 ** 30, loadavgStart: loadStart },
+    machine: {
+      node: process.version,
+      cpus: availableParallelism(),
+      cpuModel: cpus()[0]?.model.trim() ?? null,
+      totalMemGiB: totalmem() / 2 ** 30,
+      loadavgStart: loadStart,
+    },
     settings,
   };
   const targets: Target[] = [];
@@ -818,7 +858,12 @@ async function main(): Promise<void> {
               target: `≥ ${TARGETS.vsCryptoFloor}×`,
               pass: warmToCryptoFloor >= TARGETS.vsCryptoFloor,
             },
-            { name: `cold req/s: ${run.label} ÷ typical`, value: withSlices(run.toTypical, run.name, 'typical'), target: `≥ ${TARGETS.coldVsTypical}×`, pass: run.toTypical >= TARGETS.coldVsTypical },
+            {
+              name: `cold req/s: ${run.label} ÷ typical`,
+              value: withSlices(run.toTypical, run.name, 'typical'),
+              target: `≥ ${TARGETS.coldVsTypical}×`,
+              pass: run.toTypical >= TARGETS.coldVsTypical,
+            },
             {
               name: `${run.label} non-2xx and errors (cold + warm)`,
               value: String(results.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0)),
@@ -832,8 +877,18 @@ async function main(): Promise<void> {
         const memory = await runMemoryPart(settings, harness, pool.tokens.slice(0, settings.memoryUsers), warm);
         result.memory = memory;
         targets.push(
-          { name: `RSS growth over ${settings.memoryDurationSeconds} s, ${memory.users.toLocaleString('en-US')} users`, value: `${fmt(memory.growthMb, 1)} MB`, target: `< ${TARGETS.memoryGrowthMb} MB`, pass: memory.growthMb < TARGETS.memoryGrowthMb },
-          { name: 'memory run non-2xx and errors', value: String(memory.load.non2xx + memory.load.errors + memory.load.timeouts), target: '0', pass: memory.load.non2xx + memory.load.errors + memory.load.timeouts === 0 },
+          {
+            name: `RSS growth over ${settings.memoryDurationSeconds} s, ${memory.users.toLocaleString('en-US')} users`,
+            value: `${fmt(memory.growthMb, 1)} MB`,
+            target: `< ${TARGETS.memoryGrowthMb} MB`,
+            pass: memory.growthMb < TARGETS.memoryGrowthMb,
+          },
+          {
+            name: 'memory run non-2xx and errors',
+            value: String(memory.load.non2xx + memory.load.errors + memory.load.timeouts),
+            target: '0',
+            pass: memory.load.non2xx + memory.load.errors + memory.load.timeouts === 0,
+          },
         );
       }
     } finally {

@@ -67,6 +67,8 @@ for (const scenario of chosen) {
 }
 
 const missed = rows.filter((r) => !r.ok);
-console.log(`\nChaos summary (${short ? 'short' : 'full'}, ${((performance.now() - started) / 1000).toFixed(0)} s): ${rows.length - missed.length} of ${rows.length} targets held`);
+console.log(
+  `\nChaos summary (${short ? 'short' : 'full'}, ${((performance.now() - started) / 1000).toFixed(0)} s): ${rows.length - missed.length} of ${rows.length} targets held`,
+);
 for (const r of rows) console.log(`  ${r.ok ? 'PASS' : 'MISS'}  ${r.scenario.padEnd(16)} ${r.name}: ${r.measured}`);
 process.exit(missed.length > 0 ? 1 : 0);

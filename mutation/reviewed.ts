@@ -8,15 +8,17 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-const entrySchema = z.object({
-  file: z.string().min(1),
-  mutator: z.string().min(1),
-  /** The code the mutant replaces, as in the source (whitespace runs compare as one space). */
-  original: z.string().min(1),
-  replacement: z.string(),
-  verdict: z.enum(['equivalent', 'harmless']),
-  reason: z.string().min(10),
-}).strict();
+const entrySchema = z
+  .object({
+    file: z.string().min(1),
+    mutator: z.string().min(1),
+    /** The code the mutant replaces, as in the source (whitespace runs compare as one space). */
+    original: z.string().min(1),
+    replacement: z.string(),
+    verdict: z.enum(['equivalent', 'harmless']),
+    reason: z.string().min(10),
+  })
+  .strict();
 
 export type ReviewedMutant = z.infer<typeof entrySchema>;
 

@@ -61,9 +61,19 @@ export function summarise(files: readonly FileOutcome[], reviewed: readonly Revi
     for (const mutant of mutants) {
       if (mutant.status === 'Killed' || mutant.status === 'Timeout') killed += 1;
       if (mutant.status !== 'Survived' && mutant.status !== 'NoCoverage') continue;
-      const survivor: Survivor = { file, line: mutant.location.start.line, mutator: mutant.mutatorName, original: originalText(lines, mutant.location), replacement: mutant.replacement ?? '' };
+      const survivor: Survivor = {
+        file,
+        line: mutant.location.start.line,
+        mutator: mutant.mutatorName,
+        original: originalText(lines, mutant.location),
+        replacement: mutant.replacement ?? '',
+      };
       const entry = reviewed.find(
-        (r) => r.file === file && r.mutator === survivor.mutator && normaliseCode(r.original) === normaliseCode(survivor.original) && normaliseCode(r.replacement) === normaliseCode(survivor.replacement),
+        (r) =>
+          r.file === file &&
+          r.mutator === survivor.mutator &&
+          normaliseCode(r.original) === normaliseCode(survivor.original) &&
+          normaliseCode(r.replacement) === normaliseCode(survivor.replacement),
       );
       if (entry?.verdict === 'equivalent') {
         equivalent += 1;
@@ -92,11 +102,15 @@ export function printSummary(summary: MutationSummary, print: (line: string) => 
   print(`${'module'.padEnd(width)}  killed  survived (reviewed)  equivalent  score   target ≥ ${MUTATION_TARGET}%`);
   for (const m of [...summary.modules].sort((a, b) => a.file.localeCompare(b.file))) {
     const verdict = m.score >= MUTATION_TARGET ? 'ok' : 'MISSED';
-    print(`${m.file.padEnd(width)}  ${String(m.killed).padStart(6)}  ${String(m.survived).padStart(8)} ${`(${m.harmless})`.padStart(10)}  ${String(m.equivalent).padStart(10)}  ${m.score.toFixed(1).padStart(5)}%  ${verdict}`);
+    print(
+      `${m.file.padEnd(width)}  ${String(m.killed).padStart(6)}  ${String(m.survived).padStart(8)} ${`(${m.harmless})`.padStart(10)}  ${String(m.equivalent).padStart(10)}  ${m.score.toFixed(1).padStart(5)}%  ${verdict}`,
+    );
   }
   const killed = summary.modules.reduce((n, m) => n + m.killed, 0);
   const valid = summary.modules.reduce((n, m) => n + m.killed + m.survived, 0);
-  print(`${'all'.padEnd(width)}  ${String(killed).padStart(6)}  ${String(valid - killed).padStart(8)}${' '.repeat(24)}${(valid === 0 ? 100 : (100 * killed) / valid).toFixed(1).padStart(5)}%`);
+  print(
+    `${'all'.padEnd(width)}  ${String(killed).padStart(6)}  ${String(valid - killed).padStart(8)}${' '.repeat(24)}${(valid === 0 ? 100 : (100 * killed) / valid).toFixed(1).padStart(5)}%`,
+  );
   print('');
   if (summary.unreviewed.length === 0) print('Unreviewed survivors: none.');
   else {

@@ -78,7 +78,8 @@ export function createService(config: ServiceConfig, deps: AppDependencies = {})
 
   const devIssuer = config.devMode ? loadOrCreateDevIssuer({ directory: config.dev.directory, issuer: config.dev.issuer, ...(now ? { now } : {}) }) : null;
   const issuers: IssuerOptions[] = [...config.identity.issuers];
-  if (devIssuer !== null) issuers.push({ ...devIssuer.issuerOptions, ...(config.dev.userIdPrefix !== undefined ? { userIdPrefix: config.dev.userIdPrefix } : {}) });
+  if (devIssuer !== null)
+    issuers.push({ ...devIssuer.issuerOptions, ...(config.dev.userIdPrefix !== undefined ? { userIdPrefix: config.dev.userIdPrefix } : {}) });
   for (const issuer of config.identity.anyAudience) {
     logger.warn({ issuer }, 'OIDC issuer configured with "audience": "*": every token it mints for any app or API is accepted');
   }
@@ -171,7 +172,12 @@ export function createService(config: ServiceConfig, deps: AppDependencies = {})
 function loggers(config: ServiceConfig, deps: AppDependencies): { logger: Logger; requestLogger: Logger } {
   if (deps.logger !== undefined) return { logger: deps.logger, requestLogger: deps.logger };
   const destination = deps.logDestination ?? standardOutput();
-  const secrets = [config.stream.apiSecret.reveal(), config.clerk.secretKey?.reveal() ?? '', config.clerk.webhookSecret?.reveal() ?? '', config.redisUrl?.reveal() ?? ''];
+  const secrets = [
+    config.stream.apiSecret.reveal(),
+    config.clerk.secretKey?.reveal() ?? '',
+    config.clerk.webhookSecret?.reveal() ?? '',
+    config.redisUrl?.reveal() ?? '',
+  ];
   return {
     logger: createLogger({ level: config.log.level, destination, secrets }),
     requestLogger: createLogger({ level: config.log.level, destination, secrets, redactPaths: false }),
@@ -179,7 +185,12 @@ function loggers(config: ServiceConfig, deps: AppDependencies): { logger: Logger
 }
 
 /** Redis when `REDIS_URL` is set (and no store is supplied), with its breaker; the sync store on it, or in memory. */
-function sharedState(config: ServiceConfig, deps: AppDependencies, logger: Logger, metrics: ServiceMetrics): { redis: RedisClient | null; breaker: RedisBreaker | null; store: SyncStore } {
+function sharedState(
+  config: ServiceConfig,
+  deps: AppDependencies,
+  logger: Logger,
+  metrics: ServiceMetrics,
+): { redis: RedisClient | null; breaker: RedisBreaker | null; store: SyncStore } {
   const redis = deps.syncStore === undefined && config.redisUrl !== null ? createRedisClient(config.redisUrl.reveal(), { logger }) : null;
   const breaker = redis !== null ? createRedisBreaker(redis, { logger, observer: metrics.redisBreakerObserver }) : null;
   const store = deps.syncStore ?? (redis !== null ? new RedisSyncStore({ client: redis, breaker }) : new MemorySyncStore());
@@ -207,7 +218,12 @@ function streamUserSync(
     checkRemoved: false,
     // With teams from the policy, an empty list is written too, so leaving the last organization clears it.
     manageTeams: parts.policy.teams !== null,
-    guard: new StreamCallGuard({ maxConcurrency: config.stream.maxConcurrency, queueTimeoutMs: config.stream.queueTimeoutMs, logger: parts.logger, ...(now ? { breaker: { now } } : {}) }),
+    guard: new StreamCallGuard({
+      maxConcurrency: config.stream.maxConcurrency,
+      queueTimeoutMs: config.stream.queueTimeoutMs,
+      logger: parts.logger,
+      ...(now ? { breaker: { now } } : {}),
+    }),
     observer: parts.metrics.streamCallObserver(),
     logger: parts.logger,
   });

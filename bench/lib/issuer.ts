@@ -28,7 +28,8 @@ export interface BenchIssuerOptions {
 }
 
 export async function startBenchIssuer(options: BenchIssuerOptions = {}): Promise<BenchIssuer> {
-  const privateKey = options.privateKeyPem !== undefined ? createPrivateKey(options.privateKeyPem) : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  const privateKey =
+    options.privateKeyPem !== undefined ? createPrivateKey(options.privateKeyPem) : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   const publicKey = createPublicKey(privateKey);
   const kid = 'ins_bench_signing_key_1';
   const body = JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' }] });

@@ -161,9 +161,8 @@ export function mergeSamples(samples: readonly LoadSample[]): LoadResult {
   const cpu = samples.every((s) => s.serverCpuSeconds !== null) ? samples.reduce((n, s) => n + s.serverCpuSeconds!, 0) : null;
   const processes = samples[0]?.serverCpuSecondsByProcess?.length ?? 1;
   const sameProcesses = samples.every((s) => s.serverCpuSecondsByProcess !== null && s.serverCpuSecondsByProcess.length === processes);
-  const byProcess = sameProcesses && wall > 0
-    ? Array.from({ length: processes }, (_, i) => samples.reduce((n, s) => n + s.serverCpuSecondsByProcess![i]!, 0) / wall)
-    : null;
+  const byProcess =
+    sameProcesses && wall > 0 ? Array.from({ length: processes }, (_, i) => samples.reduce((n, s) => n + s.serverCpuSecondsByProcess![i]!, 0) / wall) : null;
   return {
     requests,
     durationSeconds: duration,

@@ -141,15 +141,11 @@ export interface SpawnServerOptions {
 
 /** Runs one server in its own Node.js process, TypeScript through tsx's loader. */
 export function spawnServer(options: SpawnServerOptions): ServerProcess {
-  const child = spawn(
-    process.execPath,
-    [...(options.nodeFlags ?? []), '--import', TSX_LOADER, options.script, ...(options.args ?? [])],
-    {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ['ignore', options.stdoutFd ?? 'ignore', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', TSX_LOADER, options.script, ...(options.args ?? [])], {
+    cwd: options.cwd,
+    env: options.env,
+    stdio: ['ignore', options.stdoutFd ?? 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-8000);

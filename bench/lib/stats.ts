@@ -6,12 +6,18 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 }
 
 export function median(values: readonly number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 0.5);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 /** Smallest and largest of the ratios a[i] ÷ b[i] (pairs taken in the same round); null when there are none. */
 export function pairedRatioRange(a: readonly number[], b: readonly number[]): { min: number; max: number } | null {
-  const ratios = a.slice(0, b.length).map((value, i) => ratio(value, b[i]!)).filter(Number.isFinite);
+  const ratios = a
+    .slice(0, b.length)
+    .map((value, i) => ratio(value, b[i]!))
+    .filter(Number.isFinite);
   return ratios.length === 0 ? null : { min: Math.min(...ratios), max: Math.max(...ratios) };
 }
 
@@ -39,9 +45,7 @@ export function fmtRatio(value: number): string {
 /** Left-aligned first column, right-aligned others. */
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => (row[c] ?? '').length)));
-  return rows
-    .map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '))
-    .join('\n');
+  return rows.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n');
 }
 
 /** Least-squares slope of y over x. */

@@ -10,7 +10,8 @@ const host = process.env.HOST ?? '127.0.0.1';
 
 // Same shape and size as a real answer.
 const body = JSON.stringify({
-  token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoidXNlcl8yYmVuY2gwMDAwMDAwMDAwMDAwMDAwMDAwMDAiLCJleHAiOjE4MDAwMDAwMDAsImlhdCI6MTc5OTk5NjQwMH0.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dQ',
+  token:
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VyX2lkIjoidXNlcl8yYmVuY2gwMDAwMDAwMDAwMDAwMDAwMDAwMDAiLCJleHAiOjE4MDAwMDAwMDAsImlhdCI6MTc5OTk5NjQwMH0.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dQ',
   user_id: 'user_2bench000000000000000000000',
   api_key: 'bench_api_key',
   expires_in: 3595,

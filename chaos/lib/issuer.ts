@@ -49,9 +49,15 @@ export class ChaosIssuer {
   token(sub: string, claims: Record<string, unknown> = {}): string {
     const now = Math.floor(Date.now() / 1000);
     const header = Buffer.from(JSON.stringify({ alg: this.alg, kid: this.#key.kid, typ: 'JWT' })).toString('base64url');
-    const payload = Buffer.from(JSON.stringify({ iss: this.issuer, sub, aud: 'chaos', azp: 'https://app.example', iat: now, exp: now + 3600, ...claims })).toString('base64url');
+    const payload = Buffer.from(
+      JSON.stringify({ iss: this.issuer, sub, aud: 'chaos', azp: 'https://app.example', iat: now, exp: now + 3600, ...claims }),
+    ).toString('base64url');
     const input = `${header}.${payload}`;
-    const signature = sign('sha256', Buffer.from(input), this.alg === 'ES256' ? { key: this.#key.privateKey, dsaEncoding: 'ieee-p1363' } : this.#key.privateKey);
+    const signature = sign(
+      'sha256',
+      Buffer.from(input),
+      this.alg === 'ES256' ? { key: this.#key.privateKey, dsaEncoding: 'ieee-p1363' } : this.#key.privateKey,
+    );
     return `${input}.${signature.toString('base64url')}`;
   }
 

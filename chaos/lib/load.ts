@@ -81,7 +81,9 @@ export function send(agent: Agent, target: string, spec: LoadRequest, started: n
     const req = request(`${target}${spec.path}`, { method: spec.method ?? 'POST', agent, headers: spec.headers ?? {}, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', (error: NodeJS.ErrnoException) => finish({ status: 0, code: null, contentType: null, retryAfter: null, error: error.code ?? 'response_error' }));
+      res.on('error', (error: NodeJS.ErrnoException) =>
+        finish({ status: 0, code: null, contentType: null, retryAfter: null, error: error.code ?? 'response_error' }),
+      );
       res.on('end', () => {
         const contentType = res.headers['content-type'] ?? null;
         let code: string | null = null;
@@ -100,7 +102,9 @@ export function send(agent: Agent, target: string, spec: LoadRequest, started: n
       finish({ status: 0, code: null, contentType: null, retryAfter: null, error: 'timeout' });
       req.destroy();
     });
-    req.on('error', (error: NodeJS.ErrnoException) => finish({ status: 0, code: null, contentType: null, retryAfter: null, error: error.code ?? error.message }));
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      finish({ status: 0, code: null, contentType: null, retryAfter: null, error: error.code ?? error.message }),
+    );
     req.end(spec.body);
   });
 }

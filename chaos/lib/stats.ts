@@ -46,7 +46,8 @@ export function summarize(samples: readonly Sample[]): Summary {
   };
 }
 
-export const share = (samples: readonly Sample[], test: (s: Sample) => boolean): number => (samples.length === 0 ? Number.NaN : samples.filter(test).length / samples.length);
+export const share = (samples: readonly Sample[], test: (s: Sample) => boolean): number =>
+  samples.length === 0 ? Number.NaN : samples.filter(test).length / samples.length;
 
 /** First moment after `from` from which the next `run` samples all pass `ok`; null when it never happens. */
 export function recoveredAt(samples: readonly Sample[], from: number, ok: (s: Sample) => boolean, run = 20): number | null {
@@ -58,7 +59,10 @@ export function recoveredAt(samples: readonly Sample[], from: number, ok: (s: Sa
 }
 
 export function formatSummary(label: string, summary: Summary): string {
-  const parts = (record: Record<string, number>) => Object.entries(record).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+  const parts = (record: Record<string, number>) =>
+    Object.entries(record)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') || 'none';
   const ms = (v: number) => (Number.isNaN(v) ? '-' : `${v.toFixed(1)} ms`);
   return `  ${label}: ${summary.sent} sent; status ${parts(summary.byStatus)}; codes ${parts(summary.byCode)}; connection errors ${parts(summary.errors)}; p50 ${ms(summary.p50)}, p95 ${ms(summary.p95)}, p99 ${ms(summary.p99)}, max ${ms(summary.max)}`;
 }

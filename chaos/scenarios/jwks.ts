@@ -56,7 +56,13 @@ export const jwksOutage: Scenario = {
         await sleep(durationMs / 2 - 1000);
         issuer.mode = 'hang';
       })();
-      const samples = await runLoad({ target: service.url, ratePerSecond: 100, durationMs, connections: 50, next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${known[i % known.length]}` } }) });
+      const samples = await runLoad({
+        target: service.url,
+        ratePerSecond: 100,
+        durationMs,
+        connections: 50,
+        next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${known[i % known.length]}` } }),
+      });
       await faults;
       const knownOk = share(samples, (s) => s.status === 200);
 
@@ -84,9 +90,13 @@ export const jwksOutage: Scenario = {
         targets: [
           target('tokens with known keys answered 200', pct(knownOk), knownOk === 1),
           target('new kid while the JWKS is down: 503 keys_unavailable with Retry-After', `${down.status} ${down.code}`, retryable(down)),
-          target('new kid while the JWKS hangs: 503 keys_unavailable within 1.5 s', `${hung.status} ${hung.code} in ${ms(hung.latencyMs)}`, retryable(hung) && hung.latencyMs <= 1500),
+          target(
+            'new kid while the JWKS hangs: 503 keys_unavailable within 1.5 s',
+            `${hung.status} ${hung.code} in ${ms(hung.latencyMs)}`,
+            retryable(hung) && hung.latencyMs <= 1500,
+          ),
           // After failed fetches the retry interval grows up to the cooldown (5 s here).
-          target('new kid accepted within the cooldown (5 s) + 1 s of the JWKS\'s return', ms(accepted), accepted <= 6000),
+          target("new kid accepted within the cooldown (5 s) + 1 s of the JWKS's return", ms(accepted), accepted <= 6000),
         ],
       };
     } finally {

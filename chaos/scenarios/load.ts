@@ -24,17 +24,33 @@ export const slowClients: Scenario = {
         socket.on('error', () => undefined);
         socket.on('close', () => (entry.closedAt = performance.now()));
         // Half trickle a header line forever; half send a whole head and then stall the body.
-        socket.write(i % 2 === 0 ? 'POST /stream/token HTTP/1.1\r\nHost: x\r\nX-Slow: ' : 'POST /stream/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+        socket.write(
+          i % 2 === 0
+            ? 'POST /stream/token HTTP/1.1\r\nHost: x\r\nX-Slow: '
+            : 'POST /stream/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+        );
         sockets.push(entry);
       }
-      const samples = await runLoad({ target: service.url, ratePerSecond: 100, durationMs: context.short ? 4000 : 10_000, connections: 20, next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${tokens[i % tokens.length]}` } }) });
+      const samples = await runLoad({
+        target: service.url,
+        ratePerSecond: 100,
+        durationMs: context.short ? 4000 : 10_000,
+        connections: 20,
+        next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${tokens[i % tokens.length]}` } }),
+      });
       await sleep(1000);
       const closedIn = sockets.map((s) => (s.closedAt === null ? Number.POSITIVE_INFINITY : s.closedAt - s.openedAt));
       const slowest = Math.max(...closedIn);
       const okShare = share(samples, (s) => s.status === 200);
-      const p99 = percentile(samples.map((s) => s.latencyMs), 99);
+      const p99 = percentile(
+        samples.map((s) => s.latencyMs),
+        99,
+      );
       return {
-        lines: [formatSummary(`normal load beside ${slowCount} slow clients`, summarize(samples)), `  slow connections closed: ${closedIn.filter(Number.isFinite).length}/${slowCount}, the last after ${ms(slowest)}`],
+        lines: [
+          formatSummary(`normal load beside ${slowCount} slow clients`, summarize(samples)),
+          `  slow connections closed: ${closedIn.filter(Number.isFinite).length}/${slowCount}, the last after ${ms(slowest)}`,
+        ],
         targets: [
           target('normal requests answered 200', pct(okShare), okShare === 1),
           target('normal requests p99 ≤ 50 ms', ms(p99), p99 <= 50),
@@ -60,15 +76,30 @@ export const soak: Scenario = {
     const service = await startService(serviceEnv(issuer, { RATE_LIMIT_PER_USER: '100000' }));
     try {
       const tokens = Array.from({ length: users }, (_, i) => issuer.token(`chaos_soak_${i}`));
-      await runLoad({ target: service.url, ratePerSecond: 500, durationMs: 2000, connections: 50, next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${tokens[i % users]}` } }) });
+      await runLoad({
+        target: service.url,
+        ratePerSecond: 500,
+        durationMs: 2000,
+        connections: 50,
+        next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${tokens[i % users]}` } }),
+      });
       const rssStart = service.rss();
       let rssPeak = rssStart;
       const timer = setInterval(() => (rssPeak = Math.max(rssPeak, service.rss())), 500);
-      const samples = await runLoad({ target: service.url, ratePerSecond: 400, durationMs, connections: 50, next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${tokens[i % users]}` } }) });
+      const samples = await runLoad({
+        target: service.url,
+        ratePerSecond: 400,
+        durationMs,
+        connections: 50,
+        next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${tokens[i % users]}` } }),
+      });
       clearInterval(timer);
       const okShare = share(samples, (s) => s.status === 200);
       return {
-        lines: [formatSummary(`${durationMs / 1000} s at 400 requests/s over ${users} users`, summarize(samples)), `  RSS ${mb(rssStart)} at the start, peak ${mb(rssPeak)}`],
+        lines: [
+          formatSummary(`${durationMs / 1000} s at 400 requests/s over ${users} users`, summarize(samples)),
+          `  RSS ${mb(rssStart)} at the start, peak ${mb(rssPeak)}`,
+        ],
         targets: [
           target('every answer 200', pct(okShare), okShare === 1),
           target('memory growth ≤ 30 MB', mb(rssPeak - rssStart), rssPeak - rssStart <= 30 * 1024 * 1024),

@@ -36,7 +36,13 @@ async function outage(context: ScenarioContext, kind: 'killed' | 'paused'): Prom
       while (performance.now() - backAt < 30_000 && !(await redisInUse(redis))) await sleep(20);
       limitsBackAt = performance.now();
     })();
-    const samples = await runLoad({ target: service.url, ratePerSecond: rate, durationMs: beforeMs + faultMs + afterMs, connections: 100, next: (i) => tokenRequest(tokens[i % USERS]!) });
+    const samples = await runLoad({
+      target: service.url,
+      ratePerSecond: rate,
+      durationMs: beforeMs + faultMs + afterMs,
+      connections: 100,
+      next: (i) => tokenRequest(tokens[i % USERS]!),
+    });
     await faults;
     clearInterval(rssTimer);
     const fault = within(samples, { from: beforeMs, to: beforeMs + faultMs });
@@ -45,11 +51,18 @@ async function outage(context: ScenarioContext, kind: 'killed' | 'paused'): Prom
     // A killed Redis is noticed at once (the connection drops); a frozen one only after command
     // timeouts, so there the bound holds from 2 s into the fault, and every request is answered in 2 s.
     const settled = kind === 'killed' ? fault : within(samples, { from: beforeMs + 2000, to: beforeMs + faultMs });
-    const p99 = percentile(settled.filter((s) => s.status !== 0).map((s) => s.latencyMs), 99);
+    const p99 = percentile(
+      settled.filter((s) => s.status !== 0).map((s) => s.latencyMs),
+      99,
+    );
     const slowest = Math.max(...fault.map((s) => s.latencyMs));
     const recoveryMs = limitsBackAt - backAt;
     return {
-      lines: [formatSummary('before', summarize(within(samples, { from: 0, to: beforeMs }))), formatSummary(`Redis ${kind}`, summarize(fault)), formatSummary('after', summarize(within(samples, { from: beforeMs + faultMs, to: Infinity })))],
+      lines: [
+        formatSummary('before', summarize(within(samples, { from: 0, to: beforeMs }))),
+        formatSummary(`Redis ${kind}`, summarize(fault)),
+        formatSummary('after', summarize(within(samples, { from: beforeMs + faultMs, to: Infinity }))),
+      ],
       targets: [
         target('token requests answered 200 ≥ 99.9%', pct(okShare), okShare >= 0.999),
         target(kind === 'killed' ? 'p99 while Redis is killed ≤ 50 ms' : 'p99 from 2 s into the freeze ≤ 50 ms', ms(p99), p99 <= 50),

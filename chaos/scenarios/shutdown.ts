@@ -11,7 +11,14 @@ async function sigterm(context: ScenarioContext, workers: number): Promise<Scena
   const delaySeconds = context.short ? 2 : 5;
   const issuer = await ChaosIssuer.start();
   const tokens = Array.from({ length: 100 }, (_, i) => issuer.token(`chaos_term_${i}`));
-  const service = await startService(serviceEnv(issuer, { SHUTDOWN_DELAY_SECONDS: String(delaySeconds), SHUTDOWN_GRACE_SECONDS: '10', WEB_CONCURRENCY: String(workers), RATE_LIMIT_PER_USER: '100000000' }));
+  const service = await startService(
+    serviceEnv(issuer, {
+      SHUTDOWN_DELAY_SECONDS: String(delaySeconds),
+      SHUTDOWN_GRACE_SECONDS: '10',
+      WEB_CONCURRENCY: String(workers),
+      RATE_LIMIT_PER_USER: '100000000',
+    }),
+  );
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const started = performance.now();
   const samples: Sample[] = [];
@@ -24,7 +31,13 @@ async function sigterm(context: ScenarioContext, workers: number): Promise<Scena
   // Closed-loop clients, as keep-alive callers behind a balancer are: each sends its next request when the last is answered.
   const loops = Array.from({ length: CONNECTIONS }, async (_, c) => {
     for (let i = 0; !exited; i += 1) {
-      const sample = await send(agent, service.url, { path: '/stream/token', headers: { authorization: `Bearer ${tokens[(c * 7 + i) % tokens.length]}` } }, started, 15_000);
+      const sample = await send(
+        agent,
+        service.url,
+        { path: '/stream/token', headers: { authorization: `Bearer ${tokens[(c * 7 + i) % tokens.length]}` } },
+        started,
+        15_000,
+      );
       samples.push(sample);
       if (sample.error !== null) await sleep(20);
     }
@@ -49,9 +62,15 @@ async function sigterm(context: ScenarioContext, workers: number): Promise<Scena
   // kernel's accept queue, like a refusal. Until then, any reset is a failure of the shutdown.
   const resets = after.filter((s) => s.error !== null && s.error !== 'ECONNREFUSED' && s.sentAt < delayEnd).length;
   const refusedInDelay = after.filter((s) => s.error === 'ECONNREFUSED' && s.sentAt < delayEnd).length;
-  const badRefusals = after.filter((s) => s.status !== 0 && s.status !== 200 && !(s.status === 503 && s.contentType?.startsWith('application/problem+json') && s.retryAfter !== null)).length;
+  const badRefusals = after.filter(
+    (s) => s.status !== 0 && s.status !== 200 && !(s.status === 503 && s.contentType?.startsWith('application/problem+json') && s.retryAfter !== null),
+  ).length;
   return {
-    lines: [formatSummary('before SIGTERM', summarize(samples.filter((s) => s.sentAt < termAt))), formatSummary('after SIGTERM', summarize(after)), `  /readyz during the delay: ${readyzDuringDelay}; exit code ${exitCode}`],
+    lines: [
+      formatSummary('before SIGTERM', summarize(samples.filter((s) => s.sentAt < termAt))),
+      formatSummary('after SIGTERM', summarize(after)),
+      `  /readyz during the delay: ${readyzDuringDelay}; exit code ${exitCode}`,
+    ],
     targets: [
       target('connection resets or unanswered requests until the port closes: 0', String(resets), resets === 0),
       target(`refused connections during the ${delaySeconds} s delay: 0`, String(refusedInDelay), refusedInDelay === 0),

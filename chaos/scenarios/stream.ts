@@ -31,11 +31,20 @@ async function streamFault(context: ScenarioContext, mode: 'closed' | 'open'): P
       stream.failure = null;
     })();
     const inFlight = watchMetric(service.url, IN_FLIGHT_METRIC);
-    const samples = await runLoad({ target: service.url, ratePerSecond: rate, durationMs: beforeMs + faultMs + afterMs, connections: 200, next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${tokens[i]}` } }) });
+    const samples = await runLoad({
+      target: service.url,
+      ratePerSecond: rate,
+      durationMs: beforeMs + faultMs + afterMs,
+      connections: 200,
+      next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${tokens[i]}` } }),
+    });
     await faults;
     inFlight.stop();
     const settled = within(samples, { from: beforeMs + 2000, to: beforeMs + faultMs });
-    const p99 = percentile(settled.filter((s) => s.status !== 0).map((s) => s.latencyMs), 99);
+    const p99 = percentile(
+      settled.filter((s) => s.status !== 0).map((s) => s.latencyMs),
+      99,
+    );
     const expected = mode === 'closed' ? 503 : 200;
     const wrong = settled.filter((s) => !(s.status === 200 || (mode === 'closed' && s.status === 503 && s.retryAfter !== null))).length;
     const peak = inFlight.peak();

@@ -9,7 +9,18 @@ const USERS = 50;
 const SECRET = `whsec_${Buffer.from('chaos-webhook-secret-0123456789').toString('base64')}`;
 
 function user(id: string, updatedAt: number): Record<string, unknown> {
-  return { id, object: 'user', first_name: 'Chaos', last_name: id, image_url: '', email_addresses: [], phone_numbers: [], public_metadata: {}, created_at: updatedAt - 60_000, updated_at: updatedAt };
+  return {
+    id,
+    object: 'user',
+    first_name: 'Chaos',
+    last_name: id,
+    image_url: '',
+    email_addresses: [],
+    phone_numbers: [],
+    public_metadata: {},
+    created_at: updatedAt - 60_000,
+    updated_at: updatedAt,
+  };
 }
 
 export const webhookOrder: Scenario = {
@@ -33,7 +44,12 @@ export const webhookOrder: Scenario = {
       const at = new Date();
       const res = await fetch(`${service.url}/webhooks/clerk`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'svix-id': id, 'svix-timestamp': String(Math.floor(at.getTime() / 1000)), 'svix-signature': signer.sign(id, at, body) },
+        headers: {
+          'content-type': 'application/json',
+          'svix-id': id,
+          'svix-timestamp': String(Math.floor(at.getTime() / 1000)),
+          'svix-signature': signer.sign(id, at, body),
+        },
         body,
       });
       await res.arrayBuffer();
@@ -53,17 +69,32 @@ export const webhookOrder: Scenario = {
         const deletion = { type: 'user.deleted', object: 'event', timestamp: deletedAt, data: { id, object: 'user', deleted: true } };
         const stale = { type: 'user.updated', object: 'event', timestamp: deletedAt - 5000, data: user(id, deletedAt - 5000) };
         const deletionId = `msg_${randomUUID()}`;
-        deliveries.push(() => deliver(deletion, deletionId), () => deliver(deletion, deletionId), () => deliver(stale), () => deliver(stale));
+        deliveries.push(
+          () => deliver(deletion, deletionId),
+          () => deliver(deletion, deletionId),
+          () => deliver(stale),
+          () => deliver(stale),
+        );
       }
       deliveries.sort(() => Math.random() - 0.5);
       const statuses = await Promise.all(deliveries.map((d) => d()));
       const after = await Promise.all(ids.map(tokenStatus));
       const back = after.filter((s) => s === 200).length;
       return {
-        lines: [`  first tokens: ${first.filter((s) => s === 200).length}/${USERS} 200; deliveries: ${deliveries.length}, answers ${[...new Set(statuses)].join(', ')}; tokens afterwards: ${after.join(',').replace(/(\d+)(,\1)*/g, (m, s: string) => `${s}×${m.split(',').length}`)}`],
+        lines: [
+          `  first tokens: ${first.filter((s) => s === 200).length}/${USERS} 200; deliveries: ${deliveries.length}, answers ${[...new Set(statuses)].join(', ')}; tokens afterwards: ${after.join(',').replace(/(\d+)(,\1)*/g, (m, s: string) => `${s}×${m.split(',').length}`)}`,
+        ],
         targets: [
-          target('every user got a token before', `${first.filter((s) => s === 200).length}/${USERS}`, first.every((s) => s === 200)),
-          target('every delivery acknowledged (200)', `${statuses.filter((s) => s === 200).length}/${statuses.length}`, statuses.every((s) => s === 200)),
+          target(
+            'every user got a token before',
+            `${first.filter((s) => s === 200).length}/${USERS}`,
+            first.every((s) => s === 200),
+          ),
+          target(
+            'every delivery acknowledged (200)',
+            `${statuses.filter((s) => s === 200).length}/${statuses.length}`,
+            statuses.every((s) => s === 200),
+          ),
           target('deleted users who can get a token afterwards: 0', `${back}/${USERS}`, back === 0),
         ],
       };

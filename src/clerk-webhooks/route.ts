@@ -169,7 +169,10 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
       // Unavailable: worth Svix's retry as it is; failed: Stream refused the update, or a bug, which the error handler logs.
       const unavailable = error instanceof StreamUnavailableError || error instanceof SyncStoreUnavailableError;
       observer?.webhook?.(type, unavailable ? 'unavailable' : 'failed');
-      log.warn({ reqId: request.id, svixId, type, err: { name: (error as Error).name, message: (error as Error).message } }, 'clerk webhook not applied; will be retried');
+      log.warn(
+        { reqId: request.id, svixId, type, err: { name: (error as Error).name, message: (error as Error).message } },
+        'clerk webhook not applied; will be retried',
+      );
       throw error;
     }
     if (result === 'stale') {

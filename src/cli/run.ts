@@ -20,12 +20,12 @@ function usage(): string {
   const lines = [
     'Usage: stream-token-service <command> [options]',
     '',
-    'Exchanges an identity provider\'s session token for a Stream Chat user token.',
+    "Exchanges an identity provider's session token for a Stream Chat user token.",
     '',
     'Commands:',
   ];
   for (const [name, command] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)}${command.summary}`);
-  lines.push('', 'Run `stream-token-service <command> --help` for a command\'s options.', '');
+  lines.push('', "Run `stream-token-service <command> --help` for a command's options.", '');
   return lines.join('\n');
 }
 

@@ -60,10 +60,7 @@ interface CollectResponse {
 
 function isMessage<T extends { type: string; id: number }>(message: unknown, type: T['type']): message is T {
   return (
-    typeof message === 'object' &&
-    message !== null &&
-    (message as { type?: unknown }).type === type &&
-    Number.isSafeInteger((message as { id?: unknown }).id)
+    typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type && Number.isSafeInteger((message as { id?: unknown }).id)
   );
 }
 

@@ -77,12 +77,17 @@ export function superviseWorkers(options: ClusterOptions): Promise<number> {
       for (const restart of restarts) clearTimeout(restart);
       options.log(`${signal}: stopping ${options.workers} workers`);
       for (const worker of running()) worker?.process.kill('SIGTERM');
-      setTimeout(() => {
-        const left = running();
-        options.log(`${left.length} workers still running ${options.delaySeconds + options.graceSeconds + STOP_MARGIN_SECONDS} s after the signal: killing them`);
-        for (const worker of left) worker?.process.kill('SIGKILL');
-        resolve(1);
-      }, (options.delaySeconds + options.graceSeconds + STOP_MARGIN_SECONDS) * 1000).unref();
+      setTimeout(
+        () => {
+          const left = running();
+          options.log(
+            `${left.length} workers still running ${options.delaySeconds + options.graceSeconds + STOP_MARGIN_SECONDS} s after the signal: killing them`,
+          );
+          for (const worker of left) worker?.process.kill('SIGKILL');
+          resolve(1);
+        },
+        (options.delaySeconds + options.graceSeconds + STOP_MARGIN_SECONDS) * 1000,
+      ).unref();
       // Every worker may already be gone (between a crash and its replacement): no exit event would come.
       if (allExited()) resolve(0);
     };

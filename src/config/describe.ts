@@ -19,7 +19,7 @@ export function describeConfig(config: ServiceConfig): Record<string, unknown> {
     issuers: config.identity.issuers.map((i) => ({
       kind: i.kind,
       issuer: i.issuer,
-      keys: i.staticKeys !== undefined && i.staticKeys.length > 0 ? 'static PEM key' : i.jwksUri ?? 'OIDC discovery',
+      keys: i.staticKeys !== undefined && i.staticKeys.length > 0 ? 'static PEM key' : (i.jwksUri ?? 'OIDC discovery'),
       algorithms: i.algorithms,
       audience: i.audience ?? (i.kind === 'oidc' ? 'any (audience check off: "*")' : null),
       userIdClaim: i.userIdClaim,

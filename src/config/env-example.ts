@@ -40,7 +40,7 @@ const NOTES: Partial<Record<VariableName, readonly string[]>> = {
     '                               preferred_username … are refused unless "allow_mutable_user_id_claim": true)',
     '  user_id_prefix               prepended to the user id; required with more than one issuer (Clerk or dev',
     '                               included), distinct, none the beginning of another ("auth0_", "okta_")',
-    '  authorized_parties           allowed clients: the token\'s azp, else client_id, else an ID token\'s audience',
+    "  authorized_parties           allowed clients: the token's azp, else client_id, else an ID token's audience",
     '  token_types                  required "typ" values, e.g. ["at+jwt"] for providers that type access tokens',
     '  allow_machine_tokens         true: accept client-credentials tokens (no end user); default refused (401)',
   ],

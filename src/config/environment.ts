@@ -24,11 +24,7 @@ export function readEnvironment(options: { processEnv: Environment; cwd: string;
  * Replaces every `<NAME>_FILE` of a secret variable with the file's content
  * (trailing newline removed), the convention of Docker and Kubernetes secrets.
  */
-export function resolveSecretFiles(
-  env: Environment,
-  readFile: (path: string) => string,
-  problems: ConfigProblem[],
-): Environment {
+export function resolveSecretFiles(env: Environment, readFile: (path: string) => string, problems: ConfigProblem[]): Environment {
   const out: Record<string, string | undefined> = { ...env };
   for (const name of SECRET_VARIABLES) {
     const filePath = env[`${name}_FILE`];

@@ -6,13 +6,34 @@ import type { AsymmetricAlgorithm, IssuerOptions } from '../identity/types.js';
 import { isHttpsOrLoopback, type VariableReader } from './reader.js';
 
 const ASYMMETRIC_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
 ] as const satisfies readonly AsymmetricAlgorithm[];
 
 /** Claims a user can change in most providers: an id taken from one could be taken over by renaming. */
 export const MUTABLE_CLAIMS: ReadonlySet<string> = new Set([
-  'preferred_username', 'nickname', 'name', 'given_name', 'family_name', 'middle_name',
-  'email', 'phone_number', 'username', 'upn', 'unique_name', 'website', 'profile',
+  'preferred_username',
+  'nickname',
+  'name',
+  'given_name',
+  'family_name',
+  'middle_name',
+  'email',
+  'phone_number',
+  'username',
+  'upn',
+  'unique_name',
+  'website',
+  'profile',
 ]);
 
 /** Stream user id prefix of dev session tokens when the dev issuer runs beside other issuers. */
@@ -20,7 +41,7 @@ export const DEV_USER_ID_PREFIX = 'dev_';
 /** Every Clerk user id has this shape, so with several issuers it is part of Clerk's namespace. */
 const CLERK_SUBJECT_PREFIX = 'user_';
 
-const userIdPrefixSchema = z.string().regex(/^[A-Za-z0-9@_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 @ _ - (Stream\'s user id alphabet)');
+const userIdPrefixSchema = z.string().regex(/^[A-Za-z0-9@_-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 @ _ - (Stream's user id alphabet)");
 const nonEmptyList = z.array(z.string().min(1)).min(1);
 
 const oidcIssuerSchema = z.strictObject({

@@ -136,7 +136,10 @@ export class VariableReader {
   list(name: NamesWhere<{ kind: 'list' }>): string[] {
     const value = this.string(name);
     if (value === undefined) return [];
-    return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    return value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   }
 
   /** https, or plain http on a loopback address; trailing slashes removed. */

@@ -97,8 +97,20 @@ export const VARIABLES = {
     doc: 'after SIGTERM, keep serving this long with /readyz failing, so the load balancer stops routing here first (0 closes the port at once)',
   }),
   SHUTDOWN_GRACE_SECONDS: integer({ section: 'http', default: 10, min: 0, max: 600, doc: 'then how long the drain waits for in-flight requests' }),
-  HTTP_REQUEST_TIMEOUT_MS: integer({ section: 'http', default: 10_000, min: 1000, max: 600_000, doc: 'a request (head and body) must arrive whole within this' }),
-  HTTP_CONNECTION_TIMEOUT_MS: integer({ section: 'http', default: 30_000, min: 1000, max: 600_000, doc: 'a connection with nothing moving is closed after this' }),
+  HTTP_REQUEST_TIMEOUT_MS: integer({
+    section: 'http',
+    default: 10_000,
+    min: 1000,
+    max: 600_000,
+    doc: 'a request (head and body) must arrive whole within this',
+  }),
+  HTTP_CONNECTION_TIMEOUT_MS: integer({
+    section: 'http',
+    default: 30_000,
+    min: 1000,
+    max: 600_000,
+    doc: 'a connection with nothing moving is closed after this',
+  }),
   HTTP_MAX_CONNECTIONS: integer({
     section: 'http',
     default: 10_000,
@@ -107,12 +119,35 @@ export const VARIABLES = {
     doc: 'open connections per process (per worker); more are closed as they arrive',
   }),
   METRICS_PORT: integer({ section: 'http', default: null, min: 1, max: 65535, doc: 'serve /metrics on its own port instead of the main one' }),
-  WEB_CONCURRENCY: integer({ section: 'http', default: 1, min: 1, max: 64, doc: 'worker processes (one per core at most); with CLERK_WEBHOOK_SECRET it needs REDIS_URL' }),
+  WEB_CONCURRENCY: integer({
+    section: 'http',
+    default: 1,
+    min: 1,
+    max: 64,
+    doc: 'worker processes (one per core at most); with CLERK_WEBHOOK_SECRET it needs REDIS_URL',
+  }),
 
   // Stream
-  STREAM_API_KEY: text('string', { section: 'stream', essential: true, doc: "your Stream app's API key", fix: 'copy both from the Stream dashboard (your app → Overview → Key and Secret)' }),
-  STREAM_API_SECRET: text('string', { section: 'stream', essential: true, secret: true, doc: 'its API secret, which signs the Stream tokens', fix: 'copy both from the Stream dashboard (your app → Overview → Key and Secret)' }),
-  STREAM_TOKEN_TTL_SECONDS: integer({ section: 'stream', default: 3600, min: 60, max: 31_536_000, doc: 'lifetime of issued Stream tokens (at most STREAM_TOKEN_MAX_TTL_SECONDS)' }),
+  STREAM_API_KEY: text('string', {
+    section: 'stream',
+    essential: true,
+    doc: "your Stream app's API key",
+    fix: 'copy both from the Stream dashboard (your app → Overview → Key and Secret)',
+  }),
+  STREAM_API_SECRET: text('string', {
+    section: 'stream',
+    essential: true,
+    secret: true,
+    doc: 'its API secret, which signs the Stream tokens',
+    fix: 'copy both from the Stream dashboard (your app → Overview → Key and Secret)',
+  }),
+  STREAM_TOKEN_TTL_SECONDS: integer({
+    section: 'stream',
+    default: 3600,
+    min: 60,
+    max: 31_536_000,
+    doc: 'lifetime of issued Stream tokens (at most STREAM_TOKEN_MAX_TTL_SECONDS)',
+  }),
   STREAM_TOKEN_MAX_TTL_SECONDS: integer({ section: 'stream', default: 86_400, min: 60, max: 31_536_000, doc: 'the longest lifetime a Stream token gets' }),
   STREAM_API_BASE_URL: text('url', { section: 'stream', doc: "override Stream's API endpoint (e.g. an edge or a local stand-in)" }),
   STREAM_API_TIMEOUT_MS: integer({ section: 'stream', default: 3000, min: 100, max: 60_000, doc: "how long one call to Stream's API may take" }),
@@ -126,7 +161,11 @@ export const VARIABLES = {
   }),
 
   // Clerk
-  CLERK_JWT_ISSUER: text('url', { section: 'clerk', example: 'https://your-app.clerk.accounts.dev', doc: "the issuer of your Clerk instance's session tokens" }),
+  CLERK_JWT_ISSUER: text('url', {
+    section: 'clerk',
+    example: 'https://your-app.clerk.accounts.dev',
+    doc: "the issuer of your Clerk instance's session tokens",
+  }),
   CLERK_FRONTEND_API: text('string', {
     section: 'clerk',
     example: 'your-app.clerk.accounts.dev',
@@ -177,7 +216,13 @@ export const VARIABLES = {
     max: 3600,
     doc: 'after a good fetch, at most one refetch per this many seconds for unknown kids; after failed fetches, retries come after 1, 2, 4 … s, at most this far apart',
   }),
-  JWKS_MAX_STALE_SECONDS: integer({ section: 'verification', default: 86_400, min: 0, max: 604_800, doc: 'keep verifying with the last good keys this long while fetches fail' }),
+  JWKS_MAX_STALE_SECONDS: integer({
+    section: 'verification',
+    default: 86_400,
+    min: 0,
+    max: 604_800,
+    doc: 'keep verifying with the last good keys this long while fetches fail',
+  }),
   JWKS_FETCH_TIMEOUT_MS: integer({ section: 'verification', default: 5000, min: 100, max: 60_000, doc: 'how long one key fetch may take' }),
   JWKS_FETCH_WAIT_MS: integer({
     section: 'verification',
@@ -189,22 +234,53 @@ export const VARIABLES = {
 
   // Users, roles and policy
   STREAM_SYNC_USERS: boolean({ section: 'policy', default: true, doc: 'upsert the Stream user on token issue (false in dev mode without credentials)' }),
-  STREAM_SYNC_TTL_SECONDS: integer({ section: 'policy', default: 3600, min: 0, max: 2_592_000, doc: 'an unchanged profile is not upserted again within this time' }),
-  STREAM_SYNC_FAILURE: choice({ section: 'policy', choices: ['closed', 'open'], default: 'closed', doc: 'closed: 503 when Stream fails; open: issue the token anyway' }),
+  STREAM_SYNC_TTL_SECONDS: integer({
+    section: 'policy',
+    default: 3600,
+    min: 0,
+    max: 2_592_000,
+    doc: 'an unchanged profile is not upserted again within this time',
+  }),
+  STREAM_SYNC_FAILURE: choice({
+    section: 'policy',
+    choices: ['closed', 'open'],
+    default: 'closed',
+    doc: 'closed: 503 when Stream fails; open: issue the token anyway',
+  }),
   STREAM_ROLE_MAP: text('string', {
     section: 'policy',
     example: 'org:admin=admin,org:moderator=moderator',
     doc: 'Clerk organization role=Stream role, comma-separated',
     fix: 'write it as clerk-role=stream-role pairs, comma-separated, e.g. org:admin=admin,org:moderator=moderator',
   }),
-  POLICY_FILE: text('path', { section: 'policy', doc: 'YAML or JSON policy of at most 1 MiB, see docs/policy.md', fix: 'correct the policy file; docs/policy.md describes its format with examples' }),
-  STREAM_ON_USER_DELETED: choice({ section: 'policy', choices: ['deactivate', 'delete', 'none'], default: 'deactivate', doc: 'what user.deleted does to the Stream user: deactivate, delete or none' }),
+  POLICY_FILE: text('path', {
+    section: 'policy',
+    doc: 'YAML or JSON policy of at most 1 MiB, see docs/policy.md',
+    fix: 'correct the policy file; docs/policy.md describes its format with examples',
+  }),
+  STREAM_ON_USER_DELETED: choice({
+    section: 'policy',
+    choices: ['deactivate', 'delete', 'none'],
+    default: 'deactivate',
+    doc: 'what user.deleted does to the Stream user: deactivate, delete or none',
+  }),
 
   // Shared state and limits
   REDIS_URL: text('redis-url', { section: 'state', secret: true, doc: 'redis://, rediss://, redis+sentinel://, redis+cluster://; unset: in-memory' }),
   RATE_LIMIT_PER_IP: integer({ section: 'state', default: 600, min: 1, max: MAX_RATE_LIMIT_PER_MINUTE, doc: 'requests per minute per client IP' }),
-  RATE_LIMIT_PER_USER: integer({ section: 'state', default: 30, min: 1, max: MAX_RATE_LIMIT_PER_MINUTE, doc: 'token and revoke requests per minute per verified user' }),
-  RATE_LIMIT_ON_STORE_ERROR: choice({ section: 'state', choices: ['allow', 'deny'], default: 'allow', doc: "allow: count in this process's memory, same limits; deny: 503 rate_limited" }),
+  RATE_LIMIT_PER_USER: integer({
+    section: 'state',
+    default: 30,
+    min: 1,
+    max: MAX_RATE_LIMIT_PER_MINUTE,
+    doc: 'token and revoke requests per minute per verified user',
+  }),
+  RATE_LIMIT_ON_STORE_ERROR: choice({
+    section: 'state',
+    choices: ['allow', 'deny'],
+    default: 'allow',
+    doc: "allow: count in this process's memory, same limits; deny: 503 rate_limited",
+  }),
   REMOVED_USERS_ON_STORE_ERROR: choice({
     section: 'state',
     choices: ['allow', 'deny'],

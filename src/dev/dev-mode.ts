@@ -11,7 +11,8 @@ export interface DevModeFacts {
   allowNetwork: boolean;
 }
 
-const FIX = 'run dev mode on a development machine only: unset HOST (it defaults to 127.0.0.1), STREAM_API_KEY/STREAM_API_SECRET and the identity provider settings, or set DEV_MODE_ALLOW_NETWORK=true if you accept that anyone who reaches this service can get a token for any user';
+const FIX =
+  'run dev mode on a development machine only: unset HOST (it defaults to 127.0.0.1), STREAM_API_KEY/STREAM_API_SECRET and the identity provider settings, or set DEV_MODE_ALLOW_NETWORK=true if you accept that anyone who reaches this service can get a token for any user';
 
 /**
  * The dev issuer signs a session token for any user id it is asked for, so

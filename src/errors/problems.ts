@@ -30,7 +30,7 @@ const TITLES: Record<ProblemCode, string> = {
   invalid_subject: 'The session token does not name a valid user',
   session_pending: 'The session is not fully signed in yet',
   impersonation_not_allowed: 'Impersonated sessions are not allowed',
-  keys_unavailable: 'The identity provider\'s signing keys are not available',
+  keys_unavailable: "The identity provider's signing keys are not available",
   invalid_request: 'The request is not valid',
   forbidden: 'This user may not use chat',
   not_found: 'Not found',

@@ -89,7 +89,9 @@ export async function buildHttpApp(service: Service): Promise<FastifyInstance> {
     }),
   );
   // The path is not echoed: it may carry a token someone pasted into a URL.
-  app.setNotFoundHandler((_request, reply) => reply.send(new ProblemError({ code: 'not_found', detail: 'No such route. See /healthz, /readyz and POST /stream/token.' })));
+  app.setNotFoundHandler((_request, reply) =>
+    reply.send(new ProblemError({ code: 'not_found', detail: 'No such route. See /healthz, /readyz and POST /stream/token.' })),
+  );
   await allowCorsOrigins(app, config.http.corsOrigins);
 
   app.addHook('onReady', () => service.start());

@@ -55,14 +55,14 @@ export class ServiceMetrics {
 
   readonly streamCalls = new Counter({
     name: `${PREFIX}stream_api_calls_total`,
-    help: 'Calls to Stream\'s API by operation and outcome.',
+    help: "Calls to Stream's API by operation and outcome.",
     labelNames: ['operation', 'outcome'] as const,
     registers: [this.registry],
   });
 
   readonly streamCallsRefused = new Counter({
     name: `${PREFIX}stream_api_calls_refused_total`,
-    help: 'Calls to Stream\'s API not made, by operation and reason (breaker_open, queue_timeout); they fail as Stream being unavailable.',
+    help: "Calls to Stream's API not made, by operation and reason (breaker_open, queue_timeout); they fail as Stream being unavailable.",
     labelNames: ['operation', 'reason'] as const,
     registers: [this.registry],
   });
@@ -110,7 +110,7 @@ export class ServiceMetrics {
   watchRedis(health: () => RedisHealth): void {
     new Gauge({
       name: `${PREFIX}redis_nodes`,
-      help: 'Redis connections: connected (up now) and known (a cluster\'s nodes; 1 otherwise).',
+      help: "Redis connections: connected (up now) and known (a cluster's nodes; 1 otherwise).",
       labelNames: ['state'] as const,
       registers: [this.registry],
       collect() {
@@ -175,7 +175,7 @@ export class ServiceMetrics {
     });
     const stale = new Gauge({
       name: `${PREFIX}jwks_keys_stale`,
-      help: '1 when an issuer\'s keys could not be refreshed and the last good ones are in use (or none are usable), else 0.',
+      help: "1 when an issuer's keys could not be refreshed and the last good ones are in use (or none are usable), else 0.",
       labelNames: ['issuer'] as const,
       registers: [this.registry],
       collect() {
@@ -191,7 +191,7 @@ export class ServiceMetrics {
 function streamGuardGauges(registry: Registry, status: () => StreamCallGuardStatus | null): void {
   const inFlight = new Gauge({
     name: `${PREFIX}stream_api_in_flight`,
-    help: 'Calls to Stream\'s API under way (at most STREAM_API_MAX_CONCURRENCY).',
+    help: "Calls to Stream's API under way (at most STREAM_API_MAX_CONCURRENCY).",
     registers: [registry],
     collect() {
       inFlight.set(status()?.inFlight ?? 0);
@@ -199,7 +199,7 @@ function streamGuardGauges(registry: Registry, status: () => StreamCallGuardStat
   });
   const queued = new Gauge({
     name: `${PREFIX}stream_api_queued`,
-    help: 'Calls to Stream\'s API waiting for a free slot (each at most STREAM_API_QUEUE_TIMEOUT_MS).',
+    help: "Calls to Stream's API waiting for a free slot (each at most STREAM_API_QUEUE_TIMEOUT_MS).",
     registers: [registry],
     collect() {
       queued.set(status()?.queued ?? 0);
@@ -207,7 +207,7 @@ function streamGuardGauges(registry: Registry, status: () => StreamCallGuardStat
   });
   const breaker = new Gauge({
     name: `${PREFIX}stream_breaker_state`,
-    help: 'Breaker on calls to Stream\'s API: 0 closed (calls go through), 1 half-open (one trial call under way), 2 open (calls fail at once).',
+    help: "Breaker on calls to Stream's API: 0 closed (calls go through), 1 half-open (one trial call under way), 2 open (calls fail at once).",
     registers: [registry],
     collect() {
       breaker.set(BREAKER_STATE_VALUE[status()?.breaker ?? 'closed']);

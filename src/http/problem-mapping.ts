@@ -31,7 +31,10 @@ export function toProblem(error: unknown, reqId: string, log: ProblemLog): Probl
   if (domain !== null) return domain;
   const fastifyError = error as FastifyError;
   if (fastifyError.validation !== undefined) {
-    return new ProblemError({ code: 'invalid_request', detail: `The request ${fastifyError.validationContext ?? 'body'} is not valid: ${fastifyError.message}` });
+    return new ProblemError({
+      code: 'invalid_request',
+      detail: `The request ${fastifyError.validationContext ?? 'body'} is not valid: ${fastifyError.message}`,
+    });
   }
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -59,10 +62,18 @@ function domainProblem(error: unknown, reqId: string, log: ProblemLog): ProblemE
   if (error instanceof AccessDeniedError) return new ProblemError({ code: 'forbidden', detail: error.message });
   if (error instanceof UserRemovedError) return new ProblemError({ code: 'forbidden', detail: 'This user was deleted and may not use chat.' });
   if (error instanceof StreamUnavailableError) {
-    return new ProblemError({ code: 'upstream_unavailable', detail: 'Stream could not be reached; try again shortly.', retryAfterSeconds: error.retryAfterSeconds });
+    return new ProblemError({
+      code: 'upstream_unavailable',
+      detail: 'Stream could not be reached; try again shortly.',
+      retryAfterSeconds: error.retryAfterSeconds,
+    });
   }
   if (error instanceof SyncStoreUnavailableError) {
-    return new ProblemError({ code: 'upstream_unavailable', detail: 'User state could not be checked or saved; try again shortly.', retryAfterSeconds: error.retryAfterSeconds });
+    return new ProblemError({
+      code: 'upstream_unavailable',
+      detail: 'User state could not be checked or saved; try again shortly.',
+      retryAfterSeconds: error.retryAfterSeconds,
+    });
   }
   if (error instanceof StreamRejectedError) {
     log.error({ reqId, operation: error.operation, status: error.status, streamCode: error.streamCode, message: error.message }, 'Stream refused a call');
@@ -72,7 +83,8 @@ function domainProblem(error: unknown, reqId: string, log: ProblemLog): ProblemE
       retryAfterSeconds: STREAM_REJECTED_RETRY_SECONDS,
     });
   }
-  if (error instanceof StreamNotConfiguredError) return new ProblemError({ code: 'upstream_unavailable', detail: error.message, retryAfterSeconds: error.retryAfterSeconds });
+  if (error instanceof StreamNotConfiguredError)
+    return new ProblemError({ code: 'upstream_unavailable', detail: error.message, retryAfterSeconds: error.retryAfterSeconds });
   return null;
 }
 

@@ -56,9 +56,8 @@ function assertIssuerClaim(payload: Claims, issuer: string): void {
 export function assertAudienceClaim(payload: Claims, audience: readonly string[] | undefined): void {
   if (audience === undefined || audience.length === 0) return;
   const aud = claim(payload, 'aud');
-  const ok = typeof aud === 'string'
-    ? audience.includes(aud)
-    : Array.isArray(aud) && aud.some((value) => typeof value === 'string' && audience.includes(value));
+  const ok =
+    typeof aud === 'string' ? audience.includes(aud) : Array.isArray(aud) && aud.some((value) => typeof value === 'string' && audience.includes(value));
   if (!ok) throw new SessionTokenError('invalid_audience', 'The token is not meant for this service.');
 }
 
@@ -66,11 +65,7 @@ export function assertAudienceClaim(payload: Claims, audience: readonly string[]
  * A present `azp` must be a string, and one of `authorizedParties` when that
  * list is non-empty. An absent `azp` is refused when `requireAuthorizedParty`.
  */
-export function assertAuthorizedParty(
-  payload: Claims,
-  authorizedParties: readonly string[],
-  requireAuthorizedParty: boolean,
-): void {
+export function assertAuthorizedParty(payload: Claims, authorizedParties: readonly string[], requireAuthorizedParty: boolean): void {
   const azp = claim(payload, 'azp');
   if (azp === undefined) {
     if (requireAuthorizedParty) {
@@ -176,12 +171,7 @@ export interface CheckedClaims {
  * machine token (OIDC), user id, session state. Call only after the signature
  * has been verified.
  */
-export function assertSessionClaims(
-  payload: Claims,
-  issuer: IssuerOptions,
-  nowMs: number,
-  clockSkewSeconds: number,
-): CheckedClaims {
+export function assertSessionClaims(payload: Claims, issuer: IssuerOptions, nowMs: number, clockSkewSeconds: number): CheckedClaims {
   assertIssuerClaim(payload, issuer.issuer);
   const expiresAt = assertTimeClaims(payload, Math.floor(nowMs / 1000), clockSkewSeconds);
   assertAudienceClaim(payload, issuer.audience);

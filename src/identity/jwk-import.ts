@@ -15,7 +15,9 @@ function keyIdentity(key: KeyObject): string {
   try {
     return jwkThumbprint(key);
   } catch {
-    return `spki:${createHash('sha256').update(key.export({ format: 'der', type: 'spki' })).digest('base64url')}`;
+    return `spki:${createHash('sha256')
+      .update(key.export({ format: 'der', type: 'spki' }))
+      .digest('base64url')}`;
   }
 }
 

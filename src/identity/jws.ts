@@ -24,10 +24,17 @@ export interface ParsedJws {
 }
 
 const ALGORITHMS: ReadonlySet<string> = new Set<AsymmetricAlgorithm>([
-  'RS256', 'RS384', 'RS512',
-  'PS256', 'PS384', 'PS512',
-  'ES256', 'ES384', 'ES512',
-  'EdDSA', 'Ed25519',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
 ]);
 
 /** Whether `value` names an asymmetric algorithm this module can verify. */
@@ -217,12 +224,7 @@ export function keyFitsAlgorithm(key: KeyObject, alg: AsymmetricAlgorithm): bool
  * not fit the algorithm, the signature has the wrong length, or it does not
  * verify.
  */
-export function verifyJwsSignature(
-  alg: AsymmetricAlgorithm,
-  key: KeyObject,
-  signingInput: Uint8Array,
-  signature: Uint8Array,
-): boolean {
+export function verifyJwsSignature(alg: AsymmetricAlgorithm, key: KeyObject, signingInput: Uint8Array, signature: Uint8Array): boolean {
   const plan = planFor(key, alg);
   if (plan === null || signature.length !== plan.signatureLength) return false;
   try {

@@ -67,7 +67,6 @@ export function findKey(staticKeys: KeyIndex, remote: KeyIndex | null, kid: stri
   throw new SessionTokenError('invalid_signature', 'The signing key does not match the token algorithm.');
 }
 
-
 /**
  * The last lookup before giving up. A token whose kid matches nothing is
  * verified against the issuer's static key when it has exactly one for the
@@ -76,7 +75,13 @@ export function findKey(staticKeys: KeyIndex, remote: KeyIndex | null, kid: stri
  * to verify with that key. `keysUncertain`: the issuer's keys could not be
  * fetched just now, so an unknown kid may be one it has just started using.
  */
-export function lastLookup(staticKeys: KeyIndex, remote: KeyIndex | null, kid: string | undefined, alg: AsymmetricAlgorithm, keysUncertain: boolean): KeyObject {
+export function lastLookup(
+  staticKeys: KeyIndex,
+  remote: KeyIndex | null,
+  kid: string | undefined,
+  alg: AsymmetricAlgorithm,
+  keysUncertain: boolean,
+): KeyObject {
   if (remote === null && staticKeys.entries.length === 0) {
     throw new SessionTokenError('keys_unavailable', 'Signing keys for this issuer are currently unavailable.');
   }
@@ -91,8 +96,6 @@ export function lastLookup(staticKeys: KeyIndex, remote: KeyIndex | null, kid: s
   }
   throw new SessionTokenError(
     'unknown_key',
-    kid === undefined
-      ? 'The token has no key id and the issuer has no single key for its algorithm.'
-      : 'The token is signed with an unknown key.',
+    kid === undefined ? 'The token has no key id and the issuer has no single key for its algorithm.' : 'The token is signed with an unknown key.',
   );
 }

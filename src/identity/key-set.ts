@@ -5,14 +5,7 @@ import { FetchSchedule, settlesWithin } from './fetch-schedule.js';
 import { indexStaticKeys } from './jwk-import.js';
 import { JwksSource } from './jwks-source.js';
 import { countUsable, findKey, lastLookup, type KeyIndex } from './key-index.js';
-import type {
-  AsymmetricAlgorithm,
-  IssuerKeyStatus,
-  IssuerOptions,
-  KeySetTiming,
-  Logger,
-  VerifierObserver,
-} from './types.js';
+import type { AsymmetricAlgorithm, IssuerKeyStatus, IssuerOptions, KeySetTiming, Logger, VerifierObserver } from './types.js';
 
 export interface KeySetOptions {
   issuer: IssuerOptions;
@@ -47,7 +40,9 @@ function validateTiming(timing: KeySetTiming): void {
   ];
   for (const [name, value, ok] of checks) {
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok) {
-      throw new Error(`Key set timing ${name} must be a finite ${name === 'cacheTtlSeconds' || name === 'fetchTimeoutMs' ? 'positive' : 'non-negative'} number.`);
+      throw new Error(
+        `Key set timing ${name} must be a finite ${name === 'cacheTtlSeconds' || name === 'fetchTimeoutMs' ? 'positive' : 'non-negative'} number.`,
+      );
     }
   }
 }

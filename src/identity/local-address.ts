@@ -26,7 +26,10 @@ function mappedIpv4(address: string): string | null {
  * addresses, also as IPv4-mapped IPv6. Names are not resolved.
  */
 export function isLocalHostname(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
+  const host = hostname
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
+    .replace(/\.$/, '');
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   const family = isIP(host);
   if (family === 4) return LOCAL.check(host, 'ipv4');

@@ -30,7 +30,9 @@ export function namespaceProblems(issuers: readonly Pick<IssuerOptions, 'issuer'
     for (const b of issuers.slice(i + 1)) {
       const other = userIdNamespace(b);
       if (other !== '' && (ns.startsWith(other) || other.startsWith(ns))) {
-        problems.push(`the user ids of ${a.issuer} ("${ns}…") and ${b.issuer} ("${other}…") could be the same: give each a prefix that does not begin the other`);
+        problems.push(
+          `the user ids of ${a.issuer} ("${ns}…") and ${b.issuer} ("${other}…") could be the same: give each a prefix that does not begin the other`,
+        );
       }
     }
   }

@@ -48,7 +48,10 @@ export async function discoverJwksUri(options: DiscoverJwksUriOptions): Promise<
   }
   // A remote issuer's document must not turn the service towards its own host's ports.
   if (isLocalHostname(url.hostname) && !isLocalHostname(new URL(options.issuer).hostname)) {
-    throw new DocumentFetchError('discovery document points jwks_uri at a loopback, link-local or unspecified address, but the issuer is not on one', 'jwks_uri_refused');
+    throw new DocumentFetchError(
+      'discovery document points jwks_uri at a loopback, link-local or unspecified address, but the issuer is not on one',
+      'jwks_uri_refused',
+    );
   }
   return url;
 }

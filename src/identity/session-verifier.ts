@@ -114,9 +114,11 @@ export class SessionVerifier {
   }
 
   private whenKeyed(pending: PendingVerification, key: Promise<KeyObject>): Promise<VerifiedSession> {
-    return key.then((resolved) => this.complete(pending, resolved)).catch((error: unknown) => {
-      throw asSessionTokenError(error);
-    });
+    return key
+      .then((resolved) => this.complete(pending, resolved))
+      .catch((error: unknown) => {
+        throw asSessionTokenError(error);
+      });
   }
 
   private accept(pending: PendingVerification, nowMs: number): VerifiedSession {

@@ -73,7 +73,10 @@ export function assertHeaderAccepted(header: HeaderFacts, rules: HeaderRules): A
     throw new SessionTokenError('invalid_signature', 'The token signing algorithm is not allowed.');
   }
   if (typ === undefined ? rules.requireType : !rules.tokenTypes.has(typ)) {
-    throw new SessionTokenError('unsupported_token_type', typ === undefined ? 'The token does not say what kind of token it is ("typ").' : 'This kind of token is not accepted.');
+    throw new SessionTokenError(
+      'unsupported_token_type',
+      typ === undefined ? 'The token does not say what kind of token it is ("typ").' : 'This kind of token is not accepted.',
+    );
   }
   if (header.machineCategory) throw new SessionTokenError('unsupported_token_type', 'Machine tokens are not accepted.');
   if (header.extensions) throw malformed('The token uses JWS extensions that are not supported.');

@@ -39,7 +39,10 @@ function validateIssuer(options: IssuerOptions): void {
   if (!Array.isArray(options.authorizedParties)) {
     throw new Error(`Issuer ${name} must list its authorized parties (possibly none).`);
   }
-  if (options.tokenTypes !== undefined && (!Array.isArray(options.tokenTypes) || options.tokenTypes.length === 0 || options.tokenTypes.some((t) => typeof t !== 'string' || t === ''))) {
+  if (
+    options.tokenTypes !== undefined &&
+    (!Array.isArray(options.tokenTypes) || options.tokenTypes.length === 0 || options.tokenTypes.some((t) => typeof t !== 'string' || t === ''))
+  ) {
     throw new Error(`Issuer ${name} must list at least one token type when it lists any.`);
   }
 }

@@ -4,11 +4,7 @@ import type { KeyObject } from 'node:crypto';
  * Asymmetric JWS algorithms a session token may be signed with. HMAC and `none` are never accepted.
  * `Ed25519` is RFC 9864's name for EdDSA on that one curve; an allow-list tells the two apart.
  */
-export type AsymmetricAlgorithm =
-  | 'RS256' | 'RS384' | 'RS512'
-  | 'PS256' | 'PS384' | 'PS512'
-  | 'ES256' | 'ES384' | 'ES512'
-  | 'EdDSA' | 'Ed25519';
+export type AsymmetricAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'Ed25519';
 
 /** Which checks a token from this issuer goes through beyond the common ones. */
 export type IssuerKind = 'clerk' | 'oidc' | 'dev';

@@ -51,8 +51,7 @@ export function claimsFromClerkUser(user: ClerkUserPayload): Record<string, unkn
   setString(claims, 'image_url', user.image_url);
   setString(claims, 'external_id', user.external_id);
   if (Array.isArray(user.email_addresses)) {
-    const primary =
-      user.email_addresses.find((e) => isRecord(e) && e.id === user.primary_email_address_id) ?? user.email_addresses[0];
+    const primary = user.email_addresses.find((e) => isRecord(e) && e.id === user.primary_email_address_id) ?? user.email_addresses[0];
     if (isRecord(primary) && typeof primary.email_address === 'string') {
       claims.email = primary.email_address;
       claims.email_verified = primary.verification?.status === 'verified';

@@ -26,9 +26,7 @@ export interface AccessInput {
 /** Which rule refused access; stable, for logs and metrics. */
 export type DenyRule = 'deny_users' | 'require_organizations' | 'require_claims';
 
-export type AccessDecision =
-  | { allowed: true; role: string; teams: string[] }
-  | { allowed: false; reason: string; rule: DenyRule };
+export type AccessDecision = { allowed: true; role: string; teams: string[] } | { allowed: false; reason: string; rule: DenyRule };
 
 export interface Privileges {
   role: string;
@@ -135,8 +133,7 @@ export function evaluateAccess(input: AccessInput, policy: CompiledPolicy): Acce
     if (org === null) {
       return { allowed: false, rule: 'require_organizations', reason: 'an active organization is required' };
     }
-    const listed =
-      policy.requireOrganizations.has(org.orgId) || (org.orgSlug !== undefined && policy.requireOrganizations.has(org.orgSlug));
+    const listed = policy.requireOrganizations.has(org.orgId) || (org.orgSlug !== undefined && policy.requireOrganizations.has(org.orgSlug));
     if (!listed) {
       return { allowed: false, rule: 'require_organizations', reason: 'the active organization is not allowed to use chat' };
     }

@@ -38,7 +38,13 @@ export function compileResolver(path: string): ClaimResolver {
 }
 
 export type CompiledRoleRule =
-  | { readonly kind: 'map'; readonly claim: string; readonly resolve: ClaimResolver; readonly entries: readonly (readonly [string, string])[]; readonly lookup: ReadonlyMap<string, string> }
+  | {
+      readonly kind: 'map';
+      readonly claim: string;
+      readonly resolve: ClaimResolver;
+      readonly entries: readonly (readonly [string, string])[];
+      readonly lookup: ReadonlyMap<string, string>;
+    }
   | { readonly kind: 'equals'; readonly claim: string; readonly resolve: ClaimResolver; readonly equals: ClaimScalar; readonly role: string };
 
 export interface CompiledClaimRequirement {
@@ -85,21 +91,17 @@ export function compilePolicy(options: CompilePolicyOptions = {}): CompiledPolic
     }
     return { kind: 'equals', claim: rule.claim, resolve, equals: rule.equals ?? null, role: rule.role ?? DEFAULT_STREAM_ROLE };
   });
-  const requireClaims: CompiledClaimRequirement[] = Object.entries(document.allow?.require_claims ?? {}).map(
-    ([claim, expected]) => ({
-      claim,
-      resolve: compileResolver(claim),
-      accepted: Array.isArray(expected) ? expected : [expected],
-    }),
-  );
+  const requireClaims: CompiledClaimRequirement[] = Object.entries(document.allow?.require_claims ?? {}).map(([claim, expected]) => ({
+    claim,
+    resolve: compileResolver(claim),
+    accepted: Array.isArray(expected) ? expected : [expected],
+  }));
   const orgs = document.allow?.require_organizations;
   const policy: CompiledPolicy = {
     roleRules,
     roleMap: new Map(options.roleMap ?? []),
     defaultRole: document.default_role ?? DEFAULT_STREAM_ROLE,
-    teams: document.teams
-      ? { from: document.teams.from, resolve: compileResolver(document.teams.from), prefix: document.teams.prefix ?? '' }
-      : null,
+    teams: document.teams ? { from: document.teams.from, resolve: compileResolver(document.teams.from), prefix: document.teams.prefix ?? '' } : null,
     requireClaims,
     requireOrganizations: orgs ? new Set(orgs) : null,
     denyUsers: new Set(document.deny?.deny_users ?? []),

@@ -71,7 +71,10 @@ export function validatePolicyDocument(value: unknown, source = 'policy'): Polic
 function parseYaml(text: string, source: string): unknown {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new PolicyFileError(source, doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`));
+    throw new PolicyFileError(
+      source,
+      doc.errors.map((e) => `YAML: ${e.message.split('\n')[0]}`),
+    );
   }
   try {
     return doc.toJS({ maxAliasCount: 50 });

@@ -204,10 +204,7 @@ export class RedisBreaker {
     this.#retryAt = this.#now() + this.#openMs;
     this.#setState('open');
     if (wasClosed) {
-      this.#logger?.warn(
-        { failures: this.#failures, kind: failureKind(error), err: error, retryInMs: this.#openMs },
-        'redis breaker opened',
-      );
+      this.#logger?.warn({ failures: this.#failures, kind: failureKind(error), err: error, retryInMs: this.#openMs }, 'redis breaker opened');
     }
   }
 

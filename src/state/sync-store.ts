@@ -287,7 +287,9 @@ export class RedisSyncStore implements SyncStore {
   // User event order: one key per user, compared and set by one Lua script so concurrent deliveries cannot interleave.
   async recordUserEvent(userId: string, event: UserEventStamp): Promise<boolean> {
     const ttl = this.#removedTtlSeconds > 0 ? Math.ceil(this.#removedTtlSeconds) : 0;
-    const applied = await this.#run(() => this.#client.eval(RECORD_USER_EVENT_SCRIPT, 1, this.#key('user-event', userId), String(eventOrder(event)), event.kind, String(ttl)));
+    const applied = await this.#run(() =>
+      this.#client.eval(RECORD_USER_EVENT_SCRIPT, 1, this.#key('user-event', userId), String(eventOrder(event)), event.kind, String(ttl)),
+    );
     return applied === 1;
   }
 }

@@ -20,12 +20,7 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 /** Longest `Retry-After` passed on, whatever Stream says. */
 export const MAX_RETRY_AFTER_SECONDS = 300;
 
-export type StreamOperation =
-  | 'upsert_user'
-  | 'partial_update_user'
-  | 'revoke_tokens'
-  | 'deactivate_user'
-  | 'delete_user';
+export type StreamOperation = 'upsert_user' | 'partial_update_user' | 'revoke_tokens' | 'deactivate_user' | 'delete_user';
 
 /** Why a call was refused without calling Stream: `breaker_open`, or `queue_timeout` (no free slot in time). */
 export type StreamCallRefusal = 'breaker_open' | 'queue_timeout';
@@ -124,12 +119,7 @@ function clampRetry(seconds: number): number {
  * for a rate-limited answer only, since Stream sends the rate-limit headers
  * on every response — `X-RateLimit-Reset` (epoch seconds), else `fallback`.
  */
-export function retryAfterFromHeaders(
-  headers: unknown,
-  now: number = Date.now(),
-  fallback = DEFAULT_RETRY_AFTER_SECONDS,
-  rateLimited = true,
-): number {
+export function retryAfterFromHeaders(headers: unknown, now: number = Date.now(), fallback = DEFAULT_RETRY_AFTER_SECONDS, rateLimited = true): number {
   const retryAfter = header(headers, 'retry-after')?.trim();
   if (retryAfter !== undefined && retryAfter !== '') {
     if (/^\d+(\.\d+)?$/.test(retryAfter)) return clampRetry(Number(retryAfter));

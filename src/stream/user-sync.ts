@@ -75,10 +75,7 @@ export interface UserSyncObserver {
 }
 
 /** The SDK methods used; a `StreamChat` server client satisfies it. */
-export type StreamServerClient = Pick<
-  StreamChat,
-  'upsertUser' | 'partialUpdateUser' | 'revokeUserToken' | 'deactivateUser' | 'deleteUser'
->;
+export type StreamServerClient = Pick<StreamChat, 'upsertUser' | 'partialUpdateUser' | 'revokeUserToken' | 'deactivateUser' | 'deleteUser'>;
 
 export interface StreamUserSyncOptions {
   /** `new StreamChat(key, secret, { baseURL, timeout })`, not the shared singleton. */
@@ -115,10 +112,7 @@ export function profileHash(user: StreamUserInput): string {
   return createHash('sha256').update(canonical).digest('base64url');
 }
 
-function toStreamUser(
-  user: StreamUserInput,
-  manageTeams: boolean,
-): { id: string; role: string; name?: string; image?: string; teams?: string[] } {
+function toStreamUser(user: StreamUserInput, manageTeams: boolean): { id: string; role: string; name?: string; image?: string; teams?: string[] } {
   const out: { id: string; role: string; name?: string; image?: string; teams?: string[] } = { id: user.id, role: user.role };
   if (user.name !== undefined) out.name = user.name;
   if (user.image !== undefined) out.image = user.image;
@@ -234,11 +228,10 @@ export class StreamUserSync {
         alreadyGoneIsDone: true,
       });
     } else if (mode === 'delete') {
-      await this.#call(
-        'delete_user',
-        () => this.#client.deleteUser(userId, { mark_messages_deleted: false, hard_delete: false }),
-        { notFoundIsDone: true, alreadyGoneIsDone: true },
-      );
+      await this.#call('delete_user', () => this.#client.deleteUser(userId, { mark_messages_deleted: false, hard_delete: false }), {
+        notFoundIsDone: true,
+        alreadyGoneIsDone: true,
+      });
     }
   }
 
@@ -292,8 +285,7 @@ export class StreamUserSync {
         this.#observer.streamCallRefused?.(operation, error.refusedBy);
         throw error;
       }
-      const outcome: StreamCallOutcome =
-        error instanceof StreamUnavailableError ? 'unavailable' : error instanceof StreamRejectedError ? 'rejected' : 'error';
+      const outcome: StreamCallOutcome = error instanceof StreamUnavailableError ? 'unavailable' : error instanceof StreamRejectedError ? 'rejected' : 'error';
       this.#observer.streamCall?.(operation, outcome);
       this.#logger?.warn({ operation, outcome, err: error }, 'Stream call failed');
       throw error;

@@ -112,7 +112,12 @@ describe('POST /webhooks/clerk', () => {
   let app: FastifyInstance;
   let outcomes: string[];
 
-  async function buildApp(options: Partial<ClerkWebhookPluginOptions> = {}, mode: UserDeletedMode = 'deactivate', useStore: SyncStore = store, streamClient: StreamChat = client): Promise<FastifyInstance> {
+  async function buildApp(
+    options: Partial<ClerkWebhookPluginOptions> = {},
+    mode: UserDeletedMode = 'deactivate',
+    useStore: SyncStore = store,
+    streamClient: StreamChat = client,
+  ): Promise<FastifyInstance> {
     const instance = Fastify();
     // As in the service: the route throws its refusals and failures, the app's one handler answers them.
     instance.setErrorHandler(problemHandler());
@@ -411,8 +416,16 @@ describe('POST /webhooks/clerk', () => {
       await sync.syncOnIssue({ id: 'user_ada', role: 'user', teams: [] });
       const endedAt = Date.now() - 30_000;
       const session = {
-        id: 'sess_1', object: 'session', user_id: 'user_ada', client_id: 'client_1', status: type.split('.')[1],
-        last_active_at: endedAt, expire_at: endedAt + 1e9, abandon_at: endedAt + 1e9, created_at: endedAt - 1e6, updated_at: endedAt,
+        id: 'sess_1',
+        object: 'session',
+        user_id: 'user_ada',
+        client_id: 'client_1',
+        status: type.split('.')[1],
+        last_active_at: endedAt,
+        expire_at: endedAt + 1e9,
+        abandon_at: endedAt + 1e9,
+        created_at: endedAt - 1e6,
+        updated_at: endedAt,
       };
       const response = await deliver(event(type, session));
       assert.equal(response.statusCode, 200, response.body);
@@ -493,7 +506,10 @@ describe('POST /webhooks/clerk', () => {
   it('answers 503 when the sync store is down', async () => {
     const broken: SyncStore = new Proxy(new MemorySyncStore(), {
       get(target, property) {
-        if (property === 'claimWebhookId') return async () => { throw new Error('ECONNREFUSED'); };
+        if (property === 'claimWebhookId')
+          return async () => {
+            throw new Error('ECONNREFUSED');
+          };
         return Reflect.get(target, property, target) as unknown;
       },
     });
@@ -525,7 +541,12 @@ describe('POST /webhooks/clerk', () => {
     const response = await app.inject({
       method: 'POST',
       url: '/webhooks/clerk',
-      headers: { 'content-type': 'text/plain', 'svix-id': id, 'svix-timestamp': String(Math.floor(at.getTime() / 1000)), 'svix-signature': signer.sign(id, at, body) },
+      headers: {
+        'content-type': 'text/plain',
+        'svix-id': id,
+        'svix-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'svix-signature': signer.sign(id, at, body),
+      },
       payload: body,
     });
     assert.equal(response.statusCode, 200);
@@ -567,10 +588,12 @@ describe('POST /webhooks/clerk', () => {
       try {
         const ids = Array.from({ length: 50 }, (_, i) => `user_pair_${randomUUID().slice(0, 8)}_${i}`);
         const deletedAt = Date.now();
-        const deliveries = shuffled(ids.flatMap((id) => [
-          { ...event('user.deleted', { id, object: 'user', deleted: true }), timestamp: deletedAt },
-          event('user.updated', clerkUser(id, { updated_at: deletedAt - 1000 })),
-        ]));
+        const deliveries = shuffled(
+          ids.flatMap((id) => [
+            { ...event('user.deleted', { id, object: 'user', deleted: true }), timestamp: deletedAt },
+            event('user.updated', clerkUser(id, { updated_at: deletedAt - 1000 })),
+          ]),
+        );
         const responses = await Promise.all(deliveries.map((payload, i) => deliverUntilAccepted(payload, i % 2 === 0 ? a : b)));
         for (const response of responses) assert.equal(response.statusCode, 200, response.body);
         const admitted = (await Promise.all(ids.map((id) => shared.isRemoved(id)))).filter((removed) => !removed).length;
@@ -589,7 +612,10 @@ describe('POST /webhooks/clerk', () => {
       const deletedAt = Date.now();
       const firstClient = createRedisClient(url);
       const first = await buildApp({}, 'deactivate', new RedisSyncStore({ client: firstClient, keyPrefix: prefix }));
-      assert.deepEqual((await deliver({ ...event('user.deleted', { id: 'user_restart', object: 'user', deleted: true }), timestamp: deletedAt }, {}, first)).json(), { ok: true });
+      assert.deepEqual(
+        (await deliver({ ...event('user.deleted', { id: 'user_restart', object: 'user', deleted: true }), timestamp: deletedAt }, {}, first)).json(),
+        { ok: true },
+      );
       await first.close();
       await closeRedis(firstClient);
 

@@ -38,7 +38,12 @@ describe('CLI', () => {
   });
 
   test('check-config prints the resolved configuration without secrets, or exits 2 with the problems', async () => {
-    const ok = await run(['check-config'], { STREAM_API_KEY: 'k1', STREAM_API_SECRET: 'very-secret-value-xyz', CLERK_FRONTEND_API: 'my-app.clerk.accounts.dev', CLERK_SECRET_KEY: 'sk_test_hidden_value' });
+    const ok = await run(['check-config'], {
+      STREAM_API_KEY: 'k1',
+      STREAM_API_SECRET: 'very-secret-value-xyz',
+      CLERK_FRONTEND_API: 'my-app.clerk.accounts.dev',
+      CLERK_SECRET_KEY: 'sk_test_hidden_value',
+    });
     assert.equal(ok.code, 0, ok.err);
     const printed = JSON.parse(ok.out) as { stream: { apiSecret: string }; issuers: Array<{ issuer: string }>; clerk: { secretKey: string } };
     assert.equal(printed.stream.apiSecret, 'set');

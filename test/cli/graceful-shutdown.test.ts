@@ -72,7 +72,11 @@ async function stopUnderLoad(env: { SHUTDOWN_DELAY_SECONDS: string; WEB_CONCURRE
     await waitFor(() => (cli.stdout().match(/Server listening/g) ?? []).length >= workers, `${workers} workers listening`);
     const tokens = await Promise.all(
       Array.from({ length: CLIENTS }, async (_, i) => {
-        const res = await fetch(`${base}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: `stop_${i}` }) });
+        const res = await fetch(`${base}/dev/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ user_id: `stop_${i}` }),
+        });
         return ((await res.json()) as { token: string }).token;
       }),
     );
@@ -89,7 +93,15 @@ async function stopUnderLoad(env: { SHUTDOWN_DELAY_SECONDS: string; WEB_CONCURRE
     await Promise.race([load.finished, sleep(5000)]);
     load.stop();
     await Promise.all([readiness.stop(), newConnections.stop()]);
-    return { signalledAt, exitedAt, exitCode: exitCode as number | null, keepAlive: load.attempts, readiness: readiness.attempts, newConnections: newConnections.attempts, cli };
+    return {
+      signalledAt,
+      exitedAt,
+      exitCode: exitCode as number | null,
+      keepAlive: load.attempts,
+      readiness: readiness.attempts,
+      newConnections: newConnections.attempts,
+      cli,
+    };
   } finally {
     if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
   }
@@ -107,9 +119,14 @@ function assertCleanStop(run: Run, delaySeconds: number): void {
   // (still in the listen queue), which is what the delay keeps load balancers away from.
   const expected = (a: Attempt) =>
     !a.reusedConnection &&
-    ((a.error === 'ECONNREFUSED' && a.startedAt >= drainFrom) || (a.error === 'ECONNRESET' && a.startedAt >= drainFrom - 250 && a.startedAt < drainFrom + 2000));
+    ((a.error === 'ECONNREFUSED' && a.startedAt >= drainFrom) ||
+      (a.error === 'ECONNRESET' && a.startedAt >= drainFrom - 250 && a.startedAt < drainFrom + 2000));
   const wrong = all.filter((a) => a.error !== null && !expected(a));
-  assert.deepEqual(wrong.map((a) => describeAttempt(a, run)), [], run.cli.stdout().slice(-3000));
+  assert.deepEqual(
+    wrong.map((a) => describeAttempt(a, run)),
+    [],
+    run.cli.stdout().slice(-3000),
+  );
   // Every token request is answered 200, or refused as a shutting_down problem with Retry-After.
   for (const a of [...run.keepAlive, ...run.newConnections].filter((x) => x.status !== null && x.status !== 200)) {
     assert.equal(a.status, 503, describeAttempt(a, run));
@@ -121,7 +138,10 @@ function assertCleanStop(run: Run, delaySeconds: number): void {
   // connection was refused): none was left waiting.
   for (let client = 0; client < CLIENTS; client += 1) {
     const last = run.keepAlive.filter((a) => a.label === `keep-alive ${client}`).at(-1);
-    assert.ok(last !== undefined && (last.headers.connection === 'close' || last.error === 'ECONNREFUSED'), `client ${client}: ${last && describeAttempt(last, run)}`);
+    assert.ok(
+      last !== undefined && (last.headers.connection === 'close' || last.error === 'ECONNREFUSED'),
+      `client ${client}: ${last && describeAttempt(last, run)}`,
+    );
   }
   assert.equal(run.exitCode, 0, run.cli.stdout().slice(-3000));
   assert.ok(run.exitedAt - run.signalledAt < (delaySeconds + GRACE_SECONDS) * 1000, `exited after ${Math.round(run.exitedAt - run.signalledAt)} ms`);
@@ -173,7 +193,10 @@ describe('serve: SIGTERM under keep-alive load, the way a load balancer needs it
     // Nothing waited for a load balancer: new connections are refused from the signal on (allowing a
     // second for the signal to arrive on a busy machine), where a delay would have served them.
     const fresh = [...run.newConnections, ...run.readiness];
-    assert.ok(fresh.some((a) => a.error === 'ECONNREFUSED'), 'no new connection was refused');
+    assert.ok(
+      fresh.some((a) => a.error === 'ECONNREFUSED'),
+      'no new connection was refused',
+    );
     for (const a of fresh.filter((x) => x.startedAt >= run.signalledAt + 1000)) assert.equal(a.error, 'ECONNREFUSED', describeAttempt(a, run));
   });
 });

@@ -56,18 +56,41 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
     const dir = tempDir();
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const port = await freePort();
     const cli = spawnCli(['serve', '--dev'], { env: { PORT: String(port), TLS_CERT_FILE: cert, TLS_KEY_FILE: key, LOG_LEVEL: 'warn' }, cwd: dir });
     try {
       const ca = readFileSync(cert);
       const get = (path: string, method = 'GET', body?: string) =>
         new Promise<{ status: number; body: string; hsts: string | undefined }>((resolve, reject) => {
-          const req = httpsRequest({ host: '127.0.0.1', port, path, method, ca, servername: 'localhost', headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-            let text = '';
-            res.on('data', (c: Buffer) => (text += c.toString()));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, hsts: res.headers['strict-transport-security'] as string | undefined }));
-          });
+          const req = httpsRequest(
+            { host: '127.0.0.1', port, path, method, ca, servername: 'localhost', headers: body ? { 'content-type': 'application/json' } : {} },
+            (res) => {
+              let text = '';
+              res.on('data', (c: Buffer) => (text += c.toString()));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, hsts: res.headers['strict-transport-security'] as string | undefined }));
+            },
+          );
           req.on('error', reject);
           req.end(body);
         });
@@ -86,10 +109,21 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
       assert.match(String(health.hsts), /max-age=31536000/);
       const session = JSON.parse((await get('/dev/token', 'POST', '{"user_id":"tls_user"}')).body) as { token: string };
       const issued = await new Promise<number>((resolve, reject) => {
-        const req = httpsRequest({ host: '127.0.0.1', port, path: '/stream/token', method: 'POST', ca, servername: 'localhost', headers: { authorization: `Bearer ${session.token}` } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/stream/token',
+            method: 'POST',
+            ca,
+            servername: 'localhost',
+            headers: { authorization: `Bearer ${session.token}` },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -126,24 +160,45 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const cli = spawnCli(['serve', '--dev'], {
-      env: { PORT: String(port), STREAM_API_KEY: apiKey, STREAM_API_SECRET: apiSecret, STREAM_API_BASE_URL: stream.baseURL, SHUTDOWN_GRACE_SECONDS: '10', LOG_LEVEL: 'info', RATE_LIMIT_PER_IP: '100000' },
+      env: {
+        PORT: String(port),
+        STREAM_API_KEY: apiKey,
+        STREAM_API_SECRET: apiSecret,
+        STREAM_API_BASE_URL: stream.baseURL,
+        SHUTDOWN_GRACE_SECONDS: '10',
+        LOG_LEVEL: 'info',
+        RATE_LIMIT_PER_IP: '100000',
+      },
       cwd: tempDir(),
     });
     try {
       await waitForHttp(`${base}/healthz`);
       const tokens = await Promise.all(
         Array.from({ length: 30 }, async (_, i) => {
-          const res = await fetch(`${base}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user_id: `drain_${i}` }) });
+          const res = await fetch(`${base}/dev/token`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ user_id: `drain_${i}` }),
+          });
           return ((await res.json()) as { token: string }).token;
         }),
       );
-      const inFlight = tokens.map((token) => fetch(`${base}/stream/token`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }).then(async (r) => ({ status: r.status, body: await r.text() })));
+      const inFlight = tokens.map((token) =>
+        fetch(`${base}/stream/token`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }).then(async (r) => ({
+          status: r.status,
+          body: await r.text(),
+        })),
+      );
       // Wait until the stand-in has seen the upserts, i.e. the requests are inside the service.
       const deadline = Date.now() + 5000;
       while (stream.calls.filter((c) => c.path === '/users').length < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       cli.child.kill('SIGTERM');
       const results = await Promise.all(inFlight);
-      assert.deepEqual(results.map((r) => r.status), Array(30).fill(200), JSON.stringify(results.find((r) => r.status !== 200)));
+      assert.deepEqual(
+        results.map((r) => r.status),
+        Array(30).fill(200),
+        JSON.stringify(results.find((r) => r.status !== 200)),
+      );
       assert.equal(await cli.exited, 0);
       assert.match(cli.stdout(), /shutting down: draining in-flight requests/);
       assert.match(cli.stdout(), /shut down cleanly/);

@@ -100,13 +100,16 @@ describe('stream-token-client in Chromium', () => {
           assert.equal(result.userId, 'pw-carol');
           assert.equal(result.apiKey, TEST_STREAM_KEY);
           assert.equal(result.expiresAtIsDate, true);
-          assert.deepEqual({ ...result.refused, requestId: typeof result.refused?.requestId }, {
-            isTyped: true,
-            name: 'StreamTokenError',
-            code: 'malformed_token',
-            status: 401,
-            requestId: 'string',
-          });
+          assert.deepEqual(
+            { ...result.refused, requestId: typeof result.refused?.requestId },
+            {
+              isTyped: true,
+              name: 'StreamTokenError',
+              code: 'malformed_token',
+              status: 401,
+              requestId: 'string',
+            },
+          );
           assert.deepEqual(problems, []);
           const exchanges = service.t.logs.records.filter((r) => r.msg === 'request' && r.method === 'POST' && r.route === '/stream/token');
           assert.equal(exchanges.length, 3, 'one shared request, one fetchStreamToken, one refused');

@@ -197,9 +197,7 @@ describe('createTokenProvider', () => {
   it('gives up after `retries` retries with exponential, capped waits', async () => {
     const sleep = fakeSleep();
     const fetch = fakeFetch(problem(503, 'upstream_unavailable'));
-    const error = await rejection(
-      provider(fetch, { retry: { retries: 4, baseDelayMs: 400, maxDelayMs: 2000, random: () => 0.999999 } }, sleep)(),
-    );
+    const error = await rejection(provider(fetch, { retry: { retries: 4, baseDelayMs: 400, maxDelayMs: 2000, random: () => 0.999999 } }, sleep)());
     assert.equal(error.code, 'upstream_unavailable');
     assert.equal(error.status, 503);
     assert.equal(fetch.calls.length, 5);
@@ -409,9 +407,12 @@ describe('devFallback', () => {
 
   it('matches stream-chat for any user id', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom(...STREAM_ID_CHARS), minLength: 1, maxLength: 64 })), (userId) => {
-        assert.equal(unsignedDevToken(userId), sdk.devToken(userId));
-      }),
+      fc.property(
+        fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom(...STREAM_ID_CHARS), minLength: 1, maxLength: 64 })),
+        (userId) => {
+          assert.equal(unsignedDevToken(userId), sdk.devToken(userId));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -559,7 +560,13 @@ describe('portability of stream-token-client (packages/client/src)', () => {
       diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')),
       [],
     );
-    const checked = program.getSourceFiles().map((f) => f.fileName).filter((f) => !f.includes('/typescript/lib/'));
-    assert.ok(checked.every((f) => f.startsWith(root)), `only packages/client/src is compiled: ${checked.join(', ')}`);
+    const checked = program
+      .getSourceFiles()
+      .map((f) => f.fileName)
+      .filter((f) => !f.includes('/typescript/lib/'));
+    assert.ok(
+      checked.every((f) => f.startsWith(root)),
+      `only packages/client/src is compiled: ${checked.join(', ')}`,
+    );
   });
 });

@@ -57,11 +57,16 @@ const settlesWithin = <T>(promise: Promise<T>, ms: number): Promise<T> =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms).unref())]);
 
 describe('cluster metrics: the primary collects every worker', () => {
-  test('each worker\'s series keep their values under a worker label: nothing summed, nothing dropped', async () => {
+  test("each worker's series keep their values under a worker label: nothing summed, nothing dropped", async () => {
     const collector = new ClusterMetricsCollector();
     const first = workerMetrics(30, false, 3);
     // A metric with a worker label of its own keeps it, renamed.
-    const jobs = new Counter({ name: 'custom_jobs_total', help: 'Jobs by the worker that ran them.', labelNames: ['worker'] as const, registers: [first.registry] });
+    const jobs = new Counter({
+      name: 'custom_jobs_total',
+      help: 'Jobs by the worker that ran them.',
+      labelNames: ['worker'] as const,
+      registers: [first.registry],
+    });
     jobs.inc({ worker: 'a' }, 1);
     jobs.inc({ worker: 'b' }, 5);
     fakeWorker(collector, 1, first, () => 'answer');
@@ -177,7 +182,7 @@ describe('cluster metrics over a real IPC channel', () => {
     };
   }
 
-  test('a worker\'s scrape returns every worker\'s series, and scrapes at once send one request to the primary', async () => {
+  test("a worker's scrape returns every worker's series, and scrapes at once send one request to the primary", async () => {
     const workers = await Promise.all([forkWorker({ FIXTURE_REQUESTS: '3' }), forkWorker({ FIXTURE_REQUESTS: '4' })]);
     try {
       let collections = 0;

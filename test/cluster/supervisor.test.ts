@@ -23,7 +23,9 @@ describe('serve: WEB_CONCURRENCY workers under the supervisor', () => {
       const deadline = Date.now() + 15_000;
       while ((cli.stdout().match(/Server listening/g) ?? []).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       assert.equal((cli.stdout().match(/Server listening/g) ?? []).length, 2, cli.stdout());
-      const session = (await (await fetch(`http://127.0.0.1:${port}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_id":"w"}' })).json()) as { token: string };
+      const session = (await (
+        await fetch(`http://127.0.0.1:${port}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_id":"w"}' })
+      ).json()) as { token: string };
       for (let i = 0; i < 4; i += 1) {
         const res = await fetch(`http://127.0.0.1:${port}/stream/token`, { method: 'POST', headers: { authorization: `Bearer ${session.token}` } });
         assert.equal(res.status, 200);
@@ -39,7 +41,10 @@ describe('serve: WEB_CONCURRENCY workers under the supervisor', () => {
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: false }, (res) => {
         let body = '';
-        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res
+          .setEncoding('utf8')
+          .on('data', (chunk: string) => (body += chunk))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       });
       req.once('error', reject);
       req.end(init.body);
@@ -57,7 +62,10 @@ describe('serve: WEB_CONCURRENCY workers under the supervisor', () => {
 
   /** The log lines of workers that listen on `port`, oldest first. */
   const listeningLines = (cli: CliProcess, port: number): string[] =>
-    cli.stdout().split('\n').filter((l) => l.includes('Server listening') && l.includes(`:${port}`));
+    cli
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('Server listening') && l.includes(`:${port}`));
 
   /** Waits until `count` workers have logged that they listen on `port`. */
   async function waitForWorkers(cli: CliProcess, port: number, count: number): Promise<void> {
@@ -77,13 +85,19 @@ describe('serve: WEB_CONCURRENCY workers under the supervisor', () => {
       await waitForHttp(`${base}/healthz`);
       await waitForWorkers(cli, port, 2);
       if (metricsPort !== null) await waitForWorkers(cli, metricsPort, 2);
-      const session = JSON.parse((await onNewConnection(`${base}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_id":"w"}' })).body) as { token: string };
+      const session = JSON.parse(
+        (await onNewConnection(`${base}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_id":"w"}' })).body,
+      ) as { token: string };
       for (let i = 0; i < 6; i += 1) {
         assert.equal((await onNewConnection(`${base}/stream/token`, { method: 'POST', headers: { authorization: `Bearer ${session.token}` } })).status, 200);
       }
       // Both workers answered token requests (each log line names its process).
       const pids = new Set(
-        cli.stdout().split('\n').filter((l) => l.includes('"route":"/stream/token"') && l.includes('"msg":"request"')).map((l) => (JSON.parse(l) as { pid: number }).pid),
+        cli
+          .stdout()
+          .split('\n')
+          .filter((l) => l.includes('"route":"/stream/token"') && l.includes('"msg":"request"'))
+          .map((l) => (JSON.parse(l) as { pid: number }).pid),
       );
       assert.equal(pids.size, 2, cli.stdout());
       // Whichever worker takes the scrape, it reports both workers' series, six requests in all.
@@ -93,7 +107,11 @@ describe('serve: WEB_CONCURRENCY workers under the supervisor', () => {
         assert.equal(scrape.status, 200, scrape.body);
         const byWorker = okTokenRequestsByWorker(scrape.body);
         assert.equal(byWorker.size, 2, scrape.body);
-        assert.equal([...byWorker.values()].reduce((a, b) => a + b, 0), 6, scrape.body);
+        assert.equal(
+          [...byWorker.values()].reduce((a, b) => a + b, 0),
+          6,
+          scrape.body,
+        );
         assert.match(scrape.body, /^stream_token_service_cluster_workers\{state="reporting"\} 2$/m);
       }
     } finally {
@@ -106,7 +124,7 @@ describe('serve: WEB_CONCURRENCY workers under the supervisor', () => {
     await assertMetricsSeeEveryWorker(null);
   });
 
-  test('WEB_CONCURRENCY=2 with METRICS_PORT: the separate listener serves every worker\'s counts too', async () => {
+  test("WEB_CONCURRENCY=2 with METRICS_PORT: the separate listener serves every worker's counts too", async () => {
     await assertMetricsSeeEveryWorker(await freePort());
   });
 
@@ -140,7 +158,10 @@ describe('serve: WEB_CONCURRENCY workers under the supervisor', () => {
     const [port, metricsPort] = [await freePort(), await freePort()];
     const taken = createNetServer();
     await new Promise<void>((resolve) => taken.listen(metricsPort, '127.0.0.1', resolve));
-    const cli = spawnCli(['serve', '--dev'], { env: { PORT: String(port), METRICS_PORT: String(metricsPort), WEB_CONCURRENCY: '2', LOG_LEVEL: 'warn' }, cwd: tempDir() });
+    const cli = spawnCli(['serve', '--dev'], {
+      env: { PORT: String(port), METRICS_PORT: String(metricsPort), WEB_CONCURRENCY: '2', LOG_LEVEL: 'warn' },
+      cwd: tempDir(),
+    });
     try {
       const delays = () => [...cli.stderr().matchAll(/exited \(1\); starting another in (\d+) s/g)].map((m) => Number(m[1]));
       const deadline = Date.now() + 30_000;

@@ -39,7 +39,13 @@ test('a valid production configuration resolves Clerk defaults', () => {
   assert.equal(clerk?.jwksUri, 'https://example.clerk.accounts.dev/.well-known/jwks.json');
   assert.deepEqual(clerk?.algorithms, ['RS256']);
   assert.equal(config.identity.clockSkewSeconds, 5);
-  assert.deepEqual(config.identity.keySetTiming, { cacheTtlSeconds: 600, cooldownSeconds: 30, maxStaleSeconds: 86400, fetchTimeoutMs: 5000, fetchWaitMs: 1000 });
+  assert.deepEqual(config.identity.keySetTiming, {
+    cacheTtlSeconds: 600,
+    cooldownSeconds: 30,
+    maxStaleSeconds: 86400,
+    fetchTimeoutMs: 5000,
+    fetchWaitMs: 1000,
+  });
 });
 
 test('dev mode is refused in production, by flag or by variable', () => {
@@ -63,7 +69,10 @@ test('the issuer comes from CLERK_JWT_ISSUER, else CLERK_FRONTEND_API, else the 
   const pk = `pk_test_${Buffer.from('clever-fox-12.clerk.accounts.dev$').toString('base64')}`;
   assert.equal(frontendApiFromPublishableKey(pk), 'clever-fox-12.clerk.accounts.dev');
   assert.equal(loadConfig({ env: { ...base, CLERK_PUBLISHABLE_KEY: pk }, cwd }).identity.issuers[0]?.issuer, 'https://clever-fox-12.clerk.accounts.dev');
-  assert.equal(loadConfig({ env: { ...base, CLERK_FRONTEND_API: 'clerk.example.com', CLERK_PUBLISHABLE_KEY: pk }, cwd }).identity.issuers[0]?.issuer, 'https://clerk.example.com');
+  assert.equal(
+    loadConfig({ env: { ...base, CLERK_FRONTEND_API: 'clerk.example.com', CLERK_PUBLISHABLE_KEY: pk }, cwd }).identity.issuers[0]?.issuer,
+    'https://clerk.example.com',
+  );
   assert.equal(
     loadConfig({ env: { ...base, CLERK_JWT_ISSUER: 'https://a.example', CLERK_FRONTEND_API: 'b.example' }, cwd }).identity.issuers[0]?.issuer,
     'https://a.example',
@@ -79,7 +88,12 @@ test('JWKS URLs must be https unless loopback', () => {
 
 test('OIDC_ISSUERS is validated and mapped', () => {
   const config = loadConfig({
-    env: { ...PRODUCTION, OIDC_ISSUERS: JSON.stringify([{ issuer: 'https://tenant.eu.auth0.com/', audience: 'chat', algorithms: ['RS256', 'ES256'], user_id_claim: 'uid', user_id_prefix: 'auth0_' }]) },
+    env: {
+      ...PRODUCTION,
+      OIDC_ISSUERS: JSON.stringify([
+        { issuer: 'https://tenant.eu.auth0.com/', audience: 'chat', algorithms: ['RS256', 'ES256'], user_id_claim: 'uid', user_id_prefix: 'auth0_' },
+      ]),
+    },
     cwd,
   });
   const oidc = config.identity.issuers[1];
@@ -93,7 +107,10 @@ test('OIDC_ISSUERS is validated and mapped', () => {
 
 test('REMOVED_USERS_ON_STORE_ERROR is allow unless set to deny, apart from STREAM_SYNC_FAILURE', () => {
   assert.equal(loadConfig({ env: PRODUCTION, cwd }).removedUsers.onStoreError, 'allow');
-  assert.equal(loadConfig({ env: { ...PRODUCTION, REMOVED_USERS_ON_STORE_ERROR: 'deny', STREAM_SYNC_FAILURE: 'open' }, cwd }).removedUsers.onStoreError, 'deny');
+  assert.equal(
+    loadConfig({ env: { ...PRODUCTION, REMOVED_USERS_ON_STORE_ERROR: 'deny', STREAM_SYNC_FAILURE: 'open' }, cwd }).removedUsers.onStoreError,
+    'deny',
+  );
   assert.deepEqual(problemsOf({ ...PRODUCTION, REMOVED_USERS_ON_STORE_ERROR: 'open' }), ['REMOVED_USERS_ON_STORE_ERROR']);
 });
 
@@ -113,7 +130,10 @@ test('rate limits accept up to 100,000,000 a minute, for every request of a busy
   const config = loadConfig({ env: { ...PRODUCTION, RATE_LIMIT_PER_IP: '100000000', RATE_LIMIT_PER_USER: '100000000' }, cwd });
   assert.equal(config.rateLimit.perIpPerMinute, 100_000_000);
   assert.equal(config.rateLimit.perUserPerMinute, 100_000_000);
-  assert.deepEqual(problemsOf({ ...PRODUCTION, RATE_LIMIT_PER_IP: '100000001', RATE_LIMIT_PER_USER: '0' }).sort(), ['RATE_LIMIT_PER_IP', 'RATE_LIMIT_PER_USER']);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, RATE_LIMIT_PER_IP: '100000001', RATE_LIMIT_PER_USER: '0' }).sort(), [
+    'RATE_LIMIT_PER_IP',
+    'RATE_LIMIT_PER_USER',
+  ]);
 });
 
 test('request and connection timeouts default to 10 s and 30 s, and accept 1 s to 10 minutes', () => {
@@ -123,8 +143,14 @@ test('request and connection timeouts default to 10 s and 30 s, and accept 1 s t
   const set = loadConfig({ env: { ...PRODUCTION, HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_CONNECTION_TIMEOUT_MS: '600000' }, cwd });
   assert.equal(set.http.requestTimeoutMs, 1000);
   assert.equal(set.http.connectionTimeoutMs, 600_000);
-  assert.deepEqual(problemsOf({ ...PRODUCTION, HTTP_REQUEST_TIMEOUT_MS: '999', HTTP_CONNECTION_TIMEOUT_MS: '600001' }).sort(), ['HTTP_CONNECTION_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS']);
-  assert.deepEqual(problemsOf({ ...PRODUCTION, HTTP_REQUEST_TIMEOUT_MS: '0', HTTP_CONNECTION_TIMEOUT_MS: '10s' }).sort(), ['HTTP_CONNECTION_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS']);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, HTTP_REQUEST_TIMEOUT_MS: '999', HTTP_CONNECTION_TIMEOUT_MS: '600001' }).sort(), [
+    'HTTP_CONNECTION_TIMEOUT_MS',
+    'HTTP_REQUEST_TIMEOUT_MS',
+  ]);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, HTTP_REQUEST_TIMEOUT_MS: '0', HTTP_CONNECTION_TIMEOUT_MS: '10s' }).sort(), [
+    'HTTP_CONNECTION_TIMEOUT_MS',
+    'HTTP_REQUEST_TIMEOUT_MS',
+  ]);
 });
 
 test('JWKS_FETCH_WAIT_MS defaults to 1 s and accepts 0 (never wait) to 60 s', () => {
@@ -143,8 +169,14 @@ test('SHUTDOWN_DELAY_SECONDS defaults to 5 s (0 in dev mode) and accepts 0 to 30
   assert.equal(set.http.shutdownDelaySeconds, 0);
   assert.equal(set.http.maxConnections, 1);
   assert.equal(loadConfig({ env: { ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '300' }, cwd }).http.shutdownDelaySeconds, 300);
-  assert.deepEqual(problemsOf({ ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '301', HTTP_MAX_CONNECTIONS: '0' }).sort(), ['HTTP_MAX_CONNECTIONS', 'SHUTDOWN_DELAY_SECONDS']);
-  assert.deepEqual(problemsOf({ ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '-1', HTTP_MAX_CONNECTIONS: '1000001' }).sort(), ['HTTP_MAX_CONNECTIONS', 'SHUTDOWN_DELAY_SECONDS']);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '301', HTTP_MAX_CONNECTIONS: '0' }).sort(), [
+    'HTTP_MAX_CONNECTIONS',
+    'SHUTDOWN_DELAY_SECONDS',
+  ]);
+  assert.deepEqual(problemsOf({ ...PRODUCTION, SHUTDOWN_DELAY_SECONDS: '-1', HTTP_MAX_CONNECTIONS: '1000001' }).sort(), [
+    'HTTP_MAX_CONNECTIONS',
+    'SHUTDOWN_DELAY_SECONDS',
+  ]);
 });
 
 test('the token lifetime is capped by STREAM_TOKEN_MAX_TTL_SECONDS', () => {
@@ -213,7 +245,10 @@ test('POLICY_FILE is read with the policy loader: a file over 1 MiB is refused a
     assert.fail('expected a ConfigError');
   } catch (err) {
     assert.ok(err instanceof ConfigError);
-    assert.deepEqual(err.problems.map((p) => p.variable), ['POLICY_FILE']);
+    assert.deepEqual(
+      err.problems.map((p) => p.variable),
+      ['POLICY_FILE'],
+    );
     assert.match(err.message, /POLICY_FILE: the file is larger than 1 MiB \(1048576 bytes\)/);
   }
   assert.match(String(problemsOf({ ...PRODUCTION, POLICY_FILE: join(cwd, 'no-such-policy.yaml') })), /POLICY_FILE/);

@@ -38,16 +38,22 @@ describe('issuer namespaces', () => {
     assert.match(text(problems({ NODE_ENV: 'production', STREAM_API_KEY: 'k', STREAM_API_SECRET: 's', OIDC_ISSUERS: two })), /could be the same/);
   });
 
-  it('refuses a prefix that begins another namespace, Clerk\'s user_ included', () => {
+  it("refuses a prefix that begins another namespace, Clerk's user_ included", () => {
     const nested = oidc({ issuer: 'https://a.example', user_id_prefix: 'a' }, { issuer: 'https://b.example', user_id_prefix: 'ab' });
     assert.match(text(problems({ ...PRODUCTION, OIDC_ISSUERS: nested })), /https:\/\/a\.example \("a…"\) and https:\/\/b\.example \("ab…"\)/);
-    assert.match(text(problems({ ...PRODUCTION, OIDC_ISSUERS: oidc({ issuer: 'https://a.example', user_id_prefix: 'user_' }) })), /\("user_…"\).*could be the same/);
+    assert.match(
+      text(problems({ ...PRODUCTION, OIDC_ISSUERS: oidc({ issuer: 'https://a.example', user_id_prefix: 'user_' }) })),
+      /\("user_…"\).*could be the same/,
+    );
     assert.match(text(problems({ ...PRODUCTION, OIDC_ISSUERS: oidc({ issuer: 'https://a.example', user_id_prefix: 'us' }) })), /could be the same/);
     assert.deepEqual(problems({ ...PRODUCTION, CLERK_USER_ID_PREFIX: 'c_', OIDC_ISSUERS: oidc({ issuer: 'https://a.example', user_id_prefix: 'user_' }) }), []);
   });
 
   it('one issuer needs no prefix, and a single issuer keeps its ids as they are', () => {
-    const config = loadConfig({ env: { NODE_ENV: 'production', STREAM_API_KEY: 'k', STREAM_API_SECRET: 's', OIDC_ISSUERS: oidc({ issuer: 'https://a.example' }) }, cwd });
+    const config = loadConfig({
+      env: { NODE_ENV: 'production', STREAM_API_KEY: 'k', STREAM_API_SECRET: 's', OIDC_ISSUERS: oidc({ issuer: 'https://a.example' }) },
+      cwd,
+    });
     assert.equal(config.identity.issuers[0]?.userIdPrefix, undefined);
   });
 
@@ -75,7 +81,13 @@ describe('issuer namespaces', () => {
       revokeTokens: async (id: string) => void calls.push(`revoke ${id}`),
       onMembershipChanged: async (change: { userId: string }) => void calls.push(`membership ${change.userId}`),
     };
-    const handlers = createClerkWebhookHandlers({ sync, policy: compilePolicy({ roleMap: new Map() }), onUserDeleted: 'deactivate', userIdPrefix: 'clerk_', events: new MemorySyncStore() });
+    const handlers = createClerkWebhookHandlers({
+      sync,
+      policy: compilePolicy({ roleMap: new Map() }),
+      onUserDeleted: 'deactivate',
+      userIdPrefix: 'clerk_',
+      events: new MemorySyncStore(),
+    });
     const event = { type: 't', id: 'msg_1', deliveredAt: new Date(), occurredAt: new Date() };
     await handlers.userUpserted({ id: 'user_1' }, event);
     await handlers.userDeleted('user_1', event);
@@ -89,22 +101,42 @@ describe('CLERK_JWT_KEY', () => {
   it('refuses a key Clerk tokens could not be verified with, before the start', () => {
     const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    for (const pem of [weak, ec]) assert.match(text(problems({ ...PRODUCTION, CLERK_JWT_KEY: pem })), /^CLERK_JWT_KEY: is not an RSA public key of at least 2048 bits/m);
+    for (const pem of [weak, ec])
+      assert.match(text(problems({ ...PRODUCTION, CLERK_JWT_KEY: pem })), /^CLERK_JWT_KEY: is not an RSA public key of at least 2048 bits/m);
   });
 });
 
 describe('user_id_claim', () => {
   it('refuses claims users can change unless the issuer allows it explicitly', () => {
     for (const claim of ['preferred_username', 'nickname', 'name', 'email']) {
-      assert.match(text(problems({ NODE_ENV: 'production', STREAM_API_KEY: 'k', STREAM_API_SECRET: 's', OIDC_ISSUERS: oidc({ issuer: 'https://a.example', user_id_claim: claim }) })), /is a claim users can change/, claim);
+      assert.match(
+        text(
+          problems({
+            NODE_ENV: 'production',
+            STREAM_API_KEY: 'k',
+            STREAM_API_SECRET: 's',
+            OIDC_ISSUERS: oidc({ issuer: 'https://a.example', user_id_claim: claim }),
+          }),
+        ),
+        /is a claim users can change/,
+        claim,
+      );
     }
     const allowed = oidc({ issuer: 'https://a.example', user_id_claim: 'email', allow_mutable_user_id_claim: true });
-    assert.equal(loadConfig({ env: { NODE_ENV: 'production', STREAM_API_KEY: 'k', STREAM_API_SECRET: 's', OIDC_ISSUERS: allowed }, cwd }).identity.issuers[0]?.userIdClaim, 'email');
+    assert.equal(
+      loadConfig({ env: { NODE_ENV: 'production', STREAM_API_KEY: 'k', STREAM_API_SECRET: 's', OIDC_ISSUERS: allowed }, cwd }).identity.issuers[0]?.userIdClaim,
+      'email',
+    );
   });
 });
 
 describe('OIDC audience', () => {
-  const only = (entry: Record<string, unknown>) => ({ NODE_ENV: 'production', STREAM_API_KEY: 'k', STREAM_API_SECRET: 's', OIDC_ISSUERS: JSON.stringify([entry]) });
+  const only = (entry: Record<string, unknown>) => ({
+    NODE_ENV: 'production',
+    STREAM_API_KEY: 'k',
+    STREAM_API_SECRET: 's',
+    OIDC_ISSUERS: JSON.stringify([entry]),
+  });
 
   it('is required', () => {
     assert.match(text(problems(only({ issuer: 'https://a.example' }))), /has no "audience".*\| set "audience"/);
@@ -153,7 +185,10 @@ describe('dev mode', () => {
   it('runs on loopback, with a loopback Stream stand-in, or when DEV_MODE_ALLOW_NETWORK=true', () => {
     assert.deepEqual(problems({ DEV_MODE: 'true', HOST: 'localhost' }), []);
     assert.deepEqual(problems({ DEV_MODE: 'true', STREAM_API_KEY: 'k', STREAM_API_SECRET: 's', STREAM_API_BASE_URL: 'http://127.0.0.1:3030' }), []);
-    const allowed = loadConfig({ env: { DEV_MODE: 'true', HOST: '0.0.0.0', STREAM_API_KEY: 'k', STREAM_API_SECRET: 's', DEV_MODE_ALLOW_NETWORK: 'true' }, cwd });
+    const allowed = loadConfig({
+      env: { DEV_MODE: 'true', HOST: '0.0.0.0', STREAM_API_KEY: 'k', STREAM_API_SECRET: 's', DEV_MODE_ALLOW_NETWORK: 'true' },
+      cwd,
+    });
     assert.equal(allowed.dev.allowNetwork, true);
   });
 });
@@ -163,7 +198,10 @@ describe('policy file keys', () => {
     it(`refuses "${key}" as a key instead of dropping the rule`, () => {
       const documents = [`{"allow":{"require_claims":{"${key}":"x"}}}`, `{"role":[{"claim":"org_role","map":{"${key}":"admin"}}]}`];
       for (const document of documents) {
-        assert.throws(() => parsePolicyText(document, 'json'), (error: unknown) => error instanceof PolicyFileError && error.problems.some((p) => p.includes(`"${key}" is not allowed`)));
+        assert.throws(
+          () => parsePolicyText(document, 'json'),
+          (error: unknown) => error instanceof PolicyFileError && error.problems.some((p) => p.includes(`"${key}" is not allowed`)),
+        );
       }
       assert.throws(() => parsePolicyText(`allow:\n  require_claims:\n    ${key}: x\n`, 'yaml'), PolicyFileError);
     });

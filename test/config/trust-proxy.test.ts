@@ -72,8 +72,7 @@ describe('TRUST_PROXY', () => {
     const app = await buildApp(configWith('10.0.0.0/8', { RATE_LIMIT_PER_IP: '2' }), { logDestination: new LogCapture() });
     await app.ready();
     try {
-      const send = (client: string) =>
-        app.inject({ method: 'POST', url: '/stream/token', remoteAddress: '10.0.0.2', headers: { 'x-forwarded-for': client } });
+      const send = (client: string) => app.inject({ method: 'POST', url: '/stream/token', remoteAddress: '10.0.0.2', headers: { 'x-forwarded-for': client } });
       for (let i = 0; i < 2; i++) assert.equal((await send('198.51.100.1')).statusCode, 401);
       assert.equal((await send('198.51.100.1')).statusCode, 429);
       assert.equal((await send('198.51.100.2')).statusCode, 401, 'another client is not limited by the first');

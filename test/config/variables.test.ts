@@ -44,7 +44,10 @@ describe('the variable table', () => {
       .filter((file) => file.endsWith('.ts'))
       .flatMap((file) => [...read(file).matchAll(/\benv(?:\.|\[')([A-Z][A-Z0-9_]*)/g)].map((m) => `${m[1]} (${file})`));
     assert.ok(direct.length > 0, 'the scan finds the CLI commands that read the environment');
-    assert.deepEqual(direct.filter((entry) => !known.has(entry.split(' ')[0] as string)), []);
+    assert.deepEqual(
+      direct.filter((entry) => !known.has(entry.split(' ')[0] as string)),
+      [],
+    );
   });
 
   it('keeps every default inside its range and among its choices, and names every choice in its doc', () => {
@@ -64,10 +67,14 @@ describe('the variable table', () => {
   });
 
   it('marks as secret exactly the variables that may come from a file', () => {
-    assert.deepEqual(
-      [...SECRET_VARIABLES].sort(),
-      ['CLERK_API_KEY', 'CLERK_JWT_KEY', 'CLERK_SECRET_KEY', 'CLERK_WEBHOOK_SECRET', 'REDIS_URL', 'STREAM_API_SECRET'],
-    );
+    assert.deepEqual([...SECRET_VARIABLES].sort(), [
+      'CLERK_API_KEY',
+      'CLERK_JWT_KEY',
+      'CLERK_SECRET_KEY',
+      'CLERK_WEBHOOK_SECRET',
+      'REDIS_URL',
+      'STREAM_API_SECRET',
+    ]);
     assert.equal(VARIABLES.STREAM_API_KEY.essential, true);
   });
 });
@@ -82,8 +89,17 @@ describe('misspelt variables', () => {
     ]);
   });
 
-  it('leaves known names, short names and other programs\' variables alone', () => {
-    const env = { STREAM_API_SECRET: 'x', REDIS_URL_FILE: 'x', HOME: '/root', HOSTS: 'x', PATH: '/bin', SSL_CERT_FILE: 'x', NODE_OPTIONS: 'x', HTTP_PROXY: 'x' };
+  it("leaves known names, short names and other programs' variables alone", () => {
+    const env = {
+      STREAM_API_SECRET: 'x',
+      REDIS_URL_FILE: 'x',
+      HOME: '/root',
+      HOSTS: 'x',
+      PATH: '/bin',
+      SSL_CERT_FILE: 'x',
+      NODE_OPTIONS: 'x',
+      HTTP_PROXY: 'x',
+    };
     assert.deepEqual(misspeltVariables(env), []);
   });
 });

@@ -60,7 +60,16 @@ describe('development issuer', () => {
     assert.equal(dev.issuer, ISSUER);
     assert.deepEqual(
       { ...dev.issuerOptions, staticKeys: dev.issuerOptions.staticKeys?.length },
-      { kind: 'dev', issuer: ISSUER, staticKeys: 1, algorithms: ['RS256'], userIdClaim: 'sub', authorizedParties: [], requireAuthorizedParty: false, allowImpersonation: false },
+      {
+        kind: 'dev',
+        issuer: ISSUER,
+        staticKeys: 1,
+        algorithms: ['RS256'],
+        userIdClaim: 'sub',
+        authorizedParties: [],
+        requireAuthorizedParty: false,
+        allowImpersonation: false,
+      },
     );
   });
 

@@ -75,7 +75,12 @@ describe('GET /dev/ (dev playground)', () => {
     assert.match(String(res.headers['content-type']), /^text\/html; charset=utf-8/);
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
     const csp = String(res.headers['content-security-policy']);
-    const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));
+    const directives = new Map(
+      csp
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .map(([name, ...values]) => [name, values]),
+    );
     assert.deepEqual(directives.get('default-src'), ["'none'"]);
     const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
     assert.deepEqual(directives.get('script-src'), [hash(inlineContent(res.body, 'script'))]);
@@ -176,7 +181,10 @@ describe('dev playground in Chromium', () => {
       assert.ok(requests.includes(`POST ${b.origin}/stream/token`), requests.join(', '));
 
       const seenByB = b.t.logs.records.filter((r) => r.msg === 'request').map((r) => `${String(r.method)} ${String(r.status)}`);
-      assert.ok(seenByB.some((r) => r.startsWith('OPTIONS 2')), `B answered a preflight: ${seenByB.join(', ')}`);
+      assert.ok(
+        seenByB.some((r) => r.startsWith('OPTIONS 2')),
+        `B answered a preflight: ${seenByB.join(', ')}`,
+      );
       assert.ok(seenByB.includes('POST 200'), seenByB.join(', '));
       const seenByA = a.t.logs.records.filter((r) => r.msg === 'request').map((r) => String(r.method));
       assert.deepEqual(seenByA, ['GET'], 'A only served the page');

@@ -62,7 +62,7 @@ beforeEach(() => {
 });
 
 describe('Clerk session token → Stream token', () => {
-  test('clerk-token gets a session token through Clerk\'s Backend API, and the service exchanges it', async () => {
+  test("clerk-token gets a session token through Clerk's Backend API, and the service exchanges it", async () => {
     let out = '';
     let err = '';
     const code = await runCli(['clerk-token', '--user-id', 'user_e2e'], {
@@ -94,10 +94,20 @@ describe('Clerk session token → Stream token', () => {
     } finally {
       await t.app.close();
     }
-    const wrongKey = await runCli(['clerk-token', '--user-id', 'user_e2e'], { env: { CLERK_SECRET_KEY: 'sk_test_wrong', CLERK_API_URL: clerk.apiUrl }, cwd: tmpdir(), stdout: () => undefined, stderr: (s) => (err = s) });
+    const wrongKey = await runCli(['clerk-token', '--user-id', 'user_e2e'], {
+      env: { CLERK_SECRET_KEY: 'sk_test_wrong', CLERK_API_URL: clerk.apiUrl },
+      cwd: tmpdir(),
+      stdout: () => undefined,
+      stderr: (s) => (err = s),
+    });
     assert.equal(wrongKey, 1);
     assert.match(err, /Clerk refused/);
-    const noKey = await runCli(['clerk-token', '--user-id', 'u'], { env: { CLERK_API_URL: clerk.apiUrl }, cwd: tmpdir(), stdout: () => undefined, stderr: () => undefined });
+    const noKey = await runCli(['clerk-token', '--user-id', 'u'], {
+      env: { CLERK_API_URL: clerk.apiUrl },
+      cwd: tmpdir(),
+      stdout: () => undefined,
+      stderr: () => undefined,
+    });
     assert.equal(noKey, 2);
   });
 
@@ -205,10 +215,18 @@ describe('Stream failures', () => {
 describe('revocation and webhooks', () => {
   const sign = (id: string, payload: unknown, at = new Date()) => {
     const body = JSON.stringify(payload);
-    return { body, headers: { 'svix-id': id, 'svix-timestamp': String(Math.floor(at.getTime() / 1000)), 'svix-signature': new Webhook(WEBHOOK_SECRET).sign(id, at, body), 'content-type': 'application/json' } };
+    return {
+      body,
+      headers: {
+        'svix-id': id,
+        'svix-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'svix-signature': new Webhook(WEBHOOK_SECRET).sign(id, at, body),
+        'content-type': 'application/json',
+      },
+    };
   };
 
-  test('POST /stream/revoke revokes the caller\'s tokens through the SDK', async () => {
+  test("POST /stream/revoke revokes the caller's tokens through the SDK", async () => {
     const t = await service();
     try {
       const earlier = jwt.decode((await exchange(t, clerk.mintSessionToken('user_signout'))).json().token) as { iat: number };
@@ -221,7 +239,12 @@ describe('revocation and webhooks', () => {
       assert.ok(patch?.authenticated);
       // Every token minted before the call is covered, despite the backdated iat.
       assert.ok(Date.parse(revokedBefore) / 1000 > earlier.iat);
-      const body = await t.app.inject({ method: 'POST', url: '/stream/revoke', headers: { authorization: `Bearer ${clerk.mintSessionToken('x')}`, 'content-type': 'application/json' }, payload: '{"user_id":"victim"}' });
+      const body = await t.app.inject({
+        method: 'POST',
+        url: '/stream/revoke',
+        headers: { authorization: `Bearer ${clerk.mintSessionToken('x')}`, 'content-type': 'application/json' },
+        payload: '{"user_id":"victim"}',
+      });
       assert.equal(body.statusCode, 400);
       assert.ok(!stream.revocations.has('victim'));
     } finally {
@@ -233,7 +256,12 @@ describe('revocation and webhooks', () => {
     const t = await service();
     try {
       assert.equal((await exchange(t, clerk.mintSessionToken('user_gone'))).statusCode, 200);
-      const unsigned = await t.app.inject({ method: 'POST', url: '/webhooks/clerk', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ type: 'user.deleted', data: { id: 'user_gone', deleted: true } }) });
+      const unsigned = await t.app.inject({
+        method: 'POST',
+        url: '/webhooks/clerk',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ type: 'user.deleted', data: { id: 'user_gone', deleted: true } }),
+      });
       assert.equal(unsigned.statusCode, 400);
       assert.equal(unsigned.json().code, 'invalid_webhook');
       assert.equal((await exchange(t, clerk.mintSessionToken('user_gone'))).statusCode, 200, 'an unsigned webhook changes nothing');
@@ -255,11 +283,23 @@ describe('revocation and webhooks', () => {
       const signed = sign(id, payload);
       return t.app.inject({ method: 'POST', url: '/webhooks/clerk', headers: signed.headers, payload: signed.body });
     };
-    const user = (updatedAt: number) => ({ id: 'user_late', object: 'user', first_name: 'Late', last_name: 'Update', created_at: updatedAt - 1e6, updated_at: updatedAt });
+    const user = (updatedAt: number) => ({
+      id: 'user_late',
+      object: 'user',
+      first_name: 'Late',
+      last_name: 'Update',
+      created_at: updatedAt - 1e6,
+      updated_at: updatedAt,
+    });
     try {
       assert.equal((await exchange(t, clerk.mintSessionToken('user_late'))).statusCode, 200);
       const deletedAt = Date.now();
-      const deleted = await deliver('msg_late_delete', { type: 'user.deleted', object: 'event', timestamp: deletedAt, data: { id: 'user_late', object: 'user', deleted: true } });
+      const deleted = await deliver('msg_late_delete', {
+        type: 'user.deleted',
+        object: 'event',
+        timestamp: deletedAt,
+        data: { id: 'user_late', object: 'user', deleted: true },
+      });
       assert.equal(deleted.statusCode, 200, deleted.body);
       const upsertsBefore = stream.calls.filter((c) => c.method === 'POST' && c.path === '/users').length;
       // Svix retrying an update Clerk sent before the deletion.

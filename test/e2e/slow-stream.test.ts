@@ -32,16 +32,19 @@ beforeEach(() => {
 });
 
 async function service(failureMode: 'closed' | 'open'): Promise<TestApp> {
-  const t = await startDevApp({
-    STREAM_SYNC_USERS: 'true',
-    STREAM_SYNC_FAILURE: failureMode,
-    STREAM_API_BASE_URL: stream.baseURL,
-    STREAM_API_TIMEOUT_MS: String(SDK_TIMEOUT_MS),
-    STREAM_API_MAX_CONCURRENCY: String(CAP),
-    // Longer than the SDK timeout, so queued calls take over freed slots.
-    STREAM_API_QUEUE_TIMEOUT_MS: '2000',
-    RATE_LIMIT_PER_IP: '100000',
-  }, { now: () => clock.now });
+  const t = await startDevApp(
+    {
+      STREAM_SYNC_USERS: 'true',
+      STREAM_SYNC_FAILURE: failureMode,
+      STREAM_API_BASE_URL: stream.baseURL,
+      STREAM_API_TIMEOUT_MS: String(SDK_TIMEOUT_MS),
+      STREAM_API_MAX_CONCURRENCY: String(CAP),
+      // Longer than the SDK timeout, so queued calls take over freed slots.
+      STREAM_API_QUEUE_TIMEOUT_MS: '2000',
+      RATE_LIMIT_PER_IP: '100000',
+    },
+    { now: () => clock.now },
+  );
   apps.push(t);
   return t;
 }
@@ -52,7 +55,12 @@ async function timed(t: TestApp, url: string, userId: string): Promise<{ status:
   const res = await t.app.inject({ method: 'POST', url, headers: { authorization } });
   const ms = performance.now() - started;
   const retryAfter = res.headers['retry-after'];
-  return { status: res.statusCode, ms, retryAfter: retryAfter === undefined ? undefined : String(retryAfter), code: res.statusCode === 200 ? 'ok' : res.json().code };
+  return {
+    status: res.statusCode,
+    ms,
+    retryAfter: retryAfter === undefined ? undefined : String(retryAfter),
+    code: res.statusCode === 200 ? 'ok' : res.json().code,
+  };
 }
 
 /** A burst of new users against a slow Stream, until the breaker has opened. */
@@ -89,7 +97,10 @@ function assertFast(durations: number[]): void {
 
 async function metric(t: TestApp, name: string): Promise<string> {
   const text = (await t.app.inject('/metrics')).body;
-  return text.split('\n').filter((line) => line.startsWith(name)).join('\n');
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(name))
+    .join('\n');
 }
 
 describe('a slow Stream', () => {
@@ -150,6 +161,10 @@ describe('a slow Stream', () => {
     assertFast(durations);
     assert.equal(stream.calls.length, callsBefore);
     assert.match(await metric(t, 'stream_token_service_tokens_issued_without_sync_total'), / 40$/m);
-    assert.equal(t.logs.records.filter((line) => String(line.msg).startsWith('Stream user sync failed')).length, reached, 'refused calls are not logged one by one');
+    assert.equal(
+      t.logs.records.filter((line) => String(line.msg).startsWith('Stream user sync failed')).length,
+      reached,
+      'refused calls are not logged one by one',
+    );
   });
 });

@@ -9,7 +9,8 @@ const BEARER = /^bearer[ \t]+([^ \t]+)[ \t]*$/i;
 
 /** bearerToken restated independently (the regular expression, then the refusals): the reference for the differential test. */
 function bearerTokenByRegExp(header: string | undefined): string {
-  if (header === undefined || header === '') throw new ProblemError({ code: 'missing_token', detail: 'Send the session token as Authorization: Bearer <token>.' });
+  if (header === undefined || header === '')
+    throw new ProblemError({ code: 'missing_token', detail: 'Send the session token as Authorization: Bearer <token>.' });
   const match = BEARER.exec(header);
   if (match === null) {
     if (/^bearer\b/i.test(header) && header.trim().length > 6) {
@@ -47,10 +48,40 @@ test('bearerToken refuses two credentials as malformed_token and anything else a
 });
 
 test('bearerToken answers every header exactly as the regular expression reference', () => {
-  const piece = fc.constantFrom('Bearer', 'bearer', 'BEARER', 'bEaReR', 'Bearer ', ' ', '\t', '  ', 'x', 'eyJ', '.', '-', '\r', '\n', 'ſ', 'İ', 'K', 'é', '\u0000', '\u00a0', '\u3000', 'b', 'r');
+  const piece = fc.constantFrom(
+    'Bearer',
+    'bearer',
+    'BEARER',
+    'bEaReR',
+    'Bearer ',
+    ' ',
+    '\t',
+    '  ',
+    'x',
+    'eyJ',
+    '.',
+    '-',
+    '\r',
+    '\n',
+    'ſ',
+    'İ',
+    'K',
+    'é',
+    '\u0000',
+    '\u00a0',
+    '\u3000',
+    'b',
+    'r',
+  );
   const header = fc.oneof(
     fc.array(piece, { maxLength: 12 }).map((parts) => parts.join('')),
-    fc.tuple(fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Bearer\t'), fc.string({ unit: fc.constantFrom(' ', '\t'), maxLength: 3 }), fc.string({ maxLength: 40 }), fc.string({ unit: fc.constantFrom(' ', '\t', 'a'), maxLength: 3 }))
+    fc
+      .tuple(
+        fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Bearer\t'),
+        fc.string({ unit: fc.constantFrom(' ', '\t'), maxLength: 3 }),
+        fc.string({ maxLength: 40 }),
+        fc.string({ unit: fc.constantFrom(' ', '\t', 'a'), maxLength: 3 }),
+      )
       .map(([scheme, gap, token, tail]) => `${scheme}${gap}${token}${tail}`),
     fc.string({ maxLength: 60 }),
     fc.string({ unit: 'binary', maxLength: 30 }).map((s) => `Bearer ${s}`),
@@ -70,7 +101,17 @@ test('every scheme other than Bearer (any case) is missing_token, even one lette
     assert.deepEqual(outcome(`${scheme} ${jwt}`), missing, scheme);
   }
   // Each of the six letters replaced by any other printable ASCII character (or a look-alike), in either case.
-  const replacements = [...Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i)), '\t', 'ſ', 'ß', 'İ', 'К', '\uFF42', '\u0142', '\u00e9'];
+  const replacements = [
+    ...Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i)),
+    '\t',
+    'ſ',
+    'ß',
+    'İ',
+    'К',
+    '\uFF42',
+    '\u0142',
+    '\u00e9',
+  ];
   let checked = 0;
   for (let position = 0; position < 6; position++) {
     for (const replacement of replacements) {

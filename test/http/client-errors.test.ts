@@ -58,7 +58,9 @@ test('a garbage request line gets 400 problem+json', async () => {
 });
 
 test('a request that does not arrive within the request timeout gets 408 problem+json', async () => {
-  const res = await rawExchange(port, ['POST /stream/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user']);
+  const res = await rawExchange(port, [
+    'POST /stream/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
+  ]);
   assertProblem(res, 408);
   assert.ok(res.closedAfterMs! < 3000, `closed after ${res.closedAfterMs!.toFixed(0)} ms`);
 });

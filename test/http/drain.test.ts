@@ -65,7 +65,11 @@ describe('draining the server', () => {
       const ready = await fresh.app.inject({ method: 'GET', url: '/readyz' });
       assert.equal(ready.statusCode, 503);
       assert.equal(ready.json<{ status: string }>().status, 'shutting_down');
-      const token = await fresh.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${fresh.sessionToken('announce_user')}` } });
+      const token = await fresh.app.inject({
+        method: 'POST',
+        url: '/stream/token',
+        headers: { authorization: `Bearer ${fresh.sessionToken('announce_user')}` },
+      });
       assert.equal(token.statusCode, 200, token.body);
       assert.notEqual(token.headers.connection, 'close');
     } finally {
@@ -158,7 +162,10 @@ describe('HTTP_MAX_CONNECTIONS', () => {
       assert.equal(third.answers.length, 0, third.text);
       const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
       assert.match(metrics.body, /^stream_token_service_http_connections_dropped_total 1$/m);
-      assert.ok(t.logs.records.some((r) => r.level === 'warn' && String(r.msg).startsWith('HTTP_MAX_CONNECTIONS reached')), t.logs.text);
+      assert.ok(
+        t.logs.records.some((r) => r.level === 'warn' && String(r.msg).startsWith('HTTP_MAX_CONNECTIONS reached')),
+        t.logs.text,
+      );
 
       held[0]!.socket.destroy();
       await held[0]!.waitFor(() => held[0]!.closedAt !== null);

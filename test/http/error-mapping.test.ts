@@ -28,7 +28,13 @@ beforeEach(() => {
 
 /** A fresh app per request, so no breaker or profile cache carries over from one route to the next. */
 async function app(): Promise<TestApp> {
-  return startDevApp({ STREAM_API_BASE_URL: stream.baseURL, STREAM_SYNC_USERS: 'true', STREAM_SYNC_FAILURE: 'closed', STREAM_API_TIMEOUT_MS: '500', CLERK_WEBHOOK_SECRET: WEBHOOK_SECRET });
+  return startDevApp({
+    STREAM_API_BASE_URL: stream.baseURL,
+    STREAM_SYNC_USERS: 'true',
+    STREAM_SYNC_FAILURE: 'closed',
+    STREAM_API_TIMEOUT_MS: '500',
+    CLERK_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  });
 }
 
 const routes: Record<string, (t: TestApp) => Promise<LightMyRequestResponse>> = {
@@ -37,7 +43,12 @@ const routes: Record<string, (t: TestApp) => Promise<LightMyRequestResponse>> = 
   'POST /webhooks/clerk': (t) => {
     const id = `msg_${randomUUID()}`;
     const at = new Date();
-    const body = JSON.stringify({ type: 'user.updated', object: 'event', timestamp: at.getTime(), data: { id: 'user_ada', object: 'user', first_name: 'Ada', updated_at: at.getTime() } });
+    const body = JSON.stringify({
+      type: 'user.updated',
+      object: 'event',
+      timestamp: at.getTime(),
+      data: { id: 'user_ada', object: 'user', first_name: 'Ada', updated_at: at.getTime() },
+    });
     const signature = new Webhook(WEBHOOK_SECRET).sign(id, at, body);
     return t.app.inject({
       method: 'POST',
@@ -72,7 +83,10 @@ describe('a Stream failure is answered the same on every route', () => {
           stream.failure = { ...failure };
           const response = await send(t);
           stream.failure = null;
-          assert.ok(stream.calls.some((call) => call.rejectedReason !== undefined), `${route}: Stream was called and failed`);
+          assert.ok(
+            stream.calls.some((call) => call.rejectedReason !== undefined),
+            `${route}: Stream was called and failed`,
+          );
           answers.push([route, answer(response)]);
         } finally {
           stream.failure = null;

@@ -38,16 +38,21 @@ const mutatedToken = fc.oneof(
     return `${Buffer.from(JSON.stringify(h) ?? 'null').toString('base64url')}.${Buffer.from(JSON.stringify(p) ?? 'null').toString('base64url')}.${sig}`;
   }),
   // signed by the real issuer, with arbitrary header fields and claims
-  fc.tuple(fc.dictionary(fc.constantFrom('alg', 'kid', 'typ', 'cat', 'crit', 'jku', 'b64', 'x5c'), jsonValue), fc.dictionary(fc.constantFrom('sub', 'iss', 'exp', 'nbf', 'iat', 'azp', 'sts', 'act', 'v', 'o'), jsonValue)).map(
-    ([header, claims]) => issuer.sign({ iss: issuer.issuer, sub: 'user_fuzz', exp: Math.floor(Date.now() / 1000) + 60, ...claims }, header),
-  ),
+  fc
+    .tuple(
+      fc.dictionary(fc.constantFrom('alg', 'kid', 'typ', 'cat', 'crit', 'jku', 'b64', 'x5c'), jsonValue),
+      fc.dictionary(fc.constantFrom('sub', 'iss', 'exp', 'nbf', 'iat', 'azp', 'sts', 'act', 'v', 'o'), jsonValue),
+    )
+    .map(([header, claims]) => issuer.sign({ iss: issuer.issuer, sub: 'user_fuzz', exp: Math.floor(Date.now() / 1000) + 60, ...claims }, header)),
   fc.array(b64url, { minLength: 0, maxLength: 6 }).map((parts) => parts.join('.')),
   headerText,
 );
 
 const authorization = fc.oneof(
   mutatedToken.map((tok) => `Bearer ${tok}`),
-  fc.tuple(fc.constantFrom('Bearer', 'bearer', 'Basic', 'Token', 'DPoP', ''), fc.constantFrom(' ', '  ', '\t', ''), headerText).map(([s, sep, v]) => `${s}${sep}${v}`),
+  fc
+    .tuple(fc.constantFrom('Bearer', 'bearer', 'Basic', 'Token', 'DPoP', ''), fc.constantFrom(' ', '  ', '\t', ''), headerText)
+    .map(([s, sep, v]) => `${s}${sep}${v}`),
   headerText,
 );
 
@@ -59,22 +64,43 @@ const body = fc.oneof(
 );
 
 const contentType = fc.oneof(
-  fc.constantFrom(undefined, 'application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jwt', 'APPLICATION/JSON'),
+  fc.constantFrom(
+    undefined,
+    'application/json',
+    'application/json; charset=utf-8',
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/jwt',
+    'APPLICATION/JSON',
+  ),
   headerText,
 );
 
 test('no combination of headers, token and body produces a 5xx', async () => {
   await fc.assert(
-    fc.asyncProperty(authorization, body, contentType, fc.constantFrom('POST', 'GET', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'), headerText, async (auth, payload, ct, method, requestId) => {
-      const headers: Record<string, string> = { authorization: auth, 'x-request-id': requestId };
-      if (ct !== undefined) headers['content-type'] = ct;
-      const res = await t.app.inject({ method: method as 'POST', url: '/stream/token', headers, ...(payload !== undefined && method !== 'GET' ? { payload } : {}) });
-      assert.ok(res.statusCode < 500, `${res.statusCode} ${res.body}`);
-      if (res.statusCode >= 400) {
-        assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
-        assert.equal(typeof res.json().code, 'string');
-      }
-    }),
+    fc.asyncProperty(
+      authorization,
+      body,
+      contentType,
+      fc.constantFrom('POST', 'GET', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'),
+      headerText,
+      async (auth, payload, ct, method, requestId) => {
+        const headers: Record<string, string> = { authorization: auth, 'x-request-id': requestId };
+        if (ct !== undefined) headers['content-type'] = ct;
+        const res = await t.app.inject({
+          method: method as 'POST',
+          url: '/stream/token',
+          headers,
+          ...(payload !== undefined && method !== 'GET' ? { payload } : {}),
+        });
+        assert.ok(res.statusCode < 500, `${res.statusCode} ${res.body}`);
+        if (res.statusCode >= 400) {
+          assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+          assert.equal(typeof res.json().code, 'string');
+        }
+      },
+    ),
     { numRuns: 1500 },
   );
 });

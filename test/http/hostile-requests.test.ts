@@ -55,7 +55,14 @@ const cases: Case[] = [
     },
   },
   { name: 'stripped signature', code: 'malformed_token', token: () => forge({}, claims(), 'none') },
-  { name: 'truncated signature', code: 'invalid_signature', token: () => { const tok = forge({}, claims()); return tok.slice(0, -2); } },
+  {
+    name: 'truncated signature',
+    code: 'invalid_signature',
+    token: () => {
+      const tok = forge({}, claims());
+      return tok.slice(0, -2);
+    },
+  },
   {
     name: 'signature swapped from another valid token',
     code: 'invalid_signature',
@@ -78,7 +85,11 @@ const cases: Case[] = [
   },
   { name: 'jku pointing at a local server', code: 'invalid_signature', token: () => forge({ jku: trap.url('/jwks.json') }, claims(), 'attacker') },
   { name: 'x5u pointing at a local server', code: 'invalid_signature', token: () => forge({ x5u: trap.url('/jwks.json') }, claims(), 'attacker') },
-  { name: 'x5c with an attacker certificate', code: 'invalid_signature', token: () => forge({ x5c: ['MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA'] }, claims(), 'attacker') },
+  {
+    name: 'x5c with an attacker certificate',
+    code: 'invalid_signature',
+    token: () => forge({ x5c: ['MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA'] }, claims(), 'attacker'),
+  },
   { name: 'expired', code: 'token_expired', token: () => forge({}, claims({ exp: now() - 120 })) },
   { name: 'nbf in the future', code: 'token_not_yet_valid', token: () => forge({}, claims({ nbf: now() + 600 })) },
   { name: 'iat in the future', code: 'token_not_yet_valid', token: () => forge({}, claims({ iat: now() + 600 })) },
@@ -103,7 +114,14 @@ const cases: Case[] = [
   { name: 'four segments', code: 'malformed_token', token: () => `${forge({}, claims())}.${b64('x')}` },
   { name: 'five segments (JWE shape)', code: 'malformed_token', token: () => `${b64({ alg: 'RSA-OAEP', enc: 'A256GCM' })}.a.b.c.d` },
   { name: 'standard base64 characters', code: 'malformed_token', token: () => forge({}, claims()).replace(/-/g, '+').replace(/_/g, '/') + '+/' },
-  { name: 'base64 padding', code: 'malformed_token', token: () => { const [h, p, s] = forge({}, claims()).split('.'); return `${h}==.${p}.${s}`; } },
+  {
+    name: 'base64 padding',
+    code: 'malformed_token',
+    token: () => {
+      const [h, p, s] = forge({}, claims()).split('.');
+      return `${h}==.${p}.${s}`;
+    },
+  },
   { name: 'header not JSON', code: 'malformed_token', token: () => `${b64('not json')}.${b64(claims())}.${b64('s')}` },
   { name: 'payload not JSON', code: 'malformed_token', token: () => forge({}, 'not json' as unknown as Record<string, unknown>) },
   { name: 'array payload', code: 'malformed_token', token: () => forge({}, [claims()] as unknown as Record<string, unknown>) },
@@ -115,14 +133,31 @@ const cases: Case[] = [
   { name: 'token with unicode', code: 'malformed_token', token: () => `é${forge({}, claims())}` },
   { name: 'empty segments', code: 'malformed_token', token: () => '..' },
   { name: 'garbage', code: 'malformed_token', token: () => 'not-a-token' },
-  { name: 'two bearer credentials', code: 'malformed_token', headers: () => ({ authorization: `Bearer ${issuer.sessionToken('user_alice')} ${issuer.sessionToken('user_bob')}` }) },
+  {
+    name: 'two bearer credentials',
+    code: 'malformed_token',
+    headers: () => ({ authorization: `Bearer ${issuer.sessionToken('user_alice')} ${issuer.sessionToken('user_bob')}` }),
+  },
   { name: 'no credentials', code: 'missing_token', headers: () => ({}) },
   { name: 'Basic credentials', code: 'missing_token', headers: () => ({ authorization: 'Basic dXNlcjpwYXNz' }) },
   { name: 'a body naming another user_id', code: 'invalid_request', token: () => issuer.sessionToken('user_alice'), body: '{"user_id":"user_mallory"}' },
   { name: 'a body with prototype pollution', code: 'invalid_request', token: () => issuer.sessionToken('user_alice'), body: '{"__proto__":{"admin":true}}' },
   { name: 'a body that is not JSON', code: 'invalid_request', token: () => issuer.sessionToken('user_alice'), body: '{"user_id":' },
-  { name: 'a body over 1 KiB', code: 'invalid_request', status: 413, token: () => issuer.sessionToken('user_alice'), body: JSON.stringify({ x: 'y'.repeat(2000) }) },
-  { name: 'a form body', code: 'invalid_request', status: 415, token: () => issuer.sessionToken('user_alice'), body: 'user_id=user_mallory', contentType: 'application/x-www-form-urlencoded' },
+  {
+    name: 'a body over 1 KiB',
+    code: 'invalid_request',
+    status: 413,
+    token: () => issuer.sessionToken('user_alice'),
+    body: JSON.stringify({ x: 'y'.repeat(2000) }),
+  },
+  {
+    name: 'a form body',
+    code: 'invalid_request',
+    status: 415,
+    token: () => issuer.sessionToken('user_alice'),
+    body: 'user_id=user_mallory',
+    contentType: 'application/x-www-form-urlencoded',
+  },
 ];
 
 before(async () => {

@@ -41,7 +41,10 @@ async function jwksApp(env: Record<string, string>): Promise<JwksFixture> {
     return { statusCode: res.statusCode, code: (res.json() as { code?: unknown }).code, retryAfter: res.headers['retry-after'], ms };
   };
   return {
-    t, server, clock, exchange,
+    t,
+    server,
+    clock,
+    exchange,
     async close() {
       await t.app.close();
       await server.close();

@@ -48,11 +48,19 @@ describe('rate limits in memory', () => {
     const user = `user_${randomBytes(4).toString('hex')}`;
     const statuses = [];
     for (let i = 0; i < 3; i += 1) {
-      const res = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${t.sessionToken(user)}`, 'x-forwarded-for': randomIp() } });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/stream/token',
+        headers: { authorization: `Bearer ${t.sessionToken(user)}`, 'x-forwarded-for': randomIp() },
+      });
       statuses.push(res.statusCode);
     }
     assert.deepEqual(statuses, [200, 200, 429]);
-    const other = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${t.sessionToken(`${user}_b`)}`, 'x-forwarded-for': randomIp() } });
+    const other = await t.app.inject({
+      method: 'POST',
+      url: '/stream/token',
+      headers: { authorization: `Bearer ${t.sessionToken(`${user}_b`)}`, 'x-forwarded-for': randomIp() },
+    });
     assert.equal(other.statusCode, 200);
   });
 });
@@ -74,7 +82,11 @@ describe('CORS and security headers', () => {
     assert.equal(preflight.headers['access-control-allow-origin'], 'https://app.example.com');
     assert.match(String(preflight.headers['access-control-allow-headers']), /authorization/);
     assert.match(String(preflight.headers['access-control-allow-methods']), /POST/);
-    const res = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { origin: 'https://app.example.com', authorization: `Bearer ${t.sessionToken('alice')}` } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/stream/token',
+      headers: { origin: 'https://app.example.com', authorization: `Bearer ${t.sessionToken('alice')}` },
+    });
     assert.equal(res.statusCode, 200);
     assert.equal(res.headers['access-control-allow-origin'], 'https://app.example.com');
     assert.match(String(res.headers.vary), /Origin/i);
@@ -145,17 +157,20 @@ describe('metrics across WEB_CONCURRENCY workers', () => {
   test('/metrics serves what the app is given to serve, a failure to gather is a 503 problem that says so, and closing the app lets go of it', async () => {
     let fail = false;
     let closed = false;
-    const t = await startDevApp({}, {
-      metricsExposition: (registry) => ({
-        render: async () => {
-          if (fail) throw new Error('the cluster primary did not answer in time');
-          return `# gathered\n${await registry.metrics()}`;
-        },
-        close: () => {
-          closed = true;
-        },
-      }),
-    });
+    const t = await startDevApp(
+      {},
+      {
+        metricsExposition: (registry) => ({
+          render: async () => {
+            if (fail) throw new Error('the cluster primary did not answer in time');
+            return `# gathered\n${await registry.metrics()}`;
+          },
+          close: () => {
+            closed = true;
+          },
+        }),
+      },
+    );
     try {
       const ok = await t.app.inject('/metrics');
       assert.equal(ok.statusCode, 200);

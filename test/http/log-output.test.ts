@@ -81,11 +81,21 @@ test('a process that exits in the same turn as it logs still prints the line', a
     process.exit(0);
   `;
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: PROJECT_ROOT });
-  const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as { msg: string; i: number });
-  assert.deepEqual(lines.map((line) => [line.msg, line.i]), [['before exit', 0], ['before exit', 1], ['before exit', 2]]);
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { msg: string; i: number });
+  assert.deepEqual(
+    lines.map((line) => [line.msg, line.i]),
+    [
+      ['before exit', 0],
+      ['before exit', 1],
+      ['before exit', 2],
+    ],
+  );
 });
 
-test('the time field is pino\'s isoTime for every millisecond, also when many lines share one', () => {
+test("the time field is pino's isoTime for every millisecond, also when many lines share one", () => {
   const realNow = Date.now;
   try {
     for (const ms of [0, 1, 1, 999, 1_000, 1_779_999_999_999, 1_780_000_000_000, 1_780_000_000_000, 1_780_000_000_001]) {

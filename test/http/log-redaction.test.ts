@@ -62,9 +62,24 @@ test('no secret, session token, Stream token or Authorization value reaches a lo
       seenCodes.add(res.statusCode === 200 ? 'ok' : (res.json() as { code: string }).code);
     }
   }
-  const withBody = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${good}`, 'content-type': 'application/json' }, payload: JSON.stringify({ token: good, secret: TEST_STREAM_SECRET }) });
-  const brokenJson = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${good}`, 'content-type': 'application/json' }, payload: `{"token":"${good}"` });
-  const tooBig = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${good}`, 'content-type': 'application/json' }, payload: JSON.stringify({ token: good, pad: 'x'.repeat(2000) }) });
+  const withBody = await t.app.inject({
+    method: 'POST',
+    url: '/stream/token',
+    headers: { authorization: `Bearer ${good}`, 'content-type': 'application/json' },
+    payload: JSON.stringify({ token: good, secret: TEST_STREAM_SECRET }),
+  });
+  const brokenJson = await t.app.inject({
+    method: 'POST',
+    url: '/stream/token',
+    headers: { authorization: `Bearer ${good}`, 'content-type': 'application/json' },
+    payload: `{"token":"${good}"`,
+  });
+  const tooBig = await t.app.inject({
+    method: 'POST',
+    url: '/stream/token',
+    headers: { authorization: `Bearer ${good}`, 'content-type': 'application/json' },
+    payload: JSON.stringify({ token: good, pad: 'x'.repeat(2000) }),
+  });
   const notFound = await t.app.inject({ method: 'GET', url: `/nope/${good}?token=${good}`, headers: { authorization: `Bearer ${good}` } });
   const missing = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { cookie: `__session=${good}` } });
   for (const res of [withBody, brokenJson, tooBig, notFound, missing]) {
@@ -73,7 +88,24 @@ test('no secret, session token, Stream token or Authorization value reaches a lo
   }
 
   // Every path above really ran.
-  for (const code of ['ok', 'token_expired', 'token_not_yet_valid', 'unknown_key', 'invalid_signature', 'invalid_issuer', 'unauthorized_party', 'invalid_subject', 'session_pending', 'impersonation_not_allowed', 'unsupported_token_type', 'keys_unavailable', 'malformed_token', 'invalid_request', 'not_found', 'missing_token']) {
+  for (const code of [
+    'ok',
+    'token_expired',
+    'token_not_yet_valid',
+    'unknown_key',
+    'invalid_signature',
+    'invalid_issuer',
+    'unauthorized_party',
+    'invalid_subject',
+    'session_pending',
+    'impersonation_not_allowed',
+    'unsupported_token_type',
+    'keys_unavailable',
+    'malformed_token',
+    'invalid_request',
+    'not_found',
+    'missing_token',
+  ]) {
     assert.ok(seenCodes.has(code), `path ${code} was not exercised: ${[...seenCodes].join(', ')}`);
   }
 
@@ -136,7 +168,10 @@ test('the line scrubber removes JWT-shaped text, bearer credentials and secrets'
 test('the line scrubber takes time in proportion to the line, whatever the text', () => {
   // Bounds far above linear time even on a loaded machine, far below quadratic: the old pattern took
   // about 0.7 s on a 64 KiB eyJ run, and sixteen times that on 256 KiB.
-  for (const [size, boundMs] of [[64 * 1024, 250], [256 * 1024, 1000]] as const) {
+  for (const [size, boundMs] of [
+    [64 * 1024, 250],
+    [256 * 1024, 1000],
+  ] as const) {
     const fill = (unit: string) => unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
     const texts: Record<string, string> = {
       'an eyJ run': fill('eyJ'),
@@ -159,21 +194,31 @@ test('the line scrubber takes time in proportion to the line, whatever the text'
   }
 });
 
-test('an error is logged with pino\'s serializer, without the request config, headers or command arguments it carries', async () => {
+test("an error is logged with pino's serializer, without the request config, headers or command arguments it carries", async () => {
   const stream = await startStreamStandIn({ apiKey: 'log_key', apiSecret: 'log-stream-secret-0123456789' });
   try {
     const sdk = new StreamChat('log_key', 'log-stream-secret-0123456789', { baseURL: stream.baseURL, timeout: 3000 });
     const caught: unknown[] = [];
     for (const status of [500, 0]) {
       stream.failure = { status, times: 1 };
-      caught.push(await sdk.upsertUser({ id: 'user_log' }).then(() => assert.fail('the call succeeded'), (error: unknown) => error));
+      caught.push(
+        await sdk.upsertUser({ id: 'user_log' }).then(
+          () => assert.fail('the call succeeded'),
+          (error: unknown) => error,
+        ),
+      );
     }
     // ioredis puts the failed command on its ReplyError; AUTH's argument is the password.
-    const replyError = Object.assign(new Error('WRONGPASS invalid username-password pair'), { command: { name: 'auth', args: ['redis-password-never-logged'] } });
+    const replyError = Object.assign(new Error('WRONGPASS invalid username-password pair'), {
+      command: { name: 'auth', args: ['redis-password-never-logged'] },
+    });
     for (const error of [...caught, replyError]) {
       // The hazard is real: pino's own serializer copies these members into the line.
       const members = Object.keys(stdSerializers.err(error as Error));
-      assert.ok(members.some((name) => ['config', 'response', 'request', 'command'].includes(name)), members.join(', '));
+      assert.ok(
+        members.some((name) => ['config', 'response', 'request', 'command'].includes(name)),
+        members.join(', '),
+      );
     }
     const errors = [...caught, classifyStreamError('upsert_user', caught[0]), replyError];
 

@@ -41,7 +41,11 @@ test('CLERK_JWT_KEY verifies without any network: the JWKS is never fetched', as
     assert.equal((await t.app.inject('/readyz')).statusCode, 200);
     const res = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${issuer.sessionToken('user_pem')}` } });
     assert.equal(res.statusCode, 200, res.body);
-    const forged = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${issuer.sessionToken('user_pem').slice(0, -6)}AAAAAA` } });
+    const forged = await t.app.inject({
+      method: 'POST',
+      url: '/stream/token',
+      headers: { authorization: `Bearer ${issuer.sessionToken('user_pem').slice(0, -6)}AAAAAA` },
+    });
     assert.equal(forged.statusCode, 401);
     assert.equal(issuer.jwksRequests, 0);
   } finally {

@@ -84,14 +84,20 @@ describe('shutdown sequence', () => {
   test('readiness fails at the signal; the drain starts only after the delay; close and exit 0 follow the drain', async () => {
     const h = harness({ delaySeconds: 5, graceSeconds: 10 });
     h.onSignal('SIGTERM');
-    assert.deepEqual(h.events.filter((e) => !e.startsWith('info')), ['announce at 0']);
+    assert.deepEqual(
+      h.events.filter((e) => !e.startsWith('info')),
+      ['announce at 0'],
+    );
     await h.clock.advance(4999);
     assert.ok(!h.events.some((e) => e.startsWith('drain')), h.events.join('\n'));
     await h.clock.advance(1);
     assert.ok(h.events.includes('drain at 5000'), h.events.join('\n'));
     await h.clock.advance(3000);
     await h.finishDrain();
-    assert.deepEqual(h.events.filter((e) => !e.startsWith('info')), ['announce at 0', 'drain at 5000', 'close at 8000', 'exit 0 at 8000']);
+    assert.deepEqual(
+      h.events.filter((e) => !e.startsWith('info')),
+      ['announce at 0', 'drain at 5000', 'close at 8000', 'exit 0 at 8000'],
+    );
     assert.ok(h.events.includes('info: shut down cleanly'));
     // Nothing left to fire: the grace timer was cleared.
     await h.clock.advance(60_000);
@@ -133,7 +139,10 @@ describe('shutdown sequence', () => {
   test('SHUTDOWN_DELAY_SECONDS=0 drains at the signal', async () => {
     const h = harness({ delaySeconds: 0, graceSeconds: 10 });
     h.onSignal('SIGTERM');
-    assert.deepEqual(h.events.filter((e) => !e.startsWith('info')), ['announce at 0', 'drain at 0']);
+    assert.deepEqual(
+      h.events.filter((e) => !e.startsWith('info')),
+      ['announce at 0', 'drain at 0'],
+    );
     await h.finishDrain();
     assert.deepEqual(h.exits, [0]);
   });

@@ -52,7 +52,10 @@ describe('POST /stream/token', () => {
   });
 
   test('a body over 1 KiB or of another media type is refused with a problem', async () => {
-    const big = await post({ authorization: `Bearer ${t.sessionToken('alice')}`, 'content-type': 'application/json' }, JSON.stringify({ pad: 'x'.repeat(1100) }));
+    const big = await post(
+      { authorization: `Bearer ${t.sessionToken('alice')}`, 'content-type': 'application/json' },
+      JSON.stringify({ pad: 'x'.repeat(1100) }),
+    );
     assert.equal(big.statusCode, 413);
     assert.equal(big.json().code, 'invalid_request');
     const form = await post({ authorization: `Bearer ${t.sessionToken('alice')}`, 'content-type': 'application/x-www-form-urlencoded' }, 'user_id=mallory');
@@ -61,7 +64,13 @@ describe('POST /stream/token', () => {
   });
 
   test('no credentials: 401 missing_token with a bare Bearer challenge', async () => {
-    for (const headers of <Array<Record<string, string>>>[{}, { authorization: '' }, { authorization: 'Basic YWxpY2U6cHc=' }, { authorization: 'Bearer' }, { authorization: 'Bearer   ' }]) {
+    for (const headers of <Array<Record<string, string>>>[
+      {},
+      { authorization: '' },
+      { authorization: 'Basic YWxpY2U6cHc=' },
+      { authorization: 'Bearer' },
+      { authorization: 'Bearer   ' },
+    ]) {
       const res = await post(headers);
       assert.equal(res.statusCode, 401);
       assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');

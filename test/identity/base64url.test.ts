@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import {
-  decodeBase64Url,
-  decodeBase64UrlToString,
-  decodeUtf8Strict,
-  encodeBase64Url,
-  isBase64Url,
-  isBase64UrlRange,
-} from '../../src/identity/base64url.js';
+import { decodeBase64Url, decodeBase64UrlToString, decodeUtf8Strict, encodeBase64Url, isBase64Url, isBase64UrlRange } from '../../src/identity/base64url.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
@@ -70,13 +63,20 @@ describe('strict base64url', () => {
     const bytes = fc.oneof(
       fc.uint8Array({ maxLength: 40 }),
       fc.string({ unit: 'binary', maxLength: 20 }).map((text) => new Uint8Array(Buffer.from(text, 'utf8'))),
-      fc.array(fc.constantFrom(0x00, 0x7f, 0x80, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, 0xa0, 0x9f, 0x8f, 0x90), { maxLength: 12 })
+      fc
+        .array(fc.constantFrom(0x00, 0x7f, 0x80, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff, 0xa0, 0x9f, 0x8f, 0x90), { maxLength: 12 })
         .map((values) => new Uint8Array(values)),
     );
     fc.assert(
       fc.property(bytes, (input) => {
-        assert.equal(decode(decodeUtf8Strict, input), decode((b) => reference.decode(b), input));
-        assert.equal(decode(decodeUtf8Strict, Buffer.from(input)), decode((b) => reference.decode(b), input));
+        assert.equal(
+          decode(decodeUtf8Strict, input),
+          decode((b) => reference.decode(b), input),
+        );
+        assert.equal(
+          decode(decodeUtf8Strict, Buffer.from(input)),
+          decode((b) => reference.decode(b), input),
+        );
       }),
       { numRuns: 3000 },
     );

@@ -24,7 +24,14 @@ after(() => {
 /** A verifier for the one test issuer; its keys come from `fetchJwks` (the shared in-memory JWKS by default). */
 function newVerifier(batch: boolean, fetchJwks: typeof fetch = fetchKeys): SessionVerifier {
   const issuer = issuerOptions({ issuer: ISSUER, jwksUri: 'https://keys.example.test/jwks.json' });
-  const verifier = new SessionVerifier({ issuers: [issuer], keySetTiming: defaultTiming({ cooldownSeconds: 0 }), clockSkewSeconds: 5, now: new TestClock().now, fetch: fetchJwks, batch });
+  const verifier = new SessionVerifier({
+    issuers: [issuer],
+    keySetTiming: defaultTiming({ cooldownSeconds: 0 }),
+    clockSkewSeconds: 5,
+    now: new TestClock().now,
+    fetch: fetchJwks,
+    batch,
+  });
   verifiers.push(verifier);
   return verifier;
 }
@@ -49,18 +56,26 @@ describe('batch verification', { timeout: 30_000 }, () => {
     await Promise.all([one.start(), batched.start()]);
     const tokens = Array.from({ length: 3 * BATCH_PASS_SIZE + 5 }, (_, i) => {
       switch (i % 5) {
-        case 0: return token(`user_${i}`, { exp: NOW_S - 100 });
-        case 1: return `${token(`user_${i}`).slice(0, -4)}AAAA`;
-        case 2: return 'not.a.token';
-        case 3: return token(`user_${i}`, { sts: 'pending' });
-        default: return token(`user_${i}`);
+        case 0:
+          return token(`user_${i}`, { exp: NOW_S - 100 });
+        case 1:
+          return `${token(`user_${i}`).slice(0, -4)}AAAA`;
+        case 2:
+          return 'not.a.token';
+        case 3:
+          return token(`user_${i}`, { sts: 'pending' });
+        default:
+          return token(`user_${i}`);
       }
     });
     const inBatch = await Promise.all(tokens.map((t) => settle(batched.verify(t))));
     const alone: Outcome[] = [];
     for (const t of tokens) alone.push(await settle(one.verify(t)));
     assert.deepEqual(inBatch, alone);
-    assert.deepEqual(new Set(alone.map((o) => (o.ok ? 'ok' : o.code))), new Set(['token_expired', 'invalid_signature', 'malformed_token', 'session_pending', 'ok']));
+    assert.deepEqual(
+      new Set(alone.map((o) => (o.ok ? 'ok' : o.code))),
+      new Set(['token_expired', 'invalid_signature', 'malformed_token', 'session_pending', 'ok']),
+    );
   });
 
   it('verifies nothing before the turn is over, then everything queued in it', async () => {
@@ -108,7 +123,9 @@ describe('batch verification when keys cannot be fetched', { timeout: 30_000 }, 
     let down = false;
     const verifier = newVerifier(
       true,
-      memoryFetch(() => (down ? Promise.reject(new TypeError('fetch failed')) : jsonResponse({ keys: [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256' })] }))),
+      memoryFetch(() =>
+        down ? Promise.reject(new TypeError('fetch failed')) : jsonResponse({ keys: [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256' })] }),
+      ),
     );
     await verifier.start();
     down = true;
@@ -143,19 +160,26 @@ describe('batch verification over many turns', { timeout: 30_000 }, () => {
       await new Promise((resolve) => setImmediate(resolve));
       const ids = Array.from({ length: perTurn }, (_, i) => `user_${turn}_${i}`);
       const outcomes = await within(10_000, Promise.all(ids.map((id) => settle(verifier.verify(token(id))))), `batch ${turn}`);
-      assert.deepEqual(outcomes, ids.map((userId) => ({ ok: true, userId })), `batch ${turn}`);
+      assert.deepEqual(
+        outcomes,
+        ids.map((userId) => ({ ok: true, userId })),
+        `batch ${turn}`,
+      );
     }
   });
 
   it('a token queued while a batch is being answered is verified in the next turn', async () => {
     const verifier = newVerifier(true);
     await verifier.start();
-    const chained = verifier.verify(token('user_first')).then(() => verifier.verify(token('user_second'))).then(() => verifier.verify(token('user_third')));
+    const chained = verifier
+      .verify(token('user_first'))
+      .then(() => verifier.verify(token('user_second')))
+      .then(() => verifier.verify(token('user_third')));
     const session = await within(10_000, chained, 'the third of three chained verifications');
     assert.equal(session.userId, 'user_third');
   });
 
-  it('verifies each queued token once: a later turn does not take up an earlier turn\'s tokens again', async () => {
+  it("verifies each queued token once: a later turn does not take up an earlier turn's tokens again", async () => {
     const jwks = memoryFetch(() => jsonResponse({ keys: [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256' })] }));
     const verifier = newVerifier(true, jwks);
     await verifier.start();

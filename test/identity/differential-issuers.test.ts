@@ -15,7 +15,22 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet, type JWTVerifyOptions
 import { SessionTokenError } from '../../src/identity/errors.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import type { AsymmetricAlgorithm, IssuerOptions } from '../../src/identity/types.js';
-import { NOW_MS, NOW_S, b64u, defaultTiming, ecKeyPair, ed25519KeyPair, issuerOptions, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, segment, signature, type KeyPair } from '../support/identity.js';
+import {
+  NOW_MS,
+  NOW_S,
+  b64u,
+  defaultTiming,
+  ecKeyPair,
+  ed25519KeyPair,
+  issuerOptions,
+  jsonResponse,
+  memoryFetch,
+  publicJwk,
+  rsaKeyPair,
+  segment,
+  signature,
+  type KeyPair,
+} from '../support/identity.js';
 
 const CASES = Number(process.env['FUZZ_CASES'] ?? 20_000);
 const SKEW = 10;
@@ -34,17 +49,42 @@ const rsaC = rsaKeyPair();
 
 const PARTIES: Party[] = [
   {
-    options: issuerOptions({ kind: 'clerk', issuer: 'https://clerk.example.test', jwksUri: 'https://clerk.example.test/jwks', algorithms: ['RS256'], authorizedParties: ['https://app.example'], subjectPrefix: 'user_' }),
+    options: issuerOptions({
+      kind: 'clerk',
+      issuer: 'https://clerk.example.test',
+      jwksUri: 'https://clerk.example.test/jwks',
+      algorithms: ['RS256'],
+      authorizedParties: ['https://app.example'],
+      subjectPrefix: 'user_',
+    }),
     keys: { RS256: { pair: rsa, kid: 'ins_1' } },
     jose: { issuer: 'https://clerk.example.test', algorithms: ['RS256'], typ: 'JWT' },
   },
   {
-    options: issuerOptions({ kind: 'oidc', issuer: 'https://idp-b.example.test/', jwksUri: 'https://idp-b.example.test/jwks', algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], audience: ['chat'], authorizedParties: [], userIdPrefix: 'b_' }),
+    options: issuerOptions({
+      kind: 'oidc',
+      issuer: 'https://idp-b.example.test/',
+      jwksUri: 'https://idp-b.example.test/jwks',
+      algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      audience: ['chat'],
+      authorizedParties: [],
+      userIdPrefix: 'b_',
+    }),
     keys: { RS256: { pair: rsa, kid: 'b-rsa' }, PS256: { pair: rsa, kid: 'b-rsa' }, ES256: { pair: ec, kid: 'b-ec' }, EdDSA: { pair: ed, kid: 'b-ed' } },
     jose: { issuer: 'https://idp-b.example.test/', algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'], audience: 'chat' },
   },
   {
-    options: issuerOptions({ kind: 'oidc', issuer: 'https://idp-c.example.test', jwksUri: 'https://idp-c.example.test/jwks', algorithms: ['PS256', 'ES256'], audience: ['api-c'], authorizedParties: ['client-1'], tokenTypes: ['at+jwt'], allowMachineTokens: true, userIdPrefix: 'c_' }),
+    options: issuerOptions({
+      kind: 'oidc',
+      issuer: 'https://idp-c.example.test',
+      jwksUri: 'https://idp-c.example.test/jwks',
+      algorithms: ['PS256', 'ES256'],
+      audience: ['api-c'],
+      authorizedParties: ['client-1'],
+      tokenTypes: ['at+jwt'],
+      allowMachineTokens: true,
+      userIdPrefix: 'c_',
+    }),
     keys: { PS256: { pair: rsaC, kid: 'c-rsa' }, ES256: { pair: ec, kid: 'c-ec' } },
     jose: { issuer: 'https://idp-c.example.test', algorithms: ['PS256', 'ES256'], audience: 'api-c', typ: 'at+jwt' },
   },
@@ -69,10 +109,13 @@ function extraRules(party: Party, header: Record<string, unknown>, claims: Recor
   } else {
     if (o.authorizedParties.length > 0) {
       const aud = own(claims, 'aud');
-      const party = own(claims, 'azp') ?? own(claims, 'client_id') ?? (Array.isArray(aud) && aud.length === 1 ? aud[0] : typeof aud === 'string' ? aud : undefined);
+      const party =
+        own(claims, 'azp') ?? own(claims, 'client_id') ?? (Array.isArray(aud) && aud.length === 1 ? aud[0] : typeof aud === 'string' ? aud : undefined);
       if (typeof party !== 'string' || !o.authorizedParties.includes(party)) return { ok: false };
     }
-    const machine = own(claims, 'gty') === 'client-credentials' || (typeof sub === 'string' && (sub.endsWith('@clients') || own(claims, 'client_id') === sub || own(claims, 'azp') === sub));
+    const machine =
+      own(claims, 'gty') === 'client-credentials' ||
+      (typeof sub === 'string' && (sub.endsWith('@clients') || own(claims, 'client_id') === sub || own(claims, 'azp') === sub));
     if (machine && o.allowMachineTokens !== true) return { ok: false };
   }
   if (own(claims, 'sts') === 'pending' || (own(claims, 'act') !== undefined && own(claims, 'act') !== null)) return { ok: false };
@@ -106,8 +149,15 @@ function claimsFor(party: number): fc.Arbitrary<Record<string, unknown>> {
         { weight: 6, arbitrary: party === 0 ? fc.stringMatching(/^user_[A-Za-z0-9]{1,20}$/) : fc.stringMatching(/^[A-Za-z0-9@_-]{1,24}$/) },
         { weight: 1, arbitrary: fc.constantFrom('svc@clients', 'client-1', 'user_', 'x'.repeat(252), 'x'.repeat(251), 'a b', 'alice') },
       ),
-      aud: fc.oneof({ weight: 6, arbitrary: fc.constantFrom<unknown>(plausibleAud, [plausibleAud]) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(['api-c', 'chat'], 'other', [], undefined) }),
-      azp: sometimes(party === 0 ? fc.constantFrom<unknown>('https://app.example', 'https://app.example', 'https://evil.example', 42) : fc.constantFrom<unknown>('client-1', 'client-1', 'client-2')),
+      aud: fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom<unknown>(plausibleAud, [plausibleAud]) },
+        { weight: 1, arbitrary: fc.constantFrom<unknown>(['api-c', 'chat'], 'other', [], undefined) },
+      ),
+      azp: sometimes(
+        party === 0
+          ? fc.constantFrom<unknown>('https://app.example', 'https://app.example', 'https://evil.example', 42)
+          : fc.constantFrom<unknown>('client-1', 'client-1', 'client-2'),
+      ),
       client_id: sometimes(fc.constantFrom('client-1', 'client-2')),
       gty: rare(fc.constant('client-credentials')),
       sts: rare(fc.constantFrom('active', 'pending')),
@@ -124,18 +174,29 @@ function claimsFor(party: number): fc.Arbitrary<Record<string, unknown>> {
 
 const typFor = (party: number) =>
   fc.oneof(
-    { weight: 5, arbitrary: fc.constantFrom(...(party === 2 ? ['at+jwt', 'application/at+jwt'] : party === 0 ? ['JWT', 'jwt', 'application/JWT'] : ['JWT', 'at+jwt', null])) },
+    {
+      weight: 5,
+      arbitrary: fc.constantFrom(
+        ...(party === 2 ? ['at+jwt', 'application/at+jwt'] : party === 0 ? ['JWT', 'jwt', 'application/JWT'] : ['JWT', 'at+jwt', null]),
+      ),
+    },
     { weight: 1, arbitrary: fc.constantFrom('JWT', 'at+jwt', 'secevent+jwt', null) },
   );
 
 const caseArb: fc.Arbitrary<Case> = fc.integer({ min: 0, max: 2 }).chain((party) =>
   fc.record({
     party: fc.constant(party),
-    issOf: fc.oneof({ weight: 12, arbitrary: fc.constant<number | 'other'>(-1) }, { weight: 1, arbitrary: fc.constantFrom<number | 'other'>(0, 1, 2, 'other') }),
+    issOf: fc.oneof(
+      { weight: 12, arbitrary: fc.constant<number | 'other'>(-1) },
+      { weight: 1, arbitrary: fc.constantFrom<number | 'other'>(0, 1, 2, 'other') },
+    ),
     alg: fc.constantFrom<AsymmetricAlgorithm>('ES256', 'ES256', 'EdDSA', 'EdDSA', 'RS256', 'PS256'),
     typ: typFor(party),
     claims: claimsFor(party),
-    mutation: fc.oneof({ weight: 8, arbitrary: fc.constant<Case['mutation']>('none') }, { weight: 1, arbitrary: fc.constantFrom<Case['mutation']>('flip', 'stranger', 'kid', 'swap-alg') }),
+    mutation: fc.oneof(
+      { weight: 8, arbitrary: fc.constant<Case['mutation']>('none') },
+      { weight: 1, arbitrary: fc.constantFrom<Case['mutation']>('flip', 'stranger', 'kid', 'swap-alg') },
+    ),
     flipAt: fc.nat(),
   }),
 );
@@ -192,7 +253,18 @@ describe(`differential: three issuers' rules vs jose (${CASES} cases)`, () => {
         );
         const iss = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { iss: string }).iss;
         const party = PARTIES.find((p) => p.options.issuer === iss);
-        const joseOk = party !== undefined && (await jwtVerify(token, joseKeys.get(iss)!, { ...party.jose, clockTolerance: SKEW, currentDate: new Date(NOW_MS), requiredClaims: ['exp'], maxTokenAge: 86_400 }).then(() => true, () => false));
+        const joseOk =
+          party !== undefined &&
+          (await jwtVerify(token, joseKeys.get(iss)!, {
+            ...party.jose,
+            clockTolerance: SKEW,
+            currentDate: new Date(NOW_MS),
+            requiredClaims: ['exp'],
+            maxTokenAge: 86_400,
+          }).then(
+            () => true,
+            () => false,
+          ));
         if (ours.ok) assert.ok(joseOk, `accepted a token jose refuses: ${token}`);
         const expected = joseOk && party !== undefined ? extraRules(party, header, c.claims) : { ok: false };
         assert.equal(ours.ok, expected.ok, `ours ${JSON.stringify(ours)} expected ${JSON.stringify(expected)} for ${JSON.stringify(c)}`);

@@ -88,7 +88,12 @@ const SIGNERS: Record<AsymmetricAlgorithm, { key: KeyPair; kid: string } | undef
   ES256: { key: ec, kid: 'ec' },
   EdDSA: { key: ed, kid: 'ed' },
   Ed25519: { key: ed2, kid: 'ed-2' },
-  RS384: undefined, RS512: undefined, PS384: undefined, PS512: undefined, ES384: undefined, ES512: undefined,
+  RS384: undefined,
+  RS512: undefined,
+  PS384: undefined,
+  PS512: undefined,
+  ES384: undefined,
+  ES512: undefined,
 };
 
 type Mutation =
@@ -116,7 +121,19 @@ const extraClaims = fc.dictionary(
   { maxKeys: 4 },
 );
 
-const toClaims = ({ extra, iat, nbf, exp, ...rest }: { extra: Record<string, unknown>; iat: number; nbf?: number; exp: number; [claim: string]: unknown }): Record<string, unknown> => {
+const toClaims = ({
+  extra,
+  iat,
+  nbf,
+  exp,
+  ...rest
+}: {
+  extra: Record<string, unknown>;
+  iat: number;
+  nbf?: number;
+  exp: number;
+  [claim: string]: unknown;
+}): Record<string, unknown> => {
   const claims: Record<string, unknown> = { ...extra, ...rest, iat: NOW_S + iat, exp: NOW_S + exp };
   if (nbf !== undefined) claims['nbf'] = NOW_S + nbf;
   return claims;
@@ -158,9 +175,18 @@ const payload = fc.oneof({ weight: 2, arbitrary: wildPayload }, { weight: 3, arb
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 4, arbitrary: fc.constant<Mutation>({ kind: 'none' }) },
-  fc.record({ kind: fc.constant('flip' as const), part: fc.constantFrom(0 as const, 1 as const, 2 as const), index: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+  fc.record({
+    kind: fc.constant('flip' as const),
+    part: fc.constantFrom(0 as const, 1 as const, 2 as const),
+    index: fc.nat(),
+    bit: fc.integer({ min: 0, max: 7 }),
+  }),
   fc.record({ kind: fc.constant('truncate' as const), keep: fc.nat() }),
-  fc.record({ kind: fc.constant('alg' as const), alg: fc.constantFrom('RS256', 'PS256', 'ES256', 'EdDSA', 'RS384', 'HS256', 'none', 'Ed25519'), resign: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('alg' as const),
+    alg: fc.constantFrom('RS256', 'PS256', 'ES256', 'EdDSA', 'RS384', 'HS256', 'none', 'Ed25519'),
+    resign: fc.boolean(),
+  }),
   fc.record({ kind: fc.constant('kid' as const), kid: fc.constantFrom<string | null>(null, 'rsa', 'ec', 'ed', 'ed-2', 'rsa-384', 'ec-2', 'unknown') }),
   fc.constant<Mutation>({ kind: 'stranger' }),
 );
@@ -213,7 +239,15 @@ describe('differential: SessionVerifier vs jose', () => {
 
   before(async () => {
     verifier = new SessionVerifier({
-      issuers: [issuerOptions({ kind: 'oidc', issuer: ISSUER, jwksUri: 'https://tenant.example.test/.well-known/jwks.json', algorithms: ALGORITHMS, audience: [AUDIENCE] })],
+      issuers: [
+        issuerOptions({
+          kind: 'oidc',
+          issuer: ISSUER,
+          jwksUri: 'https://tenant.example.test/.well-known/jwks.json',
+          algorithms: ALGORITHMS,
+          audience: [AUDIENCE],
+        }),
+      ],
       // Keys never go stale here: the comparison is about tokens, not caching.
       keySetTiming: defaultTiming({ cacheTtlSeconds: 1e6, maxStaleSeconds: 1e9, cooldownSeconds: 0 }),
       clockSkewSeconds: SKEW,
@@ -275,7 +309,13 @@ describe('differential: SessionVerifier vs jose', () => {
   it('agrees on unmutated, in-date tokens of every algorithm', async () => {
     now = NOW_MS;
     for (const alg of ALGORITHMS) {
-      const token = build({ alg, typ: true, payload: { iss: ISSUER, sub: 'user_1', aud: AUDIENCE, iat: NOW_S, exp: NOW_S + 60 }, mutation: { kind: 'none' }, clockShift: 0 });
+      const token = build({
+        alg,
+        typ: true,
+        payload: { iss: ISSUER, sub: 'user_1', aud: AUDIENCE, iat: NOW_S, exp: NOW_S + 60 },
+        mutation: { kind: 'none' },
+        clockShift: 0,
+      });
       const [a, b] = await Promise.all([ours(token), theirs(token)]);
       assert.equal(a.ok, true, `${alg}: ${JSON.stringify(a)}`);
       assert.equal(b.ok, true, `${alg}: ${JSON.stringify(b)}`);
@@ -289,15 +329,19 @@ describe('differential: SessionVerifier vs jose', () => {
       return `${input}.${b64u(signature('RS256', rsa.privateKey, input))}`;
     };
     const cases: Array<[string, () => string, string]> = [
-      ['non-canonical base64url spelling of a valid token', () => {
-        const token = sign({ alg: 'RS256', kid: 'rsa' }, baseClaims);
-        const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-        return token.slice(0, -1) + alphabet[alphabet.indexOf(token.at(-1)!) | 1];
-      }, 'malformed_token'],
+      [
+        'non-canonical base64url spelling of a valid token',
+        () => {
+          const token = sign({ alg: 'RS256', kid: 'rsa' }, baseClaims);
+          const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+          return token.slice(0, -1) + alphabet[alphabet.indexOf(token.at(-1)!) | 1];
+        },
+        'malformed_token',
+      ],
       ['exp of 1e400 (Infinity)', () => sign({ alg: 'RS256', kid: 'rsa' }, JSON.stringify(baseClaims).replace(/"exp":\d+/, '"exp":1e400')), 'malformed_token'],
       ['crit naming b64 with b64 true', () => sign({ alg: 'RS256', kid: 'rsa', crit: ['b64'], b64: true }, baseClaims), 'malformed_token'],
       ['typ other than JWT', () => sign({ alg: 'RS256', kid: 'rsa', typ: 'secevent+jwt' }, baseClaims), 'unsupported_token_type'],
-      ['user id outside Stream\'s alphabet', () => sign({ alg: 'RS256', kid: 'rsa' }, { ...baseClaims, sub: 'user 1' }), 'invalid_subject'],
+      ["user id outside Stream's alphabet", () => sign({ alg: 'RS256', kid: 'rsa' }, { ...baseClaims, sub: 'user 1' }), 'invalid_subject'],
     ];
     for (const [name, token, code] of cases) {
       it(`refuses ${name}`, async () => {

@@ -7,7 +7,18 @@ import { SessionTokenError } from '../../src/identity/errors.js';
 import { keyFitsAlgorithm, verifyJwsSignature } from '../../src/identity/jws.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import type { AsymmetricAlgorithm } from '../../src/identity/types.js';
-import { NOW_MS, NOW_S, defaultTiming, ed25519KeyPair, issuerOptions, jsonResponse, memoryFetch, publicJwk, signToken, type KeyPair } from '../support/identity.js';
+import {
+  NOW_MS,
+  NOW_S,
+  defaultTiming,
+  ed25519KeyPair,
+  issuerOptions,
+  jsonResponse,
+  memoryFetch,
+  publicJwk,
+  signToken,
+  type KeyPair,
+} from '../support/identity.js';
 
 /**
  * RFC 9864 names EdDSA on Ed25519 `Ed25519`. Both names are accepted, each
@@ -100,7 +111,7 @@ describe('Ed25519 (RFC 9864)', () => {
     assert.equal(await outcome(verifier, token('Ed25519', 'ed448', ed448)), 'invalid_signature: The signing key does not match the token algorithm.');
   });
 
-  it('OIDC_ISSUERS accepts Ed25519 in an issuer\'s algorithms', () => {
+  it("OIDC_ISSUERS accepts Ed25519 in an issuer's algorithms", () => {
     const config = loadConfig({
       env: {
         STREAM_API_KEY: 'key',

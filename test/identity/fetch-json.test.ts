@@ -20,7 +20,10 @@ describe('fetchJsonDocument', () => {
       const pending = fetchJsonDocument(url, { fetch, timeoutMs: 300, signal: new AbortController().signal });
       setTimeout(gc, 50);
       const outcome = await Promise.race([
-        pending.then(() => 'answered', (error: unknown) => (error instanceof DocumentFetchError ? error.message : String(error))),
+        pending.then(
+          () => 'answered',
+          (error: unknown) => (error instanceof DocumentFetchError ? error.message : String(error)),
+        ),
         new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 3 s'), 3000).unref()),
       ]);
       assert.equal(outcome, 'request timed out after 300 ms');

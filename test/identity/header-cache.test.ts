@@ -5,7 +5,20 @@ import { SessionTokenError } from '../../src/identity/errors.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import { HEADER_CACHE_SIZE, MAX_CACHED_HEADER_LENGTH } from '../../src/identity/header-cache.js';
 import type { IssuerOptions } from '../../src/identity/types.js';
-import { NOW_S, TestClock, b64u, defaultTiming, ecKeyPair, issuerOptions, jsonResponse, memoryFetch, publicJwk, rsaKeyPair, segment, signToken } from '../support/identity.js';
+import {
+  NOW_S,
+  TestClock,
+  b64u,
+  defaultTiming,
+  ecKeyPair,
+  issuerOptions,
+  jsonResponse,
+  memoryFetch,
+  publicJwk,
+  rsaKeyPair,
+  segment,
+  signToken,
+} from '../support/identity.js';
 
 /**
  * The verifier remembers what it read from each header segment. These tests
@@ -114,7 +127,10 @@ describe('header cache', () => {
 
   it('checks that depend on the issuer run for every token, whoever sent the header first', async () => {
     const h = header({ typ: 'at+jwt' });
-    for (const order of [[OIDC, CLERK], [CLERK, OIDC]]) {
+    for (const order of [
+      [OIDC, CLERK],
+      [CLERK, OIDC],
+    ]) {
       const verifier = newVerifier();
       for (const iss of order) {
         const result = await outcome(verifier, signed(h, claims({ iss })));
@@ -128,7 +144,14 @@ describe('header cache', () => {
     const seen = newVerifier();
     const headers = fc.oneof(
       fc.constantFrom(...HEADER_VARIANTS, header()),
-      fc.record({ alg: fc.constantFrom('RS256', 'ES256', 'none', 'PS256'), kid: fc.constantFrom('rsa-1', 'ec-1', undefined), typ: fc.constantFrom('JWT', 'at+jwt', undefined) }, { requiredKeys: ['alg'] }),
+      fc.record(
+        {
+          alg: fc.constantFrom('RS256', 'ES256', 'none', 'PS256'),
+          kid: fc.constantFrom('rsa-1', 'ec-1', undefined),
+          typ: fc.constantFrom('JWT', 'at+jwt', undefined),
+        },
+        { requiredKeys: ['alg'] },
+      ),
     );
     const payloads = fc.oneof(
       fc.constant<unknown>(claims()),

@@ -4,19 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { SessionTokenError, type SessionTokenErrorCode } from '../../src/identity/errors.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import type { IssuerOptions } from '../../src/identity/types.js';
-import {
-  NOW_S,
-  TestClock,
-  TestServer,
-  b64u,
-  defaultTiming,
-  ecKeyPair,
-  issuerOptions,
-  publicJwk,
-  rsaKeyPair,
-  segment,
-  signToken,
-} from '../support/identity.js';
+import { NOW_S, TestClock, TestServer, b64u, defaultTiming, ecKeyPair, issuerOptions, publicJwk, rsaKeyPair, segment, signToken } from '../support/identity.js';
 
 const ISSUER = 'https://clerk.example.test';
 const STRICT_ISSUER = 'https://login.example.test';
@@ -26,7 +14,9 @@ const rsa = rsaKeyPair();
 const ec = ecKeyPair();
 const attacker = rsaKeyPair();
 
-const jwks = { keys: [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256', use: 'sig' }), publicJwk(ec.publicKey, { kid: 'ec-1', alg: 'ES256', use: 'sig' })] };
+const jwks = {
+  keys: [publicJwk(rsa.publicKey, { kid: 'rsa-1', alg: 'RS256', use: 'sig' }), publicJwk(ec.publicKey, { kid: 'ec-1', alg: 'ES256', use: 'sig' })],
+};
 const rsaPem = rsa.publicKey.export({ format: 'pem', type: 'spki' }).toString();
 const rsaN = String(jwks.keys[0]!['n']);
 
@@ -53,7 +43,11 @@ const valid = (): string => signed();
 const parts = (token: string): [string, string, string] => token.split('.') as [string, string, string];
 const hs = (alg: 'HS256' | 'HS512', secret: string | Buffer, h: Record<string, unknown>, p: unknown): string => {
   const input = `${segment(h)}.${segment(p)}`;
-  return `${input}.${b64u(createHmac(alg === 'HS256' ? 'sha256' : 'sha512', secret).update(input).digest())}`;
+  return `${input}.${b64u(
+    createHmac(alg === 'HS256' ? 'sha256' : 'sha512', secret)
+      .update(input)
+      .digest(),
+  )}`;
 };
 const withSignatureOf = (token: string, other: string): string => {
   const [h, p] = parts(token);
@@ -65,11 +59,13 @@ const replaceSignature = (token: string, transform: (sig: string) => string): st
   return `${h}.${p}.${transform(s)}`;
 };
 /** Same bytes, different text: the character at `index` moved up by U+0100, which the decoder reads by its low byte. */
-const lookAlikeAt = (index: number) => (encoded: string): string => {
-  const lookAlike = String.fromCharCode(0x100 | encoded.charCodeAt(index));
-  assert.deepEqual(Buffer.from(encoded.slice(0, index) + lookAlike + encoded.slice(index + 1), 'base64url'), Buffer.from(encoded, 'base64url'));
-  return encoded.slice(0, index) + lookAlike + encoded.slice(index + 1);
-};
+const lookAlikeAt =
+  (index: number) =>
+  (encoded: string): string => {
+    const lookAlike = String.fromCharCode(0x100 | encoded.charCodeAt(index));
+    assert.deepEqual(Buffer.from(encoded.slice(0, index) + lookAlike + encoded.slice(index + 1), 'base64url'), Buffer.from(encoded, 'base64url'));
+    return encoded.slice(0, index) + lookAlike + encoded.slice(index + 1);
+  };
 /** Same bytes, different text: bump the unused low bits of the final character. */
 const nonCanonical = (encoded: string): string => {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -100,19 +96,43 @@ const corpus: HostileCase[] = [
   { name: 'HS256 signed with the JWK modulus as secret', token: () => hs('HS256', rsaN, header({ alg: 'HS256' }), claims()), code: 'invalid_signature' },
   { name: 'HS512 signed with the RSA public key PEM', token: () => hs('HS512', rsaPem, header({ alg: 'HS512' }), claims()), code: 'invalid_signature' },
   { name: 'alg with trailing space', token: () => withSignatureOf(signed(header({ alg: 'RS256 ' })), valid()), code: 'invalid_signature' },
-  { name: 'alg allowed elsewhere but not for this issuer (PS256)', token: () => signToken(header({ alg: 'PS256' }), claims(), rsa.privateKey, 'PS256'), code: 'invalid_signature' },
+  {
+    name: 'alg allowed elsewhere but not for this issuer (PS256)',
+    token: () => signToken(header({ alg: 'PS256' }), claims(), rsa.privateKey, 'PS256'),
+    code: 'invalid_signature',
+  },
   { name: 'alg missing', token: () => withSignatureOf(signed({ kid: 'rsa-1', typ: 'JWT' }), valid()), code: 'malformed_token' },
   { name: 'alg as a number', token: () => withSignatureOf(signed(header({ alg: 256 })), valid()), code: 'malformed_token' },
 
   // signature tampering
   { name: 'stripped signature', token: () => replaceSignature(valid(), () => ''), code: 'malformed_token' },
-  { name: 'truncated signature bytes', token: () => replaceSignature(valid(), (s) => b64u(Buffer.from(s, 'base64url').subarray(0, 200))), code: 'invalid_signature' },
-  { name: 'signature with one extra byte', token: () => replaceSignature(valid(), (s) => b64u(Buffer.concat([Buffer.from(s, 'base64url'), Buffer.alloc(1)]))), code: 'invalid_signature' },
-  { name: 'signature swapped from another valid token', token: () => withSignatureOf(signed(header(), claims({ sub: 'admin' })), valid()), code: 'invalid_signature' },
+  {
+    name: 'truncated signature bytes',
+    token: () => replaceSignature(valid(), (s) => b64u(Buffer.from(s, 'base64url').subarray(0, 200))),
+    code: 'invalid_signature',
+  },
+  {
+    name: 'signature with one extra byte',
+    token: () => replaceSignature(valid(), (s) => b64u(Buffer.concat([Buffer.from(s, 'base64url'), Buffer.alloc(1)]))),
+    code: 'invalid_signature',
+  },
+  {
+    name: 'signature swapped from another valid token',
+    token: () => withSignatureOf(signed(header(), claims({ sub: 'admin' })), valid()),
+    code: 'invalid_signature',
+  },
   { name: 'signature of zero bytes of the right length', token: () => replaceSignature(valid(), () => b64u(Buffer.alloc(256))), code: 'invalid_signature' },
   { name: 'attacker key, same kid', token: () => signed(header(), claims(), attacker.privateKey), code: 'invalid_signature' },
-  { name: 'ES256 header with the RSA kid, signed by the RSA key', token: () => signToken(header({ alg: 'ES256' }), claims(), rsa.privateKey, 'RS256'), code: 'invalid_signature' },
-  { name: 'ES256 header with the RSA kid, signed by the EC key', token: () => signToken(header({ alg: 'ES256' }), claims(), ec.privateKey, 'ES256'), code: 'invalid_signature' },
+  {
+    name: 'ES256 header with the RSA kid, signed by the RSA key',
+    token: () => signToken(header({ alg: 'ES256' }), claims(), rsa.privateKey, 'RS256'),
+    code: 'invalid_signature',
+  },
+  {
+    name: 'ES256 header with the RSA kid, signed by the EC key',
+    token: () => signToken(header({ alg: 'ES256' }), claims(), ec.privateKey, 'ES256'),
+    code: 'invalid_signature',
+  },
   { name: 'RS256 header with the EC kid', token: () => signed(header({ kid: 'ec-1' })), code: 'invalid_signature' },
 
   // kid games
@@ -121,22 +141,54 @@ const corpus: HostileCase[] = [
   { name: 'kid SQL injection', token: () => signed(header({ kid: "' OR '1'='1'; DROP TABLE keys; --" }), claims(), attacker.privateKey), code: 'unknown_key' },
   { name: 'kid with NUL and newline', token: () => signed(header({ kid: 'rsa-1\u0000\n' }), claims(), attacker.privateKey), code: 'unknown_key' },
   { name: 'kid of 4 KB', token: () => signed(header({ kid: 'k'.repeat(4096) }), claims(), attacker.privateKey), code: 'unknown_key' },
-  { name: 'kid of 10 KB (token oversize)', token: () => signed(header({ kid: 'k'.repeat(10 * 1024) }), claims(), attacker.privateKey), code: 'malformed_token' },
+  {
+    name: 'kid of 10 KB (token oversize)',
+    token: () => signed(header({ kid: 'k'.repeat(10 * 1024) }), claims(), attacker.privateKey),
+    code: 'malformed_token',
+  },
   { name: 'kid __proto__', token: () => signed(header({ kid: '__proto__' }), claims(), attacker.privateKey), code: 'unknown_key' },
   { name: 'kid as a number', token: () => signed(header({ kid: 1 })), code: 'malformed_token' },
   { name: 'kid as an object', token: () => signed(header({ kid: { $ne: null } })), code: 'malformed_token' },
   { name: 'kid null', token: () => signed(header({ kid: null })), code: 'malformed_token' },
 
   // keys offered by the token itself are never used or fetched
-  { name: 'embedded jwk header, attacker key, own kid', token: () => signed(header({ kid: 'attacker', jwk: publicJwk(attacker.publicKey, { kid: 'attacker' }) }), claims(), attacker.privateKey), code: 'unknown_key' },
-  { name: 'embedded jwk header, attacker key, trusted kid', token: () => signed(header({ jwk: publicJwk(attacker.publicKey, { kid: 'rsa-1' }) }), claims(), attacker.privateKey), code: 'invalid_signature' },
+  {
+    name: 'embedded jwk header, attacker key, own kid',
+    token: () => signed(header({ kid: 'attacker', jwk: publicJwk(attacker.publicKey, { kid: 'attacker' }) }), claims(), attacker.privateKey),
+    code: 'unknown_key',
+  },
+  {
+    name: 'embedded jwk header, attacker key, trusted kid',
+    token: () => signed(header({ jwk: publicJwk(attacker.publicKey, { kid: 'rsa-1' }) }), claims(), attacker.privateKey),
+    code: 'invalid_signature',
+  },
   // No kid: the one trusted RS256 key is used, not the embedded one.
-  { name: 'embedded jwk header, no kid', token: () => signed({ alg: 'RS256', typ: 'JWT', jwk: publicJwk(attacker.publicKey) }, claims(), attacker.privateKey), code: 'invalid_signature' },
-  { name: 'jku pointing at an attacker JWKS, attacker kid', token: () => signed(header({ kid: 'attacker', jku: sink.url('/jku') }), claims(), attacker.privateKey), code: 'unknown_key' },
-  { name: 'jku pointing at an attacker JWKS, trusted kid', token: () => signed(header({ jku: sink.url('/jku') }), claims(), attacker.privateKey), code: 'invalid_signature' },
-  { name: 'x5u pointing at an attacker certificate', token: () => signed(header({ kid: 'attacker', x5u: sink.url('/x5u') }), claims(), attacker.privateKey), code: 'unknown_key' },
+  {
+    name: 'embedded jwk header, no kid',
+    token: () => signed({ alg: 'RS256', typ: 'JWT', jwk: publicJwk(attacker.publicKey) }, claims(), attacker.privateKey),
+    code: 'invalid_signature',
+  },
+  {
+    name: 'jku pointing at an attacker JWKS, attacker kid',
+    token: () => signed(header({ kid: 'attacker', jku: sink.url('/jku') }), claims(), attacker.privateKey),
+    code: 'unknown_key',
+  },
+  {
+    name: 'jku pointing at an attacker JWKS, trusted kid',
+    token: () => signed(header({ jku: sink.url('/jku') }), claims(), attacker.privateKey),
+    code: 'invalid_signature',
+  },
+  {
+    name: 'x5u pointing at an attacker certificate',
+    token: () => signed(header({ kid: 'attacker', x5u: sink.url('/x5u') }), claims(), attacker.privateKey),
+    code: 'unknown_key',
+  },
   { name: 'x5u with trusted kid', token: () => signed(header({ x5u: sink.url('/x5u') }), claims(), attacker.privateKey), code: 'invalid_signature' },
-  { name: 'x5c with an attacker certificate-ish chain', token: () => signed(header({ x5c: [attackerCertish] }), claims(), attacker.privateKey), code: 'invalid_signature' },
+  {
+    name: 'x5c with an attacker certificate-ish chain',
+    token: () => signed(header({ x5c: [attackerCertish] }), claims(), attacker.privateKey),
+    code: 'invalid_signature',
+  },
 
   // time
   { name: 'expired', token: () => signed(header(), claims({ exp: NOW_S - 3600 })), code: 'token_expired' },
@@ -160,7 +212,11 @@ const corpus: HostileCase[] = [
   // audience and authorized party
   { name: 'azp not allowed', token: () => signed(header(), claims({ azp: 'https://evil.example.test' })), code: 'unauthorized_party' },
   { name: 'azp as an array', token: () => signed(header(), claims({ azp: [APP] })), code: 'unauthorized_party' },
-  { name: 'azp missing where required', token: () => signed(header(), { ...without('azp'), iss: STRICT_ISSUER, aud: 'stream-token-service' }), code: 'unauthorized_party' },
+  {
+    name: 'azp missing where required',
+    token: () => signed(header(), { ...without('azp'), iss: STRICT_ISSUER, aud: 'stream-token-service' }),
+    code: 'unauthorized_party',
+  },
   { name: 'aud not ours', token: () => signed(header(), claims({ iss: STRICT_ISSUER, aud: ['other-api'] })), code: 'invalid_audience' },
   { name: 'aud missing where configured', token: () => signed(header(), claims({ iss: STRICT_ISSUER })), code: 'invalid_audience' },
 
@@ -173,7 +229,11 @@ const corpus: HostileCase[] = [
   { name: 'sub with a dot', token: () => signed(header(), claims({ sub: 'user.1' })), code: 'invalid_subject' },
   { name: 'sub with unicode', token: () => signed(header(), claims({ sub: 'usér' })), code: 'invalid_subject' },
   { name: 'sub with a trailing newline', token: () => signed(header(), claims({ sub: 'user_1\n' })), code: 'invalid_subject' },
-  { name: 'sub only inherited through __proto__', token: () => signed(header(), JSON.stringify(without('sub')).replace('{', '{"__proto__":{"sub":"admin"},')), code: 'invalid_subject' },
+  {
+    name: 'sub only inherited through __proto__',
+    token: () => signed(header(), JSON.stringify(without('sub')).replace('{', '{"__proto__":{"sub":"admin"},')),
+    code: 'invalid_subject',
+  },
 
   // token kinds and extensions
   { name: 'typ at+jwt on a Clerk issuer', token: () => signed(header({ typ: 'at+jwt' })), code: 'unsupported_token_type' },
@@ -200,10 +260,26 @@ const corpus: HostileCase[] = [
   { name: 'empty header segment', token: () => `.${parts(valid())[1]}.${parts(valid())[2]}`, code: 'malformed_token' },
   { name: 'just dots', token: () => '..', code: 'malformed_token' },
   { name: 'standard base64 "+" in signature', token: () => replaceSignature(valid(), (s) => `+${s.slice(1)}`), code: 'malformed_token' },
-  { name: 'standard base64 "/" in payload', token: () => { const [h, p, s] = parts(valid()); return `${h}.${p.slice(0, 4)}/${p.slice(5)}.${s}`; }, code: 'malformed_token' },
+  {
+    name: 'standard base64 "/" in payload',
+    token: () => {
+      const [h, p, s] = parts(valid());
+      return `${h}.${p.slice(0, 4)}/${p.slice(5)}.${s}`;
+    },
+    code: 'malformed_token',
+  },
   { name: 'padding "=" on the signature', token: () => replaceSignature(valid(), (s) => `${s}==`), code: 'malformed_token' },
   { name: 'non-canonical last character of the signature', token: () => replaceSignature(valid(), nonCanonical), code: 'malformed_token' },
-  { name: 'segment length 1 mod 4', token: () => replaceSignature(valid(), (s) => { const cut = s.slice(0, s.length - ((s.length + 3) % 4)); assert.equal(cut.length % 4, 1); return cut; }), code: 'malformed_token' },
+  {
+    name: 'segment length 1 mod 4',
+    token: () =>
+      replaceSignature(valid(), (s) => {
+        const cut = s.slice(0, s.length - ((s.length + 3) % 4));
+        assert.equal(cut.length % 4, 1);
+        return cut;
+      }),
+    code: 'malformed_token',
+  },
   { name: 'header is not JSON', token: () => signed('not json'), code: 'malformed_token' },
   { name: 'payload is not JSON', token: () => signed(header(), "{'sub':'x'}"), code: 'malformed_token' },
   { name: 'payload is an array', token: () => signed(header(), [claims()]), code: 'malformed_token' },
@@ -211,17 +287,56 @@ const corpus: HostileCase[] = [
   { name: 'payload is a number', token: () => signed(header(), '42'), code: 'malformed_token' },
   { name: 'header is an array', token: () => signed(['RS256']), code: 'malformed_token' },
   { name: 'payload with a byte-order mark', token: () => signed(header(), `\uFEFF${JSON.stringify(claims())}`), code: 'malformed_token' },
-  { name: 'payload with invalid UTF-8', token: () => { const input = `${segment(header())}.${b64u(Buffer.concat([Buffer.from('{"sub":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]))}`; return `${input}.${parts(valid())[2]}`; }, code: 'malformed_token' },
+  {
+    name: 'payload with invalid UTF-8',
+    token: () => {
+      const input = `${segment(header())}.${b64u(Buffer.concat([Buffer.from('{"sub":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]))}`;
+      return `${input}.${parts(valid())[2]}`;
+    },
+    code: 'malformed_token',
+  },
   { name: 'oversize token (> 8 KiB)', token: () => signed(header(), claims({ pad: 'x'.repeat(9000) })), code: 'malformed_token' },
-  { name: 'space inside the token', token: () => { const t = valid(); return `${t.slice(0, 20)} ${t.slice(20)}`; }, code: 'malformed_token' },
+  {
+    name: 'space inside the token',
+    token: () => {
+      const t = valid();
+      return `${t.slice(0, 20)} ${t.slice(20)}`;
+    },
+    code: 'malformed_token',
+  },
   { name: 'trailing newline', token: () => `${valid()}\n`, code: 'malformed_token' },
   { name: '"Bearer " prefix left on', token: () => `Bearer ${valid()}`, code: 'malformed_token' },
-  { name: 'unicode character inside a segment', token: () => { const t = valid(); return `${t.slice(0, 10)}é${t.slice(11)}`; }, code: 'malformed_token' },
+  {
+    name: 'unicode character inside a segment',
+    token: () => {
+      const t = valid();
+      return `${t.slice(0, 10)}é${t.slice(11)}`;
+    },
+    code: 'malformed_token',
+  },
   { name: 'unicode full-width dot as separator', token: () => valid().replace('.', '\u3002'), code: 'malformed_token' },
   // Node's base64 decoder reads a character above U+00FF by its low byte: these spell the same signed bytes.
-  { name: 'signature character swapped for one whose low byte is the same (as Ł, U+0141, is read as A)', token: () => replaceSignature(valid(), lookAlikeAt(0)), code: 'malformed_token' },
-  { name: 'payload character swapped for one whose low byte is the same', token: () => { const [h, p, s] = parts(valid()); return `${h}.${lookAlikeAt(3)(p)}.${s}`; }, code: 'malformed_token' },
-  { name: 'header character swapped for one whose low byte is the same', token: () => { const [h, p, s] = parts(valid()); return `${lookAlikeAt(1)(h)}.${p}.${s}`; }, code: 'malformed_token' },
+  {
+    name: 'signature character swapped for one whose low byte is the same (as Ł, U+0141, is read as A)',
+    token: () => replaceSignature(valid(), lookAlikeAt(0)),
+    code: 'malformed_token',
+  },
+  {
+    name: 'payload character swapped for one whose low byte is the same',
+    token: () => {
+      const [h, p, s] = parts(valid());
+      return `${h}.${lookAlikeAt(3)(p)}.${s}`;
+    },
+    code: 'malformed_token',
+  },
+  {
+    name: 'header character swapped for one whose low byte is the same',
+    token: () => {
+      const [h, p, s] = parts(valid());
+      return `${lookAlikeAt(1)(h)}.${p}.${s}`;
+    },
+    code: 'malformed_token',
+  },
 ];
 
 describe('hostile session tokens', () => {
@@ -334,15 +449,28 @@ describe('hostile session tokens', () => {
       const cases = corpus.map((testCase) => ({ testCase, token: testCase.token() }));
       const outcomes = await Promise.all(
         cases.flatMap(({ token }) => [
-          batching.verify(token).then((session) => ({ ok: true as const, userId: session.userId }), (error: unknown) => ({ ok: false as const, error })),
-          batching.verify(valid()).then((session) => ({ ok: true as const, userId: session.userId }), (error: unknown) => ({ ok: false as const, error })),
+          batching.verify(token).then(
+            (session) => ({ ok: true as const, userId: session.userId }),
+            (error: unknown) => ({ ok: false as const, error }),
+          ),
+          batching.verify(valid()).then(
+            (session) => ({ ok: true as const, userId: session.userId }),
+            (error: unknown) => ({ ok: false as const, error }),
+          ),
         ]),
       );
       for (let i = 0; i < cases.length; i++) {
         const { testCase, token } = cases[i]!;
-        const expected = await verifier.verify(token).then(() => 'accepted', (error: SessionTokenError) => error.code);
+        const expected = await verifier.verify(token).then(
+          () => 'accepted',
+          (error: SessionTokenError) => error.code,
+        );
         const batched = outcomes[2 * i]!;
-        const got = batched.ok ? 'accepted' : batched.error instanceof SessionTokenError ? batched.error.code : `not a SessionTokenError: ${String(batched.error)}`;
+        const got = batched.ok
+          ? 'accepted'
+          : batched.error instanceof SessionTokenError
+            ? batched.error.code
+            : `not a SessionTokenError: ${String(batched.error)}`;
         assert.equal(got, expected, `${testCase.name}: in a batch ${got}, alone ${expected}`);
         assert.equal(got, testCase.code, testCase.name);
         assert.deepEqual(outcomes[2 * i + 1], { ok: true, userId: 'user_2abcDEF' }, `the valid token next to "${testCase.name}"`);

@@ -42,7 +42,11 @@ function oidcToken(claims: Record<string, unknown>, header: Record<string, unkno
 async function exchange(app: FastifyInstance, token: string): Promise<{ status: number; userId?: string; code?: string }> {
   const response = await app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${token}` } });
   const body = response.json() as { user_id?: string; code?: string };
-  return { status: response.statusCode, ...(body.user_id !== undefined ? { userId: body.user_id } : {}), ...(body.code !== undefined ? { code: body.code } : {}) };
+  return {
+    status: response.statusCode,
+    ...(body.user_id !== undefined ? { userId: body.user_id } : {}),
+    ...(body.code !== undefined ? { code: body.code } : {}),
+  };
 }
 
 describe('user ids are bound to their issuer', () => {
@@ -103,7 +107,7 @@ describe('OIDC audience, authorized parties and token types', () => {
     assert.equal((await exchange(any, oidcToken({ sub: 'alice', aud: 'billing-api' }))).status, 200);
   });
 
-  it('authorized_parties checks azp, else client_id, else an ID token\'s sole audience', async () => {
+  it("authorized_parties checks azp, else client_id, else an ID token's sole audience", async () => {
     const app = await appWith({ authorized_parties: ['web-app', 'chat-api'] });
     assert.equal((await exchange(app, oidcToken({ sub: 'alice', azp: 'web-app' }))).status, 200);
     assert.equal((await exchange(app, oidcToken({ sub: 'alice', client_id: 'web-app' }))).status, 200);

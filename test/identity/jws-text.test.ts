@@ -114,7 +114,14 @@ describe('compact JWS text', () => {
     );
     // Canonical segments, then sometimes a character changed, added or taken away, or the dots moved.
     const token = fc
-      .tuple(segment, segment, segment, fc.nat(), fc.constantFrom('', 'A', 'B', 'Q', '=', '+', '/', ' ', '.', '\u00e9', '\uD800', '\uFF21', 'drop'), fc.boolean())
+      .tuple(
+        segment,
+        segment,
+        segment,
+        fc.nat(),
+        fc.constantFrom('', 'A', 'B', 'Q', '=', '+', '/', ' ', '.', '\u00e9', '\uD800', '\uFF21', 'drop'),
+        fc.boolean(),
+      )
       .map(([h, p, sig, at, change, mutate]) => {
         const whole = `${h}.${p}.${sig}`;
         if (!mutate) return whole;

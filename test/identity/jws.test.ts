@@ -5,7 +5,19 @@ import { SessionTokenError } from '../../src/identity/errors.js';
 import { keyFitsAlgorithm, splitCompactJws, verifyCompactJwsSignature, verifyJwsSignature } from '../../src/identity/jws.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
 import type { AsymmetricAlgorithm } from '../../src/identity/types.js';
-import { NOW_S, TestClock, b64u, defaultTiming, ecKeyPair, ed25519KeyPair, issuerOptions, rsaKeyPair, segment, signToken, signature } from '../support/identity.js';
+import {
+  NOW_S,
+  TestClock,
+  b64u,
+  defaultTiming,
+  ecKeyPair,
+  ed25519KeyPair,
+  issuerOptions,
+  rsaKeyPair,
+  segment,
+  signToken,
+  signature,
+} from '../support/identity.js';
 
 /**
  * The numeric limits of token verification, tested exactly at and one past

@@ -34,10 +34,19 @@ describe('RSA keys', () => {
   it('with a weak exponent are left out of a JWKS and cannot verify its tokens', async () => {
     const pair = rsaKeyPair();
     const jwks = { keys: [{ ...publicJwk(pair.publicKey, { kid: 'weak' }), e: 'AQ' }, publicJwk(rsaKeyPair().publicKey, { kid: 'good' })] };
-    const verifier = new SessionVerifier({ issuers: [oidcIssuer()], keySetTiming: defaultTiming(), clockSkewSeconds: 5, now: () => NOW_MS, fetch: memoryFetch(() => jsonResponse(jwks)) });
+    const verifier = new SessionVerifier({
+      issuers: [oidcIssuer()],
+      keySetTiming: defaultTiming(),
+      clockSkewSeconds: 5,
+      now: () => NOW_MS,
+      fetch: memoryFetch(() => jsonResponse(jwks)),
+    });
     await verifier.start();
     assert.equal(verifier.status()[0]?.keyCount, 1);
-    await assert.rejects(verifier.verify(signToken({ alg: 'RS256', kid: 'weak' }, claims, pair.privateKey)), (e: unknown) => e instanceof SessionTokenError && e.code === 'unknown_key');
+    await assert.rejects(
+      verifier.verify(signToken({ alg: 'RS256', kid: 'weak' }, claims, pair.privateKey)),
+      (e: unknown) => e instanceof SessionTokenError && e.code === 'unknown_key',
+    );
     verifier.close();
   });
 });
@@ -73,7 +82,9 @@ describe('OIDC discovery', () => {
   it('allows a loopback jwks_uri when the issuer itself is on loopback', async () => {
     const issuer = 'http://127.0.0.1:4444';
     const fetchImpl = memoryFetch((url) =>
-      url.endsWith('/.well-known/openid-configuration') ? jsonResponse({ issuer, jwks_uri: 'http://localhost:4444/jwks' }) : jsonResponse({ keys: [publicJwk(rsaKeyPair().publicKey)] }),
+      url.endsWith('/.well-known/openid-configuration')
+        ? jsonResponse({ issuer, jwks_uri: 'http://localhost:4444/jwks' })
+        : jsonResponse({ keys: [publicJwk(rsaKeyPair().publicKey)] }),
     );
     const keySet = new KeySet({ issuer: oidcIssuer({ issuer, jwksUri: undefined }), timing: defaultTiming(), fetch: fetchImpl });
     await keySet.start();
@@ -95,7 +106,8 @@ describe('a JWKS the issuer has emptied', () => {
       fetch: memoryFetch(() => jsonResponse(jwks)),
     });
     await verifier.start();
-    const token = () => signToken({ alg: 'RS256', kid: 'k1' }, { ...claims, iat: Math.floor(clock.ms / 1000), exp: Math.floor(clock.ms / 1000) + 60 }, pair.privateKey);
+    const token = () =>
+      signToken({ alg: 'RS256', kid: 'k1' }, { ...claims, iat: Math.floor(clock.ms / 1000), exp: Math.floor(clock.ms / 1000) + 60 }, pair.privateKey);
     assert.equal((await verifier.verify(token())).userId, 'alice');
     jwks = { keys: [] };
     clock.advanceSeconds(61);
@@ -117,7 +129,10 @@ describe('/readyz', () => {
       const [issuer] = (response.json() as { issuers: Array<{ lastError: string }> }).issuers;
       assert.equal(issuer?.lastError, 'the issuer could not be reached');
       assert.doesNotMatch(response.body, /ECONNREFUSED|:9\/|request failed/);
-      assert.ok(t.logs.records.some((r) => /request failed/.test(String(r.reason))), 'the log keeps the detail for operators');
+      assert.ok(
+        t.logs.records.some((r) => /request failed/.test(String(r.reason))),
+        'the log keeps the detail for operators',
+      );
     } finally {
       await t.app.close();
     }

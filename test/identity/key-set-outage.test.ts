@@ -33,11 +33,14 @@ function keySetWith(timing: Partial<KeySetTiming>, initial: unknown = { keys: [j
 }
 
 async function lookupFails(keySet: KeySet, kid: string, code: SessionTokenErrorCode): Promise<void> {
-  await assert.rejects(Promise.resolve().then(() => keySet.getKey(kid, 'RS256')), (error: unknown) => {
-    assert.ok(error instanceof SessionTokenError, String(error));
-    assert.equal(error.code, code, error.message);
-    return true;
-  });
+  await assert.rejects(
+    Promise.resolve().then(() => keySet.getKey(kid, 'RS256')),
+    (error: unknown) => {
+      assert.ok(error instanceof SessionTokenError, String(error));
+      assert.equal(error.code, code, error.message);
+      return true;
+    },
+  );
 }
 
 describe('a new kid while the issuer is down', () => {
@@ -79,7 +82,10 @@ describe('a new kid while the issuer is down', () => {
 
 describe('retries after failed fetches', () => {
   it('wait 1 s, then 2 s at most while no keys have loaded, so an issuer down at start is used within 2 s of its return', async () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 40].map((n) => retryDelayMs(n, 30_000)), [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 7, 40].map((n) => retryDelayMs(n, 30_000)),
+      [1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000],
+    );
     const { keySet, clock, state, fetches } = keySetWith({ cooldownSeconds: 30 });
     state.down = true;
     await keySet.start();

@@ -27,14 +27,11 @@ afterEach(() => {
 });
 
 async function rejectsWith(lookup: () => unknown, code: SessionTokenErrorCode): Promise<void> {
-  await assert.rejects(
-    new Promise((resolve) => resolve(lookup())),
-    (error: unknown) => {
-      assert.ok(error instanceof SessionTokenError, `not a SessionTokenError: ${String(error)}`);
-      assert.equal(error.code, code, error.message);
-      return true;
-    },
-  );
+  await assert.rejects(new Promise((resolve) => resolve(lookup())), (error: unknown) => {
+    assert.ok(error instanceof SessionTokenError, `not a SessionTokenError: ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return true;
+  });
 }
 
 describe('a JWK restricted by its alg', () => {
@@ -61,7 +58,7 @@ describe('a JWK restricted by its alg', () => {
     await rejectsWith(() => verifier.verify(token('PS256', undefined)), 'unknown_key');
   });
 
-  it('the same key published without alg verifies both (the refusal above is the alg\'s doing)', async () => {
+  it("the same key published without alg verifies both (the refusal above is the alg's doing)", async () => {
     const verifier = verifierServing(publicJwk(keyA.publicKey, { kid: 'k' }));
     await verifier.start();
     assert.equal((await verifier.verify(token('RS256', 'k'))).userId, 'user_1');
@@ -75,7 +72,12 @@ describe('lazy refresh after the cache time', () => {
     const fetchImpl = memoryFetch(() => jsonResponse({ keys }));
     const clock = new TestClock();
     // Real timers: the background refresh is 300 s away, so only a lookup can start one here.
-    const keySet = new KeySet({ issuer: allowing(['RS256']), timing: defaultTiming({ cacheTtlSeconds: 300, cooldownSeconds: 30 }), fetch: fetchImpl, now: clock.now });
+    const keySet = new KeySet({
+      issuer: allowing(['RS256']),
+      timing: defaultTiming({ cacheTtlSeconds: 300, cooldownSeconds: 30 }),
+      fetch: fetchImpl,
+      now: clock.now,
+    });
     closers.push(() => keySet.close());
     await keySet.start();
     keys = [publicJwk(keyB.publicKey, { kid: 'key-b', alg: 'RS256' })];

@@ -216,7 +216,10 @@ describe('JWKS outage', () => {
     assert.equal(fetchImpl.calls.length, 2, 'refreshed at the TTL');
     down = true;
     clock.advanceSeconds(301);
-    await rejectsWith(Promise.resolve().then(() => keySet.getKey('key-a', 'RS256')), 'keys_unavailable');
+    await rejectsWith(
+      Promise.resolve().then(() => keySet.getKey('key-a', 'RS256')),
+      'keys_unavailable',
+    );
     assert.equal(fetchImpl.calls.length, 3);
     assert.equal(keySet.isReady(), false);
   });
@@ -305,7 +308,10 @@ describe('keys never loaded', () => {
     const fetchImpl = memoryFetch(() => jsonResponse({}, 500));
     const keySet = new KeySet({ issuer: options({ jwksUri: 'https://keys.example.test/jwks' }), timing: defaultTiming(), fetch: fetchImpl });
     cleanup.push(() => keySet.close());
-    await rejectsWith(Promise.resolve().then(() => keySet.getKey('key-a', 'RS256')), 'keys_unavailable');
+    await rejectsWith(
+      Promise.resolve().then(() => keySet.getKey('key-a', 'RS256')),
+      'keys_unavailable',
+    );
     assert.equal(fetchImpl.calls.length, 1);
   });
 });
@@ -349,15 +355,16 @@ describe('JWKS content', () => {
   }
 
   it('skips unusable keys but keeps the usable ones of a mixed set', async () => {
-    const fetchImpl = memoryFetch(() =>
-      jsonResponse({ keys: [{ kty: 'oct', k: 'c2VjcmV0', kid: 'hmac' }, { ...jwkB, use: 'enc' }, jwkA] }),
-    );
+    const fetchImpl = memoryFetch(() => jsonResponse({ keys: [{ kty: 'oct', k: 'c2VjcmV0', kid: 'hmac' }, { ...jwkB, use: 'enc' }, jwkA] }));
     const keySet = new KeySet({ issuer: options({ jwksUri: 'https://keys.example.test/jwks' }), timing: defaultTiming(), fetch: fetchImpl });
     cleanup.push(() => keySet.close());
     await keySet.start();
     assert.equal(keySet.status().keyCount, 1);
     assert.ok(keySet.getKey('key-a', 'RS256'));
-    await rejectsWith(Promise.resolve().then(() => keySet.getKey('hmac', 'RS256')), 'unknown_key');
+    await rejectsWith(
+      Promise.resolve().then(() => keySet.getKey('hmac', 'RS256')),
+      'unknown_key',
+    );
   });
 
   it('refuses oversize, redirected and slow responses', async () => {
@@ -420,13 +427,23 @@ describe('tokens without kid', () => {
 
 describe('JWKS URL rules', () => {
   const timing = defaultTiming();
-  for (const url of ['http://example.com/jwks', 'http://10.0.0.1/jwks', 'http://127.0.0.1.nip.io/jwks', 'ftp://127.0.0.1/jwks', 'file:///etc/jwks.json', 'not a url']) {
+  for (const url of [
+    'http://example.com/jwks',
+    'http://10.0.0.1/jwks',
+    'http://127.0.0.1.nip.io/jwks',
+    'ftp://127.0.0.1/jwks',
+    'file:///etc/jwks.json',
+    'not a url',
+  ]) {
     it(`rejects ${url} at construction`, () => {
-      assert.throws(() => new KeySet({ issuer: options({ jwksUri: url }), timing }), (error: unknown) => {
-        assert.ok(error instanceof Error && !(error instanceof SessionTokenError));
-        assert.match(error.message, /jwksUri/);
-        return true;
-      });
+      assert.throws(
+        () => new KeySet({ issuer: options({ jwksUri: url }), timing }),
+        (error: unknown) => {
+          assert.ok(error instanceof Error && !(error instanceof SessionTokenError));
+          assert.match(error.message, /jwksUri/);
+          return true;
+        },
+      );
     });
   }
   for (const url of ['https://example.com/jwks', 'http://127.0.0.1:8080/jwks', 'http://127.1.2.3/jwks', 'http://[::1]:9000/jwks', 'http://localhost/jwks']) {

@@ -24,7 +24,10 @@ const cleanup: Array<() => Promise<unknown>> = [];
 
 before(async () => {
   [providerA, providerB] = await Promise.all([startOidcProvider(), startOidcProvider()]);
-  cleanup.push(() => providerA.close(), () => providerB.close());
+  cleanup.push(
+    () => providerA.close(),
+    () => providerB.close(),
+  );
 });
 after(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
@@ -67,18 +70,23 @@ async function assertRefused(t: TestApp, token: string, code: string): Promise<v
 }
 
 function decode(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
-  const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
+  const [header, payload] = token
+    .split('.')
+    .slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()) as Record<string, unknown>);
   return { header: header!, payload: payload! };
 }
 
 describe('ID tokens from the authorization code flow', () => {
   let t: TestApp;
   before(async () => {
-    t = await service([{
-      issuer: providerA.issuer,
-      audience: [...PROVIDER_ALGORITHMS.map((alg) => providerA.clientId(alg)), RESOURCE],
-      algorithms: [...PROVIDER_ALGORITHMS],
-    }]);
+    t = await service([
+      {
+        issuer: providerA.issuer,
+        audience: [...PROVIDER_ALGORITHMS.map((alg) => providerA.clientId(alg)), RESOURCE],
+        algorithms: [...PROVIDER_ALGORITHMS],
+      },
+    ]);
   });
 
   for (const alg of PROVIDER_ALGORITHMS) {
@@ -149,12 +157,12 @@ describe('two issuers', () => {
     ]);
   });
 
-  it('accepts each issuer\'s ID tokens, each issuer\'s users under its own prefix', async () => {
+  it("accepts each issuer's ID tokens, each issuer's users under its own prefix", async () => {
     await assertExchanged(t, (await providerA.signIn('ada')).idToken, 'a_ada');
     await assertExchanged(t, (await providerB.signIn('ada')).idToken, 'b_ada');
   });
 
-  it('refuses a token naming issuer A but signed with issuer B\'s key, whichever kid it names', async () => {
+  it("refuses a token naming issuer A but signed with issuer B's key, whichever kid it names", async () => {
     const now = Math.floor(Date.now() / 1000);
     const claims = { iss: providerA.issuer, aud: providerA.clientId(), sub: 'mallory', iat: now, exp: now + 60 };
     await assertRefused(t, await providerB.forge(claims), 'unknown_key');

@@ -98,10 +98,15 @@ describe('package checks', () => {
     assert.ok(tarball.files.includes('dist/client/index.d.ts'));
   });
 
-  it('stream-token-service: its tarball holds the dev playground\'s page, style and script beside the code that reads them', () => {
+  it("stream-token-service: its tarball holds the dev playground's page, style and script beside the code that reads them", () => {
     const tarball = tarballs.get('stream-token-service');
     assert.ok(tarball);
-    for (const file of ['dist/dev/playground.js', 'dist/dev/playground/index.html', 'dist/dev/playground/playground.css', 'dist/dev/playground/playground.js']) {
+    for (const file of [
+      'dist/dev/playground.js',
+      'dist/dev/playground/index.html',
+      'dist/dev/playground/playground.css',
+      'dist/dev/playground/playground.js',
+    ]) {
       assert.ok(tarball.files.includes(file), file);
     }
   });
@@ -125,7 +130,10 @@ describe('stream-token-client size budget', () => {
     t.diagnostic(`stream-token-client bundle: ${output.contents.length} B minified, ${gzipped} B gzipped (budget ${GZIP_BUDGET_BYTES} B)`);
     assert.ok(gzipped <= GZIP_BUDGET_BYTES, `${gzipped} B gzipped is over the ${GZIP_BUDGET_BYTES} B budget`);
     const inputs = Object.keys(result.metafile.inputs);
-    assert.ok(inputs.every((file) => file.includes('packages/client/dist/')), `only the client's own files: ${inputs.join(', ')}`);
+    assert.ok(
+      inputs.every((file) => file.includes('packages/client/dist/')),
+      `only the client's own files: ${inputs.join(', ')}`,
+    );
   });
 });
 
@@ -195,6 +203,9 @@ describe('stream-token-client from its tarball', () => {
     assert.deepEqual(result.exports, ['StreamTokenError', 'createTokenProvider', 'fetchStreamToken', 'findStreamTokenError']);
     assert.deepEqual(result.vendoredExports, result.exports, 'the single-file build exports the same');
     const exchanges = service.logs.records.filter((r) => r.msg === 'request' && r.route === '/stream/token');
-    assert.deepEqual(exchanges.map((r) => r.status), [200, 200, 401]);
+    assert.deepEqual(
+      exchanges.map((r) => r.status),
+      [200, 200, 401],
+    );
   });
 });

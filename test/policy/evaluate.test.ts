@@ -44,7 +44,10 @@ role:
   });
 
   it('falls back to STREAM_ROLE_MAP, then user', () => {
-    assert.equal((evaluateAccess({ userId: 'u', claims: { metadata: { role: 'nobody' }, org_id: 'o', org_role: 'org:moderator' } }, policy) as { role: string }).role, 'moderator');
+    assert.equal(
+      (evaluateAccess({ userId: 'u', claims: { metadata: { role: 'nobody' }, org_id: 'o', org_role: 'org:moderator' } }, policy) as { role: string }).role,
+      'moderator',
+    );
     assert.equal((evaluateAccess({ userId: 'u', claims: { v: 2, o: { id: 'o', rol: 'admin' } } }, policy) as { role: string }).role, 'admin');
     assert.equal((evaluateAccess({ userId: 'u', claims: { org_id: 'o', org_role: 'org:member' } }, policy) as { role: string }).role, 'user');
     assert.equal((evaluateAccess({ userId: 'u', claims: {} }, policy) as { role: string }).role, 'user');
@@ -52,7 +55,10 @@ role:
 
   it('org_role rules read v1 and v2 tokens alike', () => {
     const p = policyOf('role:\n  - claim: org_role\n    map: { "org:moderator": moderator }\n');
-    for (const claims of [{ org_id: 'o', org_role: 'org:moderator' }, { v: 2, o: { id: 'o', rol: 'moderator' } }]) {
+    for (const claims of [
+      { org_id: 'o', org_role: 'org:moderator' },
+      { v: 2, o: { id: 'o', rol: 'moderator' } },
+    ]) {
       assert.equal((evaluateAccess({ userId: 'u', claims }, p) as { role: string }).role, 'moderator');
     }
   });
@@ -311,7 +317,10 @@ describe('webhook sync: a user in several organizations gets the role of the bes
       onUserDeleted: 'deactivate',
       events: new MemorySyncStore(),
     });
-    await handlers.userUpserted({ id: 'user_1', organization_memberships: memberships }, { type: 'user.updated', id: 'msg_1', deliveredAt: new Date(0), occurredAt: new Date(0) });
+    await handlers.userUpserted(
+      { id: 'user_1', organization_memberships: memberships },
+      { type: 'user.updated', id: 'msg_1', deliveredAt: new Date(0), occurredAt: new Date(0) },
+    );
     assert.equal(upserted.length, 1);
     return upserted[0]?.role;
   }

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { compilePolicy } from '../../src/policy/policy-compile.js';
-import { loadPolicyFile, MAX_POLICY_FILE_BYTES, parsePolicyText, PolicyFileError, policyFormatFor, validatePolicyDocument } from '../../src/policy/policy-file.js';
+import {
+  loadPolicyFile,
+  MAX_POLICY_FILE_BYTES,
+  parsePolicyText,
+  PolicyFileError,
+  policyFormatFor,
+  validatePolicyDocument,
+} from '../../src/policy/policy-file.js';
 
 const YAML_POLICY = `
 version: 1
@@ -84,12 +91,15 @@ describe('policy file', () => {
   });
 
   it('reports an unreadable file and syntax errors', async () => {
-    assert.throws(() => loadPolicyFile(join(dir, 'missing.yaml')), (error: unknown) => {
-      assert.ok(error instanceof PolicyFileError);
-      assert.match(error.problems[0] ?? '', /cannot read the file \(ENOENT\)/);
-      assert.match(error.message, /missing\.yaml/);
-      return true;
-    });
+    assert.throws(
+      () => loadPolicyFile(join(dir, 'missing.yaml')),
+      (error: unknown) => {
+        assert.ok(error instanceof PolicyFileError);
+        assert.match(error.problems[0] ?? '', /cannot read the file \(ENOENT\)/);
+        assert.match(error.message, /missing\.yaml/);
+        return true;
+      },
+    );
     await writeFile(join(dir, 'bad.json'), '{"role": [');
     assert.throws(() => loadPolicyFile(join(dir, 'bad.json')), /JSON:/);
     await writeFile(join(dir, 'bad.yaml'), 'role:\n  - claim: a\n   map: x\n');
@@ -104,11 +114,14 @@ describe('policy file', () => {
     await writeFile(join(dir, 'limit.yaml'), padded(MAX_POLICY_FILE_BYTES));
     assert.deepEqual(loadPolicyFile(join(dir, 'limit.yaml')).deny?.deny_users, ['u3']);
     await writeFile(join(dir, 'big.yaml'), padded(MAX_POLICY_FILE_BYTES + 1));
-    assert.throws(() => loadPolicyFile(join(dir, 'big.yaml')), (error: unknown) => {
-      assert.ok(error instanceof PolicyFileError);
-      assert.deepEqual(error.problems, ['the file is larger than 1 MiB (1048576 bytes), the most a policy file may be']);
-      return true;
-    });
+    assert.throws(
+      () => loadPolicyFile(join(dir, 'big.yaml')),
+      (error: unknown) => {
+        assert.ok(error instanceof PolicyFileError);
+        assert.deepEqual(error.problems, ['the file is larger than 1 MiB (1048576 bytes), the most a policy file may be']);
+        return true;
+      },
+    );
     // A device never ends: only the first MiB and one byte are read.
     assert.throws(() => loadPolicyFile('/dev/zero'), /larger than 1 MiB/);
   });

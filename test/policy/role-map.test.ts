@@ -6,7 +6,13 @@ describe('parseRoleMap', () => {
   it('parses entries, tolerating whitespace', () => {
     const { map, problems } = parseRoleMap(' org:admin = admin , org:moderator=moderator ');
     assert.deepEqual(problems, []);
-    assert.deepEqual([...map], [['org:admin', 'admin'], ['org:moderator', 'moderator']]);
+    assert.deepEqual(
+      [...map],
+      [
+        ['org:admin', 'admin'],
+        ['org:moderator', 'moderator'],
+      ],
+    );
   });
 
   it('adds the org: prefix to bare keys', () => {

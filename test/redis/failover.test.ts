@@ -86,7 +86,13 @@ async function failover(topology: Topology, removed: string, kill: () => Promise
       recoveredAt = elapsed();
       await refused;
     })();
-    const samples = await runLoad({ target: url, ratePerSecond: RATE, durationMs: 14_000, connections: 50, next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${users[i % users.length]}` } }) });
+    const samples = await runLoad({
+      target: url,
+      ratePerSecond: RATE,
+      durationMs: 14_000,
+      connections: 50,
+      next: (i) => ({ path: '/stream/token', headers: { authorization: `Bearer ${users[i % users.length]}` } }),
+    });
     await faults;
 
     const during = samples.filter((s) => s.sentAt >= killedAt && s.sentAt < promotedAt);
@@ -97,7 +103,11 @@ async function failover(topology: Topology, removed: string, kill: () => Promise
     assert.ok(recoveredAt - promotedAt <= 2000, `Redis used again ${(recoveredAt - promotedAt).toFixed(0)} ms after the promotion`);
     const kept = await new RedisSyncStore({ client }).isRemoved(removed).catch(() => false);
     const refusedAfterMs = refusedAt - promotedAt;
-    return { kept, refusedAfterMs, summary: `promoted ${((promotedAt - killedAt) / 1000).toFixed(1)} s after the kill; ${during.length} requests meanwhile, ${(okShare * 100).toFixed(1)}% 200; slowest ${slowest.toFixed(0)} ms; Redis used again ${(recoveredAt - promotedAt).toFixed(0)} ms after the promotion; the removal ${kept ? 'read by a fresh client' : 'not read by a fresh client'}, refused by the service ${refusedAfterMs.toFixed(0)} ms after the promotion` };
+    return {
+      kept,
+      refusedAfterMs,
+      summary: `promoted ${((promotedAt - killedAt) / 1000).toFixed(1)} s after the kill; ${during.length} requests meanwhile, ${(okShare * 100).toFixed(1)}% 200; slowest ${slowest.toFixed(0)} ms; Redis used again ${(recoveredAt - promotedAt).toFixed(0)} ms after the promotion; the removal ${kept ? 'read by a fresh client' : 'not read by a fresh client'}, refused by the service ${refusedAfterMs.toFixed(0)} ms after the promotion`,
+    };
   } finally {
     await closeRedis(client);
     await t.app.close();
@@ -112,39 +122,52 @@ describe('a master killed under load', { skip }, () => {
     const removed = newUserId();
     const slot = Number(topology.cli(topology.servers[0]!.port, 'CLUSTER', 'KEYSLOT', `sts:removed:${removed}`));
     // CLUSTER NODES: <id> <host:port@bus> <flags> <master id or -> <ping> <pong> <epoch> <link> <slot ranges…>
-    const nodes = topology.cli(topology.servers[0]!.port, 'CLUSTER', 'NODES').split('\n').map((line) => line.split(' '));
-    const owner = nodes.find((fields) => fields[2]!.includes('master') && fields.slice(8).some((range) => {
-      const [from, to = from] = range.split('-').map(Number);
-      return slot >= from! && slot <= to!;
-    }))!;
+    const nodes = topology
+      .cli(topology.servers[0]!.port, 'CLUSTER', 'NODES')
+      .split('\n')
+      .map((line) => line.split(' '));
+    const owner = nodes.find(
+      (fields) =>
+        fields[2]!.includes('master') &&
+        fields.slice(8).some((range) => {
+          const [from, to = from] = range.split('-').map(Number);
+          return slot >= from! && slot <= to!;
+        }),
+    )!;
     const master = topology.servers.find((s) => owner[1]!.startsWith(`127.0.0.1:${s.port}@`))!;
     const survivor = topology.servers.find((s) => s !== master)!;
     const replicaId = nodes.find((fields) => fields[3] === owner[0])![0]!;
-    checkState(t, await failover(
-      topology,
-      removed,
-      () => master.kill(),
-      async () => {
-        const nodes = (await cliAsync(survivor.port, 'CLUSTER', 'NODES')).split('\n').map((line) => line.split(' '));
-        const flags = nodes.find((fields) => fields[0] === replicaId)?.[2] ?? '';
-        return flags.split(',').includes('master') && (await cliAsync(survivor.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok');
-      },
-    ));
+    checkState(
+      t,
+      await failover(
+        topology,
+        removed,
+        () => master.kill(),
+        async () => {
+          const nodes = (await cliAsync(survivor.port, 'CLUSTER', 'NODES')).split('\n').map((line) => line.split(' '));
+          const flags = nodes.find((fields) => fields[0] === replicaId)?.[2] ?? '';
+          return flags.split(',').includes('master') && (await cliAsync(survivor.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok');
+        },
+      ),
+    );
   });
 
   it('Redis Sentinel: the replica is promoted; every request answered within 2 s, ≥ 80% 200, Redis used again and a removal honoured within 2 s', async (t) => {
     const topology = await startRedisSentinel();
     const masterPort = sentinelMasterPort(topology);
     const master = topology.servers.find((s) => s.port === masterPort)!;
-    checkState(t, await failover(
-      topology,
-      newUserId(),
-      () => master.kill(),
-      async () => {
-        const reply = (await cliAsync(topology.sentinels[1]!.port, 'SENTINEL', 'get-master-addr-by-name', 'mymaster')).split('\n');
-        return Number(reply[1]) !== masterPort;
-      },
-    ));
+    checkState(
+      t,
+      await failover(
+        topology,
+        newUserId(),
+        () => master.kill(),
+        async () => {
+          const reply = (await cliAsync(topology.sentinels[1]!.port, 'SENTINEL', 'get-master-addr-by-name', 'mymaster')).split('\n');
+          return Number(reply[1]) !== masterPort;
+        },
+      ),
+    );
   });
 });
 
@@ -153,13 +176,26 @@ describe('a cluster with no node reachable', { skip }, () => {
     const topology = await startRedisCluster();
     const port = await freePort();
     const cli = spawnCli(['serve', '--dev'], {
-      env: { PORT: String(port), REDIS_URL: topology.url, STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, DEV_MODE_ALLOW_NETWORK: 'true', STREAM_SYNC_USERS: 'false', SHUTDOWN_DELAY_SECONDS: '0', LOG_LEVEL: 'warn' },
+      env: {
+        PORT: String(port),
+        REDIS_URL: topology.url,
+        STREAM_API_KEY: TEST_STREAM_KEY,
+        STREAM_API_SECRET: TEST_STREAM_SECRET,
+        DEV_MODE_ALLOW_NETWORK: 'true',
+        STREAM_SYNC_USERS: 'false',
+        SHUTDOWN_DELAY_SECONDS: '0',
+        LOG_LEVEL: 'warn',
+      },
       cwd: mkdtempSync(join(tmpdir(), 'sts-nonode-')),
     });
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitForHttp(`${base}/readyz`);
-      const session = ((await (await fetch(`${base}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_id":"user_nonode"}' })).json()) as { token: string }).token;
+      const session = (
+        (await (
+          await fetch(`${base}/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_id":"user_nonode"}' })
+        ).json()) as { token: string }
+      ).token;
       await Promise.all(topology.servers.map((s) => s.kill()));
       const latencies: number[] = [];
       const statuses: number[] = [];

@@ -7,7 +7,10 @@ const skip = hasRedisServerBinary() ? false : 'redis-server is not installed: Re
 
 const instance = startRedisApp;
 
-async function readyz(app: TestApp): Promise<{ status: number; body: { status: string; redis?: { topology: string; nodes: { connected: number; known: number }; breaker: string; required: boolean } } }> {
+async function readyz(app: TestApp): Promise<{
+  status: number;
+  body: { status: string; redis?: { topology: string; nodes: { connected: number; known: number }; breaker: string; required: boolean } };
+}> {
   const response = await app.app.inject({ method: 'GET', url: '/readyz' });
   return { status: response.statusCode, body: response.json() };
 }

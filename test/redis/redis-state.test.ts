@@ -25,7 +25,15 @@ describe('rate limits in Redis', () => {
       const user = uniqueUser();
       const byUser = [];
       for (let i = 0; i < 3; i += 1) {
-        byUser.push((await app.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${app.sessionToken(user)}`, 'x-forwarded-for': randomIp() } })).statusCode);
+        byUser.push(
+          (
+            await app.app.inject({
+              method: 'POST',
+              url: '/stream/token',
+              headers: { authorization: `Bearer ${app.sessionToken(user)}`, 'x-forwarded-for': randomIp() },
+            })
+          ).statusCode,
+        );
       }
       assert.deepEqual(byUser, [200, 200, 429]);
     } finally {

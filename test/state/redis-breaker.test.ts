@@ -4,7 +4,10 @@ import { describe, test } from 'node:test';
 import { RedisBreaker, type BreakerState, type RedisFailureKind } from '../../src/state/redis-breaker.js';
 import { SyncStoreUnavailableError } from '../../src/stream/sync-errors.js';
 
-const fail = (message = 'connect ECONNREFUSED') => () => Promise.reject(new Error(message));
+const fail =
+  (message = 'connect ECONNREFUSED') =>
+  () =>
+    Promise.reject(new Error(message));
 const timeOut = () => Promise.reject(new Error('Command timed out'));
 const answer = () => Promise.resolve('OK');
 /** Lets settled promises run their callbacks. */

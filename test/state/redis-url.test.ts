@@ -22,17 +22,53 @@ describe('REDIS_URL', () => {
     ['redis://127.0.0.1:6379', { topology: 'standalone', nodes: [{ host: '127.0.0.1', port: 6379 }], tls: false }],
     ['redis://cache.internal', { topology: 'standalone', nodes: [{ host: 'cache.internal', port: 6379 }], tls: false }],
     ['redis://:p%40ss@[::1]:6380/2', { topology: 'standalone', nodes: [{ host: '::1', port: 6380 }], tls: false, password: 'p@ss', db: 2 }],
-    ['rediss://app:secret@cache.example.com:6380?db=4', { topology: 'standalone', nodes: [{ host: 'cache.example.com', port: 6380 }], tls: true, username: 'app', password: 'secret', db: 4 }],
+    [
+      'rediss://app:secret@cache.example.com:6380?db=4',
+      { topology: 'standalone', nodes: [{ host: 'cache.example.com', port: 6380 }], tls: true, username: 'app', password: 'secret', db: 4 },
+    ],
     [
       'redis+cluster://127.0.0.1:7001,127.0.0.1:7002,[::1]:7003',
-      { topology: 'cluster', nodes: [{ host: '127.0.0.1', port: 7001 }, { host: '127.0.0.1', port: 7002 }, { host: '::1', port: 7003 }], tls: false },
+      {
+        topology: 'cluster',
+        nodes: [
+          { host: '127.0.0.1', port: 7001 },
+          { host: '127.0.0.1', port: 7002 },
+          { host: '::1', port: 7003 },
+        ],
+        tls: false,
+      },
     ],
-    ['redis+cluster://user:pw@clustercfg.example.com:6379?tls=true', { topology: 'cluster', nodes: [{ host: 'clustercfg.example.com', port: 6379 }], tls: true, username: 'user', password: 'pw' }],
+    [
+      'redis+cluster://user:pw@clustercfg.example.com:6379?tls=true',
+      { topology: 'cluster', nodes: [{ host: 'clustercfg.example.com', port: 6379 }], tls: true, username: 'user', password: 'pw' },
+    ],
     [
       'redis+sentinel://h:26379,h:26380,h:26381/mymaster',
-      { topology: 'sentinel', nodes: [{ host: 'h', port: 26379 }, { host: 'h', port: 26380 }, { host: 'h', port: 26381 }], tls: false, masterName: 'mymaster' },
+      {
+        topology: 'sentinel',
+        nodes: [
+          { host: 'h', port: 26379 },
+          { host: 'h', port: 26380 },
+          { host: 'h', port: 26381 },
+        ],
+        tls: false,
+        masterName: 'mymaster',
+      },
     ],
-    ['redis+sentinel://:pw@s1,s2:26380/main?db=3&tls=true', { topology: 'sentinel', nodes: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }], tls: true, password: 'pw', db: 3, masterName: 'main' }],
+    [
+      'redis+sentinel://:pw@s1,s2:26380/main?db=3&tls=true',
+      {
+        topology: 'sentinel',
+        nodes: [
+          { host: 's1', port: 26379 },
+          { host: 's2', port: 26380 },
+        ],
+        tls: true,
+        password: 'pw',
+        db: 3,
+        masterName: 'main',
+      },
+    ],
   ];
   for (const [url, expected] of accepted) {
     it(`reads ${url}, and the configuration accepts it`, () => {
@@ -55,7 +91,10 @@ describe('REDIS_URL', () => {
     it(`refuses ${url} and shows the forms it takes`, () => {
       const problem = redisProblem(url);
       assert.match(problem ?? '', message);
-      assert.match(problem ?? '', /\| set REDIS_URL to redis:\/\/.*redis\+sentinel:\/\/host:26379,host2:26379\/mymaster or redis\+cluster:\/\/host:7000,host2:7001/);
+      assert.match(
+        problem ?? '',
+        /\| set REDIS_URL to redis:\/\/.*redis\+sentinel:\/\/host:26379,host2:26379\/mymaster or redis\+cluster:\/\/host:7000,host2:7001/,
+      );
     });
   }
 

@@ -34,7 +34,7 @@ test('minted tokens verify with the secret and carry user_id, iat backdated, exp
   assert.throws(() => jwt.verify(minted.token, `${SECRET}x`, { algorithms: ['HS256'] }));
 });
 
-test('for any user id in Stream\'s alphabet and any times, the token is the SDK\'s byte for byte', () => {
+test("for any user id in Stream's alphabet and any times, the token is the SDK's byte for byte", () => {
   const key = createSecretKey(Buffer.from(SECRET));
   fc.assert(
     fc.property(

@@ -162,12 +162,18 @@ describe('Backend API with @clerk/backend', () => {
     assert.equal(call?.status, 401);
     assert.match(call?.rejectedReason ?? '', /^clerk_key_invalid/);
 
-    const verifyError = await rejection(verifyToken(clerk.mintSessionToken('user_alice'), { secretKey: 'sk_test_wrong', apiUrl: clerk.apiUrl, skipJwksCache: true }));
+    const verifyError = await rejection(
+      verifyToken(clerk.mintSessionToken('user_alice'), { secretKey: 'sk_test_wrong', apiUrl: clerk.apiUrl, skipJwksCache: true }),
+    );
     assert.match(String((verifyError as Error).message), /Secret Key is invalid/);
   });
 
   it('rejects a request without credentials with 401 authentication_invalid', async () => {
-    const res = await fetch(`${clerk.apiUrl}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_id":"user_alice"}' });
+    const res = await fetch(`${clerk.apiUrl}/v1/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"user_id":"user_alice"}',
+    });
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('content-type'), 'application/json');
     const body = (await res.json()) as { errors: Array<Record<string, unknown>> };
@@ -197,7 +203,11 @@ describe('Backend API with @clerk/backend', () => {
 
 describe('minted tokens', () => {
   it('honours extra claims, removals and lifetimes', async () => {
-    const token = clerk.mintSessionToken('user_carol', { azp: 'https://app.example.com', act: { sub: 'user_admin' }, fva: undefined }, { expiresInSeconds: 300, sessionId: 'sess_fixed' });
+    const token = clerk.mintSessionToken(
+      'user_carol',
+      { azp: 'https://app.example.com', act: { sub: 'user_admin' }, fva: undefined },
+      { expiresInSeconds: 300, sessionId: 'sess_fixed' },
+    );
     const claims = await verifyWithJwks(token);
     assert.equal(claims.sub, 'user_carol');
     assert.equal(claims.sid, 'sess_fixed');
@@ -223,14 +233,20 @@ describe('minted tokens', () => {
 
     const kept = clerk.rotateKey({ keepPrevious: true });
     assert.notEqual(kept, oldKid);
-    assert.deepEqual(clerk.jwks().keys.map((key) => key.kid), [kept, oldKid]);
+    assert.deepEqual(
+      clerk.jwks().keys.map((key) => key.kid),
+      [kept, oldKid],
+    );
     await verifyWithJwks(oldToken);
     const newToken = clerk.mintSessionToken('user_alice');
     assert.equal(decodeProtectedHeader(newToken).kid, kept);
     await verifyWithJwks(newToken);
 
     const replaced = clerk.rotateKey();
-    assert.deepEqual(clerk.jwks().keys.map((key) => key.kid), [replaced]);
+    assert.deepEqual(
+      clerk.jwks().keys.map((key) => key.kid),
+      [replaced],
+    );
     await assert.rejects(verifyWithJwks(oldToken), { code: 'ERR_JWKS_NO_MATCHING_KEY' });
     await verifyWithJwks(clerk.mintSessionToken('user_alice'));
   });

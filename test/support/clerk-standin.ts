@@ -24,15 +24,7 @@
  */
 import { generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import {
-  closeServer,
-  injectedFailureReason,
-  listen,
-  readRequest,
-  takeFailure,
-  type InjectedFailure,
-  type RecordedRequest,
-} from './http-standin.js';
+import { closeServer, injectedFailureReason, listen, readRequest, takeFailure, type InjectedFailure, type RecordedRequest } from './http-standin.js';
 
 /** Seed data for a user; anything else given is copied into the user JSON as is. */
 export interface ClerkStandInUser {
@@ -532,7 +524,12 @@ export async function startClerkStandIn(options: ClerkStandInOptions): Promise<C
         req.socket.destroy();
         return;
       }
-      send(res, failure.status, failure.body ?? defaultFailureBody(failure.status), failure.status === 429 ? { 'retry-after': String(failure.retryAfter ?? 1) } : {});
+      send(
+        res,
+        failure.status,
+        failure.body ?? defaultFailureBody(failure.status),
+        failure.status === 429 ? { 'retry-after': String(failure.retryAfter ?? 1) } : {},
+      );
       return;
     }
 
@@ -568,7 +565,11 @@ export async function startClerkStandIn(options: ClerkStandInOptions): Promise<C
       return;
     }
     try {
-      const segments = path.slice('/v1/'.length).split('/').filter(Boolean).map((segment) => decodeURIComponent(segment));
+      const segments = path
+        .slice('/v1/'.length)
+        .split('/')
+        .filter(Boolean)
+        .map((segment) => decodeURIComponent(segment));
       const result = handleApi(method, segments, url.searchParams, body);
       reply(result.status, result.body);
     } catch (error) {
@@ -624,4 +625,3 @@ export async function startClerkStandIn(options: ClerkStandInOptions): Promise<C
     close: () => closeServer(server),
   };
 }
-

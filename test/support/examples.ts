@@ -81,7 +81,7 @@ function lockfileStamp(dir: string): string {
  */
 export async function withExampleLock<T>(example: Example, work: () => Promise<T>): Promise<T> {
   const lock = join(example.dir, '.example.lock');
-  for (const started = Date.now(); ; ) {
+  for (const started = Date.now(); ;) {
     try {
       const fd = openSync(lock, 'wx');
       writeSync(fd, String(process.pid));

@@ -41,10 +41,22 @@ export interface TestApp {
  * builds it, ready for `app.inject`. Apps given the same `cwd` share the dev
  * issuer's key, as instances behind one balancer would trust one issuer.
  */
-export async function startDevApp(env: Record<string, string> = {}, deps: AppDependencies = {}, cwd = mkdtempSync(join(tmpdir(), 'sts-app-'))): Promise<TestApp> {
+export async function startDevApp(
+  env: Record<string, string> = {},
+  deps: AppDependencies = {},
+  cwd = mkdtempSync(join(tmpdir(), 'sts-app-')),
+): Promise<TestApp> {
   const config = loadConfig({
     // Fixed Stream credentials make tokens checkable; dev mode refuses them unless told they are meant.
-    env: { DEV_MODE: 'true', DEV_MODE_ALLOW_NETWORK: 'true', STREAM_API_KEY: TEST_STREAM_KEY, STREAM_API_SECRET: TEST_STREAM_SECRET, LOG_LEVEL: 'info', STREAM_SYNC_USERS: 'false', ...env },
+    env: {
+      DEV_MODE: 'true',
+      DEV_MODE_ALLOW_NETWORK: 'true',
+      STREAM_API_KEY: TEST_STREAM_KEY,
+      STREAM_API_SECRET: TEST_STREAM_SECRET,
+      LOG_LEVEL: 'info',
+      STREAM_SYNC_USERS: 'false',
+      ...env,
+    },
     cwd,
   });
   return startApp(config, deps);

@@ -57,7 +57,7 @@ export function signToken(
   header: unknown,
   payload: unknown,
   privateKey: KeyObject,
-  signAs: AsymmetricAlgorithm = ((header as { alg?: AsymmetricAlgorithm }).alg ?? 'RS256'),
+  signAs: AsymmetricAlgorithm = (header as { alg?: AsymmetricAlgorithm }).alg ?? 'RS256',
 ): string {
   const signingInput = `${segment(header)}.${segment(payload)}`;
   return `${signingInput}.${b64u(signature(signAs, privateKey, signingInput))}`;

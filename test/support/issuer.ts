@@ -36,7 +36,8 @@ export async function startTestIssuer(): Promise<TestIssuer> {
   }).listen();
   const issuer = server.origin;
   // RS256 whatever the header says: tests forge headers, never signatures.
-  const signText = (payloadJson: string, header: Record<string, unknown> = {}) => signToken({ alg: 'RS256', kid, typ: 'JWT', ...header }, payloadJson, privateKey, 'RS256');
+  const signText = (payloadJson: string, header: Record<string, unknown> = {}) =>
+    signToken({ alg: 'RS256', kid, typ: 'JWT', ...header }, payloadJson, privateKey, 'RS256');
   const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) => signText(JSON.stringify(claims), header);
   return {
     issuer,

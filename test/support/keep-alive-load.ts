@@ -29,10 +29,43 @@ export function attempt(base: string, spec: RequestSpec, agent: Agent | false, l
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ label, startedAt, endedAt: performance.now(), status: res.statusCode ?? 0, headers: res.headers, body, error: null, reusedConnection: req.reusedSocket }));
-      res.on('error', (err: NodeJS.ErrnoException) => resolve({ label, startedAt, endedAt: performance.now(), status: null, headers: {}, body, error: err.code ?? err.message, reusedConnection: req.reusedSocket }));
+      res.on('end', () =>
+        resolve({
+          label,
+          startedAt,
+          endedAt: performance.now(),
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          error: null,
+          reusedConnection: req.reusedSocket,
+        }),
+      );
+      res.on('error', (err: NodeJS.ErrnoException) =>
+        resolve({
+          label,
+          startedAt,
+          endedAt: performance.now(),
+          status: null,
+          headers: {},
+          body,
+          error: err.code ?? err.message,
+          reusedConnection: req.reusedSocket,
+        }),
+      );
     });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ label, startedAt, endedAt: performance.now(), status: null, headers: {}, body: '', error: err.code ?? err.message, reusedConnection: req.reusedSocket }));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({
+        label,
+        startedAt,
+        endedAt: performance.now(),
+        status: null,
+        headers: {},
+        body: '',
+        error: err.code ?? err.message,
+        reusedConnection: req.reusedSocket,
+      }),
+    );
     req.end();
   });
 }

@@ -53,11 +53,12 @@ interface SigningKey {
 }
 
 function generateKey(alg: ProviderAlgorithm, kid: string): SigningKey {
-  const { privateKey } = alg === 'ES256'
-    ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    : alg === 'EdDSA'
-      ? generateKeyPairSync('ed25519')
-      : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey } =
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : alg === 'EdDSA'
+        ? generateKeyPairSync('ed25519')
+        : generateKeyPairSync('rsa', { modulusLength: 2048 });
   return { alg, kid, privateKey, jwk: { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' } };
 }
 
@@ -107,14 +108,16 @@ function memoryAdapter(): AdapterFactory {
 }
 
 function configuration(keys: readonly SigningKey[], adapter: AdapterFactory): Configuration {
-  const clients: ClientMetadata[] = APPS.flatMap((app) => PROVIDER_ALGORITHMS.map((alg) => ({
-    client_id: clientIdFor(alg, app),
-    client_secret: CLIENT_SECRET,
-    redirect_uris: [REDIRECT_URI],
-    grant_types: ['authorization_code', 'client_credentials'],
-    response_types: ['code'],
-    id_token_signed_response_alg: alg,
-  })));
+  const clients: ClientMetadata[] = APPS.flatMap((app) =>
+    PROVIDER_ALGORITHMS.map((alg) => ({
+      client_id: clientIdFor(alg, app),
+      client_secret: CLIENT_SECRET,
+      redirect_uris: [REDIRECT_URI],
+      grant_types: ['authorization_code', 'client_credentials'],
+      response_types: ['code'],
+      id_token_signed_response_alg: alg,
+    })),
+  );
   return {
     adapter,
     clients,
@@ -159,8 +162,9 @@ async function interact(provider: Provider, req: IncomingMessage, res: ServerRes
     await provider.interactionFinished(req, res, { login: { accountId: String(params['login_hint']) } }, { mergeWithLastSubmission: false });
     return;
   }
-  const grant = (grantId !== undefined ? await provider.Grant.find(grantId) : undefined)
-    ?? new provider.Grant({ accountId: session!.accountId, clientId: String(params['client_id']) });
+  const grant =
+    (grantId !== undefined ? await provider.Grant.find(grantId) : undefined) ??
+    new provider.Grant({ accountId: session!.accountId, clientId: String(params['client_id']) });
   const details = prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
   if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
   for (const [resource, scopes] of Object.entries(details.missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(' '));
@@ -186,7 +190,10 @@ class CookieJar {
 
   header(url: URL): string {
     const matches = (path: string) => url.pathname === path || url.pathname.startsWith(path.endsWith('/') ? path : `${path}/`);
-    return [...this.cookies.values()].filter((c) => matches(c.path)).map((c) => `${c.name}=${c.value}`).join('; ');
+    return [...this.cookies.values()]
+      .filter((c) => matches(c.path))
+      .map((c) => `${c.name}=${c.value}`)
+      .join('; ');
   }
 }
 
@@ -248,7 +255,8 @@ export async function startOidcProvider(): Promise<OidcTestProvider> {
       const res = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header(url) } });
       jar.store(res.headers.getSetCookie());
       const location = res.headers.get('location');
-      if (location === null) throw new Error(`authorization stopped at ${url.pathname} with ${res.status}: ${await res.text()} ${String(lastServerError ?? '')}`);
+      if (location === null)
+        throw new Error(`authorization stopped at ${url.pathname} with ${res.status}: ${await res.text()} ${String(lastServerError ?? '')}`);
       await res.body?.cancel();
       url = new URL(location, url);
       if (url.href.startsWith(REDIRECT_URI)) {
@@ -271,18 +279,20 @@ export async function startOidcProvider(): Promise<OidcTestProvider> {
     async signIn(accountId, { alg = 'RS256', app = 'web', resource } = {}) {
       const clientId = clientIdFor(alg, app);
       const verifier = randomBytes(32).toString('base64url');
-      const code = await authorize(new URLSearchParams({
-        client_id: clientId,
-        response_type: 'code',
-        redirect_uri: REDIRECT_URI,
-        scope: resource === undefined ? 'openid' : `openid ${RESOURCE_SCOPE}`,
-        login_hint: accountId,
-        state: randomBytes(8).toString('hex'),
-        nonce: randomBytes(8).toString('hex'),
-        code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-        code_challenge_method: 'S256',
-        ...(resource === undefined ? {} : { resource }),
-      }));
+      const code = await authorize(
+        new URLSearchParams({
+          client_id: clientId,
+          response_type: 'code',
+          redirect_uri: REDIRECT_URI,
+          scope: resource === undefined ? 'openid' : `openid ${RESOURCE_SCOPE}`,
+          login_hint: accountId,
+          state: randomBytes(8).toString('hex'),
+          nonce: randomBytes(8).toString('hex'),
+          code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+          code_challenge_method: 'S256',
+          ...(resource === undefined ? {} : { resource }),
+        }),
+      );
       const tokens = await tokenRequest(clientId, {
         grant_type: 'authorization_code',
         code,

@@ -19,7 +19,9 @@ export interface RedisProcess {
 /** redis-cli without blocking the event loop, for checks made while a service in the same process is under load. */
 export function cliAsync(port: number, ...args: string[]): Promise<string> {
   return new Promise((resolve) => {
-    execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 }, (_error, stdout, stderr) => resolve(`${stdout ?? ''}${stderr ?? ''}`.trim()));
+    execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 }, (_error, stdout, stderr) =>
+      resolve(`${stdout ?? ''}${stderr ?? ''}`.trim()),
+    );
   });
 }
 
@@ -52,7 +54,9 @@ async function until(what: string, check: () => boolean, timeoutMs = 20_000): Pr
 
 async function startServer(dir: string, args: string[], port?: number): Promise<RedisProcess> {
   const chosen = port ?? (await freePort());
-  const child = spawn('redis-server', [...args, '--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const child = spawn('redis-server', [...args, '--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: 'ignore',
+  });
   await until(`redis-server on ${chosen}`, () => cli(chosen, 'PING') === 'PONG');
   return {
     port: chosen,
@@ -74,13 +78,31 @@ export async function startRedisCluster(masters = 3): Promise<Topology> {
     const nodeDir = mkdtempSync(join(dir, 'node-'));
     // A node is declared failed after 1 s of silence, so a failover in a test takes seconds, not 15; a
     // replica of a master that has seen no writes lately would otherwise count its data as too old to take over.
-    servers.push(await startServer(nodeDir, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0', '--repl-diskless-sync-delay', '0']));
+    servers.push(
+      await startServer(nodeDir, [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        '1000',
+        '--cluster-replica-validity-factor',
+        '0',
+        '--repl-diskless-sync-delay',
+        '0',
+      ]),
+    );
   }
-  const created = spawnSync('redis-cli', ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+  const created = spawnSync('redis-cli', ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '1', '--cluster-yes'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   if (created.status !== 0) throw new Error(`cluster create failed: ${created.stdout}${created.stderr}`);
   await until('cluster_state:ok on every node', () => servers.every((s) => cli(s.port, 'CLUSTER', 'INFO').includes('cluster_state:ok')));
   // Until its first sync a replica holds nothing: a master killed before then takes its writes with it.
-  await until('every replica in sync', () => servers.every((s) => !cli(s.port, 'ROLE').startsWith('slave') || cli(s.port, 'INFO', 'replication').includes('master_link_status:up')));
+  await until('every replica in sync', () =>
+    servers.every((s) => !cli(s.port, 'ROLE').startsWith('slave') || cli(s.port, 'INFO', 'replication').includes('master_link_status:up')),
+  );
   return topology(`redis+cluster://${servers.map((s) => `127.0.0.1:${s.port}`).join(',')}`, servers, [], dir);
 }
 

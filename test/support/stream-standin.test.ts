@@ -134,13 +134,15 @@ describe('REST with the server-side SDK', () => {
     assert.equal(stream.calls.at(-1)?.path, '/users/rest-carol/deactivate');
 
     const visible = await server.queryUsers({ id: { $in: ['rest-carol', 'rest-dave'] } });
-    assert.deepEqual(visible.users.map((u) => u.id), ['rest-dave']);
-    const all = await server.queryUsers(
-      { id: { $in: ['rest-carol', 'rest-dave'] } },
-      { id: 1 },
-      { include_deactivated_users: true },
+    assert.deepEqual(
+      visible.users.map((u) => u.id),
+      ['rest-dave'],
     );
-    assert.deepEqual(all.users.map((u) => u.id), ['rest-carol', 'rest-dave']);
+    const all = await server.queryUsers({ id: { $in: ['rest-carol', 'rest-dave'] } }, { id: 1 }, { include_deactivated_users: true });
+    assert.deepEqual(
+      all.users.map((u) => u.id),
+      ['rest-carol', 'rest-dave'],
+    );
     const query = stream.calls.at(-1);
     assert.equal(query?.method, 'GET');
     const payload = JSON.parse(query?.query.payload ?? '{}') as Record<string, unknown>;
@@ -174,9 +176,15 @@ describe('REST with the server-side SDK', () => {
 
   it('queries users with $eq and plain equality', async () => {
     const byEq = await server.queryUsers({ id: { $eq: 'rest-alice' } });
-    assert.deepEqual(byEq.users.map((u) => u.id), ['rest-alice']);
+    assert.deepEqual(
+      byEq.users.map((u) => u.id),
+      ['rest-alice'],
+    );
     const byRole = await server.queryUsers({ role: 'admin' });
-    assert.deepEqual(byRole.users.map((u) => u.id), ['rest-bob']);
+    assert.deepEqual(
+      byRole.users.map((u) => u.id),
+      ['rest-bob'],
+    );
     const unknown = await rejection(server.queryUsers({ id: { $regex: 'x' } } as never));
     assert.equal(unknown.code, 4);
   });
@@ -262,9 +270,7 @@ describe('REST with the server-side SDK', () => {
   });
 
   it('records only correctly authenticated calls from the real server client', () => {
-    const fromServer = stream.calls.filter(
-      (call) => call.headers.authorization === server._getToken() && call.query.api_key === API_KEY,
-    );
+    const fromServer = stream.calls.filter((call) => call.headers.authorization === server._getToken() && call.query.api_key === API_KEY);
     assert.ok(fromServer.length > 10);
     assert.ok(fromServer.every((call) => call.authenticated && call.authKind === 'server'));
   });
@@ -343,11 +349,7 @@ describe('WebSocket with the client-side SDK', { concurrency: true }, () => {
     });
     const firstConnectionId = client.wsConnection?.connectionID;
     assert.equal(stream.expireConnection('ws-grace'), 1);
-    await waitUntil(
-      () => calls === 2 && stream.liveConnections().some((c) => c.userId === 'ws-grace'),
-      12_000,
-      'the SDK to reconnect with a new token',
-    );
+    await waitUntil(() => calls === 2 && stream.liveConnections().some((c) => c.userId === 'ws-grace'), 12_000, 'the SDK to reconnect with a new token');
     await waitUntil(() => client.wsConnection?.isHealthy === true, 2000, 'a healthy connection');
     assert.notEqual(client.wsConnection?.connectionID, firstConnectionId);
     const attempts = stream.connections.filter((c) => c.userId === 'ws-grace');

@@ -40,16 +40,7 @@ import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import {
-  closeServer,
-  injectedFailureReason,
-  listen,
-  readRequest,
-  sleep,
-  takeFailure,
-  type InjectedFailure,
-  type RecordedRequest,
-} from './http-standin.js';
+import { closeServer, injectedFailureReason, listen, readRequest, sleep, takeFailure, type InjectedFailure, type RecordedRequest } from './http-standin.js';
 
 export interface StreamStandInOptions {
   apiKey: string;
@@ -148,8 +139,15 @@ const MORE_INFO = 'https://getstream.io/chat/docs/api_errors_response';
 const USER_ID_PATTERN = /^[@\w-]+$/;
 /** Fields Stream computes itself; ignored in user input. */
 const COMPUTED_USER_FIELDS = new Set([
-  'created_at', 'updated_at', 'last_active', 'online', 'deactivated_at', 'deleted_at',
-  'banned', 'shadow_banned', 'last_engaged_at',
+  'created_at',
+  'updated_at',
+  'last_active',
+  'online',
+  'deactivated_at',
+  'deleted_at',
+  'banned',
+  'shadow_banned',
+  'last_engaged_at',
 ]);
 
 interface StreamErrorInfo {
@@ -159,14 +157,17 @@ interface StreamErrorInfo {
 }
 
 class StreamApiError extends Error {
-  constructor(readonly status: number, readonly code: number, readonly detail: string) {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    readonly detail: string,
+  ) {
     super(detail);
   }
 }
 
 type TokenCheck =
-  | { ok: true; header: Record<string, unknown>; claims: Record<string, unknown> }
-  | ({ ok: false; claims?: Record<string, unknown> } & StreamErrorInfo);
+  { ok: true; header: Record<string, unknown>; claims: Record<string, unknown> } | ({ ok: false; claims?: Record<string, unknown> } & StreamErrorInfo);
 
 function base64urlJson(part: string): Record<string, unknown> | undefined {
   try {
@@ -645,7 +646,10 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
   }
 
   function route(method: string, path: string): { route: Route; params: string[] } | undefined {
-    const segments = path.split('/').filter(Boolean).map((segment) => decodeURIComponent(segment));
+    const segments = path
+      .split('/')
+      .filter(Boolean)
+      .map((segment) => decodeURIComponent(segment));
     const [first, second, third] = segments;
     if (first === 'app' && segments.length === 1) {
       if (method === 'GET') return { route: getApp, params: [] };
@@ -784,9 +788,7 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
       if (!Number.isInteger(limit) || limit < 0 || limit > 100) throw new StreamApiError(400, 4, 'limit must be between 0 and 100');
       if (!Number.isInteger(offset) || offset < 0 || offset > 1000) throw new StreamApiError(400, 4, 'offset must be between 0 and 1000');
       const includeDeactivated = payload.include_deactivated_users === true;
-      let found = [...users.values()].filter(
-        (user) => (includeDeactivated || !user.deactivated_at) && matchesFilter(user, filter),
-      );
+      let found = [...users.values()].filter((user) => (includeDeactivated || !user.deactivated_at) && matchesFilter(user, filter));
       const sort = Array.isArray(payload.sort) && payload.sort.length > 0 ? payload.sort : [{ field: 'created_at', direction: -1 }];
       found = found.sort((a, b) => {
         for (const entry of sort) {

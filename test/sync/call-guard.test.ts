@@ -77,14 +77,20 @@ describe('Bulkhead', () => {
     const bulkhead = new Bulkhead({ maxConcurrency: 1, queueTimeoutMs: 0 });
     const gate = deferred();
     const first = bulkhead.run(() => gate.promise);
-    await assert.rejects(bulkhead.run(async () => undefined), BulkheadTimeoutError);
+    await assert.rejects(
+      bulkhead.run(async () => undefined),
+      BulkheadTimeoutError,
+    );
     gate.resolve();
     await first;
   });
 
   it('frees the slot when a task throws', async () => {
     const bulkhead = new Bulkhead({ maxConcurrency: 1, queueTimeoutMs: 0 });
-    await assert.rejects(bulkhead.run(async () => Promise.reject(new Error('boom'))), /boom/);
+    await assert.rejects(
+      bulkhead.run(async () => Promise.reject(new Error('boom'))),
+      /boom/,
+    );
     assert.equal(bulkhead.inFlight, 0);
     assert.equal(await bulkhead.run(async () => 1), 1);
   });
@@ -152,7 +158,10 @@ describe('StreamCallGuard breaker', () => {
       assert.ok(ms < 5, `a refused call took ${ms} ms`);
     }
     assert.equal(t.calls(), 5, 'Stream was not called while open');
-    assert.deepEqual(t.logs.filter(([, msg]) => msg.includes('breaker')).map(([level]) => level), ['warn']);
+    assert.deepEqual(
+      t.logs.filter(([, msg]) => msg.includes('breaker')).map(([level]) => level),
+      ['warn'],
+    );
   });
 
   it('429s trip it too; a success in between starts the count again', async () => {
@@ -249,7 +258,10 @@ describe('StreamCallGuard breaker', () => {
     const slow = Array.from({ length: 5 }, () => guard.run('upsert_user', () => gate.promise));
     await new Promise((resolve) => setTimeout(resolve, 60));
     assert.equal(guard.status().breaker, 'open', 'five calls slower than 30 ms opened it while they were still waiting');
-    await assert.rejects(guard.run('upsert_user', async () => 'fast'), refusedByBreaker);
+    await assert.rejects(
+      guard.run('upsert_user', async () => 'fast'),
+      refusedByBreaker,
+    );
     gate.resolve();
     await Promise.all(slow);
     assert.equal(guard.status().breaker, 'open', 'their late success counts neither way');

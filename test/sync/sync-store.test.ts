@@ -69,7 +69,9 @@ async function userEventContract(store: SyncStore): Promise<void> {
   // A deletion among many older updates, all at once: the deletion stands.
   const raced = `user_${randomUUID()}`;
   const outcomes = await Promise.all(
-    Array.from({ length: 41 }, (_, i) => (i === 20 ? store.recordUserEvent(raced, { kind: 'delete', at: t }) : store.recordUserEvent(raced, { kind: 'upsert', at: t - 1 - i }))),
+    Array.from({ length: 41 }, (_, i) =>
+      i === 20 ? store.recordUserEvent(raced, { kind: 'delete', at: t }) : store.recordUserEvent(raced, { kind: 'upsert', at: t - 1 - i }),
+    ),
   );
   assert.equal(outcomes[20], true);
   assert.equal(await store.isRemoved(raced), true);
@@ -129,8 +131,14 @@ describe('MemorySyncStore', () => {
     assert.equal(map.get('a'), 0); // a is now more recent than b..e
     for (const [i, key] of ['f', 'g', 'h', 'i'].entries()) map.set(key, 10 + i, 60);
     assert.ok(map.size <= 10);
-    assert.deepEqual(['b', 'c', 'd', 'e'].map((key) => map.get(key)), [undefined, undefined, undefined, undefined]);
-    assert.deepEqual(['a', 'f', 'i'].map((key) => map.get(key)), [0, 10, 13]);
+    assert.deepEqual(
+      ['b', 'c', 'd', 'e'].map((key) => map.get(key)),
+      [undefined, undefined, undefined, undefined],
+    );
+    assert.deepEqual(
+      ['a', 'f', 'i'].map((key) => map.get(key)),
+      [0, 10, 13],
+    );
     map.set('a', 5, 60);
     assert.equal(map.get('a'), 5, 'overwrites keep one entry');
     map.delete('a');
@@ -151,7 +159,10 @@ describe('createRedisClient', () => {
     const cluster = createRedisClient('redis+cluster://user:pw@127.0.0.1:1,127.0.0.1:2', { connectTimeoutMs: 200 });
     try {
       const options = (sentinel as import('ioredis').Redis).options;
-      assert.deepEqual(options.sentinels, [{ host: '127.0.0.1', port: 1 }, { host: '::1', port: 2 }]);
+      assert.deepEqual(options.sentinels, [
+        { host: '127.0.0.1', port: 1 },
+        { host: '::1', port: 2 },
+      ]);
       assert.equal(options.name, 'mymaster');
       assert.equal(options.password, 's3cret');
       assert.equal(options.db, 3);

@@ -97,7 +97,9 @@ describe('StreamUserSync against the Stream stand-in', () => {
     const results = await Promise.all([...first, ...asModerator, ...asAdmin]);
     assert.ok(results.every((r) => r === 'synced'));
     assert.equal(stream.peakInFlight, 1, 'never two calls at once for one user');
-    const written = stream.calls.filter((c) => c.method === 'POST' && c.path === '/users').map((c) => (c.body as { users: Record<string, { role: string }> }).users.user_new?.role);
+    const written = stream.calls
+      .filter((c) => c.method === 'POST' && c.path === '/users')
+      .map((c) => (c.body as { users: Record<string, { role: string }> }).users.user_new?.role);
     assert.deepEqual(written, ['user', 'admin'], 'the ten share one call; the pending moderator write gave way to the newer admin one');
     assert.equal(stream.users.get('user_new')?.role, 'admin');
     assert.equal(await store.getProfileHash('user_new'), profileHash({ ...newcomer, role: 'admin' }));

@@ -3,11 +3,11 @@ import { readEnvironment, resolveSecretFiles, formatProblems, type ConfigProblem
 import type { Command } from '../context.js';
 
 export const clerkTokenCommand: Command = {
-  summary: 'Get a real Clerk session token for a user through Clerk\'s Backend API',
+  summary: "Get a real Clerk session token for a user through Clerk's Backend API",
   usage: [
     'Usage: stream-token-service clerk-token --user-id ID [--template NAME]',
     '',
-    'Creates a session for the user with Clerk\'s Backend API (CLERK_SECRET_KEY or CLERK_API_KEY,',
+    "Creates a session for the user with Clerk's Backend API (CLERK_SECRET_KEY or CLERK_API_KEY,",
     'CLERK_API_URL to override https://api.clerk.com), then a session token for it, and prints the',
     'token alone on stdout. Meant for development instances: it signs the user in.',
     '',
@@ -27,7 +27,11 @@ export const clerkTokenCommand: Command = {
     const env = resolveSecretFiles(readEnvironment({ processEnv: context.env, cwd: context.cwd }), (p) => readFileSync(p, 'utf8'), problems);
     const secretKey = env.CLERK_SECRET_KEY ?? env.CLERK_API_KEY;
     if (secretKey === undefined || secretKey === '') {
-      problems.push({ variable: 'CLERK_SECRET_KEY', message: 'is required to call Clerk\'s Backend API', fix: 'set CLERK_SECRET_KEY (sk_test_...) from Clerk dashboard → API keys' });
+      problems.push({
+        variable: 'CLERK_SECRET_KEY',
+        message: "is required to call Clerk's Backend API",
+        fix: 'set CLERK_SECRET_KEY (sk_test_...) from Clerk dashboard → API keys',
+      });
     }
     if (problems.length > 0) {
       context.stderr(`${formatProblems(problems)}\n`);

@@ -7,7 +7,7 @@ export const devTokenCommand: Command = {
   usage: [
     'Usage: stream-token-service dev-token <userId> [--claims JSON]',
     '',
-    'Signs a session token with the development issuer\'s key (kept in .dev/), the same key a',
+    "Signs a session token with the development issuer's key (kept in .dev/), the same key a",
     '`npm run dev` server trusts. Prints the token alone on stdout, ready for:',
     '  curl -X POST -H "Authorization: Bearer $(stream-token-service dev-token alice)" http://localhost:8080/stream/token',
     '',
@@ -23,7 +23,7 @@ export const devTokenCommand: Command = {
       return 1;
     }
     if (!/^[A-Za-z0-9@_-]{1,255}$/.test(userId)) {
-      context.stderr('The user id must be 1-255 letters, digits, @, _ or - (Stream\'s user id alphabet).\n');
+      context.stderr("The user id must be 1-255 letters, digits, @, _ or - (Stream's user id alphabet).\n");
       return 1;
     }
     let claims: Record<string, unknown> = {};

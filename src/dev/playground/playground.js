@@ -1,6 +1,8 @@
 (function () {
   'use strict';
-  var byId = function (id) { return document.getElementById(id); };
+  var byId = function (id) {
+    return document.getElementById(id);
+  };
   var baseUrl = byId('base-url');
   var userId = byId('user-id');
   var roleClaim = byId('role-claim');
@@ -82,7 +84,15 @@
     var body = { user_id: userId.value.trim() };
     if (claims && Object.keys(claims).length > 0) body.claims = claims;
     lines.push('# 1. a dev session token (dev mode only)');
-    lines.push('TOKEN=$(curl -s -X POST ' + shellQuote(base() + '/dev/token') + " \\\n  -H 'content-type: application/json' \\\n  -d " + shellQuote(JSON.stringify(body)) + ' \\\n  | node -pe ' + shellQuote('JSON.parse(require("fs").readFileSync(0)).token') + ')');
+    lines.push(
+      'TOKEN=$(curl -s -X POST ' +
+        shellQuote(base() + '/dev/token') +
+        " \\\n  -H 'content-type: application/json' \\\n  -d " +
+        shellQuote(JSON.stringify(body)) +
+        ' \\\n  | node -pe ' +
+        shellQuote('JSON.parse(require("fs").readFileSync(0)).token') +
+        ')',
+    );
     lines.push('');
     lines.push('# 2. exchange it for a Stream token');
     lines.push('curl -s -X POST ' + shellQuote(base() + '/stream/token') + ' \\\n  -H "Authorization: Bearer $TOKEN"');
@@ -143,7 +153,9 @@
     append(box, 'pre', JSON.stringify(decoded.header, null, 2)).id = prefix + '-header';
     append(box, 'h3', 'Claims');
     append(box, 'pre', JSON.stringify(decoded.claims, null, 2)).id = prefix + '-claims';
-    var times = ['iat', 'nbf', 'exp'].filter(function (name) { return typeof decoded.claims[name] === 'number'; });
+    var times = ['iat', 'nbf', 'exp'].filter(function (name) {
+      return typeof decoded.claims[name] === 'number';
+    });
     append(box, 'h3', 'Times');
     if (times.length === 0) {
       append(box, 'p', 'No iat, nbf or exp claim: this token never expires.', 'empty');
@@ -185,7 +197,13 @@
 
   function networkFailure(url, error) {
     var sameOrigin = url.indexOf(window.location.origin + '/') === 0;
-    return 'Request to ' + url + ' failed: ' + error.message + (sameOrigin ? '' : '. For another origin, add ' + window.location.origin + ' to that service\'s CORS_ORIGINS.');
+    return (
+      'Request to ' +
+      url +
+      ' failed: ' +
+      error.message +
+      (sameOrigin ? '' : '. For another origin, add ' + window.location.origin + " to that service's CORS_ORIGINS.")
+    );
   }
 
   async function run(button, work) {
@@ -260,13 +278,31 @@
   });
 
   byId('copy-curl').addEventListener('click', function () {
-    if (navigator.clipboard) navigator.clipboard.writeText(curl.textContent || '').then(function () { setStatus('curl commands copied.', 'ok'); }, function () { setStatus('Copy failed; select the text instead.', 'error'); });
+    if (navigator.clipboard)
+      navigator.clipboard.writeText(curl.textContent || '').then(
+        function () {
+          setStatus('curl commands copied.', 'ok');
+        },
+        function () {
+          setStatus('Copy failed; select the text instead.', 'error');
+        },
+      );
   });
   byId('copy-stream').addEventListener('click', function () {
-    if (navigator.clipboard && lastStreamToken) navigator.clipboard.writeText(lastStreamToken).then(function () { setStatus('Stream token copied.', 'ok'); }, function () { setStatus('Copy failed; select the text instead.', 'error'); });
+    if (navigator.clipboard && lastStreamToken)
+      navigator.clipboard.writeText(lastStreamToken).then(
+        function () {
+          setStatus('Stream token copied.', 'ok');
+        },
+        function () {
+          setStatus('Copy failed; select the text instead.', 'error');
+        },
+      );
   });
 
-  [baseUrl, userId, roleClaim, roleValue, orgId, extraClaims].forEach(function (input) { input.addEventListener('input', renderCurl); });
+  [baseUrl, userId, roleClaim, roleValue, orgId, extraClaims].forEach(function (input) {
+    input.addEventListener('input', renderCurl);
+  });
   sessionToken.addEventListener('input', function () {
     renderToken('session', sessionToken.value.trim());
     renderCurl();

@@ -26,7 +26,9 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
     const state = options.stopping() ? 'shutting_down' : options.isReady() && redisReady ? 'ready' : 'not_ready';
     request.outcome = state === 'ready' ? 'ok' : state;
     // /readyz is reachable by anyone who reaches the service: fetch errors are shown only in their public wording.
-    const issuers = options.issuerStatus().map(({ publicError, lastError, ...status }) => ({ ...status, lastError: lastError === null ? null : (publicError ?? 'the keys could not be loaded') }));
+    const issuers = options
+      .issuerStatus()
+      .map(({ publicError, lastError, ...status }) => ({ ...status, lastError: lastError === null ? null : (publicError ?? 'the keys could not be loaded') }));
     return reply.code(state === 'ready' ? 200 : 503).send({ status: state, issuers, ...(redis !== undefined ? { redis } : {}) });
   });
 };

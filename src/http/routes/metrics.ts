@@ -20,7 +20,11 @@ export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (ap
       text = await exposition();
     } catch (err) {
       request.log.warn({ reqId: request.id, err }, 'metrics could not be gathered');
-      throw new ProblemError({ code: 'metrics_unavailable', detail: 'Metrics could not be gathered from the workers; try again shortly.', retryAfterSeconds: 5 });
+      throw new ProblemError({
+        code: 'metrics_unavailable',
+        detail: 'Metrics could not be gathered from the workers; try again shortly.',
+        retryAfterSeconds: 5,
+      });
     }
     request.outcome = 'ok';
     return reply.type(metrics.registry.contentType).send(text);
