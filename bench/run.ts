@@ -773,10 +773,9 @@ async function main(): Promise<void> {
   };
   const targets: Target[] = [];
 
-  let micro: MicroResult | null = null;
   if (settings.micro) {
     section('Micro-benchmark: per-request work');
-    micro = await runMicro({ tokens: settings.microTokens, rounds: settings.microRounds, log });
+    const micro = await runMicro({ tokens: settings.microTokens, rounds: settings.microRounds, log });
     printMicro(micro, log);
     result.micro = micro;
     targets.push(

@@ -150,7 +150,7 @@ export function createService(config: ServiceConfig, deps: AppDependencies = {})
     logger,
     requestLogger,
     metrics,
-    renderMetrics: exposition?.render ?? (() => metrics.registry.metrics()),
+    renderMetrics: exposition !== undefined ? () => exposition.render() : () => metrics.registry.metrics(),
     verifier,
     exchange,
     limitCounters: redis !== null ? new RedisWindowCounters({ client: redis, breaker }) : null,

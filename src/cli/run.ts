@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { checkConfigCommand } from './commands/check-config.js';
 import { clerkTokenCommand } from './commands/clerk-token.js';
 import { devTokenCommand } from './commands/dev-token.js';
@@ -48,7 +48,7 @@ export async function runCli(argv: string[], context: CliContext): Promise<numbe
   try {
     parsed = parseArgs({
       args: rest,
-      options: { ...command.options, help: { type: 'boolean', short: 'h' } } as ParseArgsConfig['options'],
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
     });

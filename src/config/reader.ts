@@ -150,7 +150,7 @@ export class VariableReader {
       this.problem(name, `"${value}" is not an https URL (plain http is allowed only on a loopback address)`);
       return this.textDefault(name) as TextValue<N>;
     }
-    return value.replace(/\/+$/, '') as TextValue<N>;
+    return value.replace(/\/+$/, '');
   }
 
   /** Checked with the parser the Redis client itself uses, so what loads here also connects. */

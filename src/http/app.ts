@@ -135,7 +135,7 @@ function acceptEmptyJsonBody(app: FastifyInstance): void {
       done(null, undefined);
       return;
     }
-    defaultJsonParser(request, body as string, done);
+    void defaultJsonParser(request, body as string, done);
   });
 }
 

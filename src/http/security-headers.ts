@@ -38,7 +38,7 @@ export function securityHeaders(options: SecurityHeadersOptions): Readonly<Recor
     },
   };
   helmet(config)({} as IncomingMessage, collector as unknown as ServerResponse, (err?: unknown) => {
-    if (err) throw err;
+    if (err) throw err instanceof Error ? err : new Error('helmet could not build the security headers');
   });
   return Object.freeze(headers);
 }

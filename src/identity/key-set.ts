@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { SessionTokenError } from './errors.js';
 import { DOCUMENT_FAILURE_TEXT, DocumentFetchError } from './fetch-json.js';
 import { FetchSchedule, settlesWithin } from './fetch-schedule.js';
 import { indexStaticKeys } from './jwk-import.js';

@@ -20,6 +20,7 @@ export interface StreamProfile {
 }
 
 // C0 and C1 control characters, plus zero-width and bidi formatting marks that make names deceptive.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
 const SPACES = /\s+/g;
 

@@ -130,7 +130,7 @@ export class RedisBreaker {
     try {
       pending = command();
     } catch (error) {
-      pending = Promise.reject(error);
+      pending = rejected(error);
     }
     return pending.then(
       (value) => {
@@ -171,7 +171,7 @@ export class RedisBreaker {
     try {
       probe = this.#probe();
     } catch (error) {
-      probe = Promise.reject(error);
+      probe = rejected(error);
     }
     Promise.race([probe, timeout])
       .then(
@@ -220,6 +220,11 @@ export class RedisBreaker {
     this.#state = state;
     this.#observer.state?.(state);
   }
+}
+
+/** A command that threw instead of returning a promise fails like one that rejected. */
+function rejected<T>(error: unknown): Promise<T> {
+  return Promise.reject(error instanceof Error ? error : new Error(String(error)));
 }
 
 function failureKind(error: unknown): RedisFailureKind {

@@ -88,7 +88,7 @@ describe('serve: HTTPS, metrics port and graceful shutdown', () => {
             (res) => {
               let text = '';
               res.on('data', (c: Buffer) => (text += c.toString()));
-              res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, hsts: res.headers['strict-transport-security'] as string | undefined }));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, hsts: res.headers['strict-transport-security'] }));
             },
           );
           req.on('error', reject);

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { calculateJwkThumbprint, createLocalJWKSet, jwtVerify, type JWK } from 'jose';
+import { calculateJwkThumbprint, createLocalJWKSet, jwtVerify } from 'jose';
 import { DEV_ISSUER_KEY_FILE, loadOrCreateDevIssuer } from '../../src/dev/dev-issuer.js';
 import { SessionTokenError, type SessionTokenErrorCode } from '../../src/identity/errors.js';
 import { SessionVerifier } from '../../src/identity/session-verifier.js';
@@ -54,7 +54,7 @@ describe('development issuer', () => {
     assert.equal(dev.jwks.keys.length, 1);
     const jwk = dev.jwks.keys[0]!;
     for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi']) assert.equal(jwk[member as keyof typeof jwk], undefined, member);
-    assert.equal(jwk['kid'], await calculateJwkThumbprint({ kty: 'RSA', n: jwk.n!, e: jwk.e! } as JWK, 'sha256'));
+    assert.equal(jwk['kid'], await calculateJwkThumbprint({ kty: 'RSA', n: jwk.n!, e: jwk.e! }, 'sha256'));
     assert.equal(jwk.alg, 'RS256');
     assert.equal(jwk.use, 'sig');
     assert.equal(dev.issuer, ISSUER);
@@ -92,7 +92,7 @@ describe('development issuer', () => {
 
       const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as Record<string, unknown>;
       assert.deepEqual(header, { alg: 'RS256', kid: dev.jwks.keys[0]!['kid'], typ: 'JWT' });
-      const viaJose = await jwtVerify(token, createLocalJWKSet(dev.jwks as { keys: JWK[] }), { issuer: ISSUER, currentDate: new Date(NOW_MS) });
+      const viaJose = await jwtVerify(token, createLocalJWKSet(dev.jwks), { issuer: ISSUER, currentDate: new Date(NOW_MS) });
       assert.equal(viaJose.payload.sub, 'user_42');
 
       assert.notEqual(dev.sign('user_42'), dev.sign('user_42'), 'each token is its own session');

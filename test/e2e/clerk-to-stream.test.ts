@@ -310,7 +310,7 @@ describe('revocation and webhooks', () => {
       assert.equal(refused.statusCode, 403);
       assert.equal(refused.json().code, 'forbidden');
       assert.equal(stream.calls.filter((c) => c.method === 'POST' && c.path === '/users').length, upsertsBefore, 'Stream is not upserted');
-      assert.match(await (await t.app.inject('/metrics')).body, /stream_token_service_webhooks_total\{type="user.updated",outcome="stale"\} 1/);
+      assert.match((await t.app.inject('/metrics')).body, /stream_token_service_webhooks_total\{type="user.updated",outcome="stale"\} 1/);
     } finally {
       await t.app.close();
     }

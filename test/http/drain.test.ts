@@ -135,9 +135,9 @@ describe('a request that arrives once the app is closing', () => {
     await closed;
     const [answer] = slow.answers;
     assert.equal(answer?.status, 503, slow.text);
-    assert.match(answer!.headers, /^content-type: application\/problem\+json/m);
-    assert.match(answer!.headers, /^retry-after: 1$/m);
-    assert.match(answer!.headers, /^connection: close$/m);
+    assert.match(answer.headers, /^content-type: application\/problem\+json/m);
+    assert.match(answer.headers, /^retry-after: 1$/m);
+    assert.match(answer.headers, /^connection: close$/m);
     assert.match(slow.text, /"code":"shutting_down"/);
     const line = t.logs.records.find((r) => r.msg === 'request' && r.code === 'shutting_down');
     assert.ok(line !== undefined, t.logs.text);

@@ -29,8 +29,8 @@ describe('POST /stream/token', () => {
     assert.equal(claims.user_id, 'alice');
     assert.equal(claims.exp, (claims.iat as number) + 3600);
     assert.ok(Math.abs((claims.iat as number) - Date.now() / 1000) < 30);
-    assert.equal(new Date(body.expires_at as string).getTime(), (claims.exp as number) * 1000);
-    assert.ok(Math.abs((body.expires_in as number) - ((claims.exp as number) - Date.now() / 1000)) <= 2);
+    assert.equal(new Date(body.expires_at as string).getTime(), claims.exp * 1000);
+    assert.ok(Math.abs((body.expires_in as number) - (claims.exp - Date.now() / 1000)) <= 2);
   });
 
   test('accepts the Bearer scheme in any case, and an empty body or {}', async () => {

@@ -92,7 +92,7 @@ const PARTIES: Party[] = [
 
 /** Each key once: RS256 and PS256 share one RSA key under one kid. */
 const jwksOf = (party: Party): JSONWebKeySet => ({
-  keys: [...new Map(Object.values(party.keys).map((k) => [k!.kid, publicJwk(k!.pair.publicKey, { kid: k!.kid })])).values()] as JSONWebKeySet['keys'],
+  keys: [...new Map(Object.values(party.keys).map((k) => [k.kid, publicJwk(k.pair.publicKey, { kid: k.kid })])).values()] as JSONWebKeySet['keys'],
 });
 
 const own = (o: Record<string, unknown>, name: string): unknown => (Object.hasOwn(o, name) ? o[name] : undefined);
@@ -100,7 +100,7 @@ const own = (o: Record<string, unknown>, name: string): unknown => (Object.hasOw
 /** The rules jose has no option for, written from the documentation of each issuer kind. */
 function extraRules(party: Party, header: Record<string, unknown>, claims: Record<string, unknown>): { ok: boolean; userId?: string } {
   const o = party.options;
-  const typ = typeof header['typ'] === 'string' ? (header['typ'] as string).toLowerCase().replace(/^application\//, '') : header['typ'];
+  const typ = typeof header['typ'] === 'string' ? header['typ'].toLowerCase().replace(/^application\//, '') : header['typ'];
   if (o.kind === 'oidc' && o.tokenTypes === undefined && typ !== undefined && typ !== 'jwt' && typ !== 'at+jwt') return { ok: false };
   const sub = own(claims, 'sub');
   if (o.kind === 'clerk') {

@@ -106,7 +106,7 @@ describe('retries after failed fetches', () => {
     assert.equal(keySet.isReady(), true);
     state.down = true;
     clock.advanceSeconds(600); // the cache TTL
-    keySet.getKey('key-a', 'RS256');
+    void keySet.getKey('key-a', 'RS256');
     await keySet.refresh();
     assert.equal(keySet.status().stale, true);
     const expectRetryAfter = retryChecker(keySet, clock, fetches, 'unknown-kid-ok');
@@ -114,18 +114,18 @@ describe('retries after failed fetches', () => {
 
     state.down = false;
     clock.advanceSeconds(30);
-    keySet.getKey('key-a', 'RS256');
+    void keySet.getKey('key-a', 'RS256');
     await keySet.refresh();
     assert.equal(keySet.status().stale, false);
 
     // A failed background refresh backs off from 1 s again.
     state.down = true;
     clock.advanceSeconds(600);
-    keySet.getKey('key-a', 'RS256');
+    void keySet.getKey('key-a', 'RS256');
     await keySet.refresh();
     const before = fetches();
     clock.advanceSeconds(1);
-    keySet.getKey('key-a', 'RS256');
+    void keySet.getKey('key-a', 'RS256');
     await keySet.refresh();
     assert.equal(fetches(), before + 1);
   });
@@ -136,7 +136,7 @@ function retryChecker(keySet: KeySet, clock: TestClock, fetches: () => number, m
   const lookup = async (): Promise<void> => {
     if (mode === 'keys_unavailable') await lookupFails(keySet, 'key-a', 'keys_unavailable');
     else {
-      keySet.getKey('key-a', 'RS256');
+      void keySet.getKey('key-a', 'RS256');
       await keySet.refresh();
     }
   };

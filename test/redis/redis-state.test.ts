@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { startRedisApp, type TestApp } from '../support/harness.js';
+import { startRedisApp } from '../support/harness.js';
 import { hasRedisServerBinary, NO_REDIS_MESSAGE, REDIS_URL, startPrivateRedis } from '../support/redis.js';
 
 const randomIp = () => `10.${randomBytes(3).join('.')}`;

@@ -243,7 +243,7 @@ export async function startClerkStandIn(options: ClerkStandInOptions): Promise<C
       last_name: null,
       image_url: 'https://img.clerk.com/eyJ0eXBlIjoiZGVmYXVsdCJ9',
       has_image: false,
-      primary_email_address_id: (emailAddresses[0]?.id as string | undefined) ?? null,
+      primary_email_address_id: emailAddresses[0]?.id ?? null,
       primary_phone_number_id: null,
       primary_web3_wallet_id: null,
       password_enabled: false,

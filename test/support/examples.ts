@@ -90,14 +90,14 @@ export async function withExampleLock<T>(example: Example, work: () => Promise<T
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number(readFileSync(lock, 'utf8'));
-      let alive = false;
+      let alive: boolean;
       try {
         alive = Number.isInteger(holder) && holder > 0 && process.kill(holder, 0);
       } catch {
         alive = false;
       }
       if (!alive) rmSync(lock, { force: true });
-      else if (Date.now() - started > 30 * 60_000) throw new Error(`${lock} held by ${holder} for 30 minutes`);
+      else if (Date.now() - started > 30 * 60_000) throw new Error(`${lock} held by ${holder} for 30 minutes`, { cause: error });
       else await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }

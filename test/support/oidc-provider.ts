@@ -205,7 +205,7 @@ export async function startOidcProvider(): Promise<OidcTestProvider> {
   let keys: SigningKey[] = [];
   let provider: Provider | undefined;
   let handle: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined;
-  let lastServerError: unknown;
+  let lastServerError: Error | undefined;
   let jwksRequests = 0;
 
   const server = createServer((req, res) => {
@@ -242,7 +242,7 @@ export async function startOidcProvider(): Promise<OidcTestProvider> {
       body: new URLSearchParams(form),
     });
     const body = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new Error(`token endpoint answered ${res.status}: ${JSON.stringify(body)} ${String(lastServerError ?? '')}`);
+    if (!res.ok) throw new Error(`token endpoint answered ${res.status}: ${JSON.stringify(body)} ${(lastServerError as Error | undefined)?.message ?? ''}`);
     return body;
   };
 
@@ -256,7 +256,9 @@ export async function startOidcProvider(): Promise<OidcTestProvider> {
       jar.store(res.headers.getSetCookie());
       const location = res.headers.get('location');
       if (location === null)
-        throw new Error(`authorization stopped at ${url.pathname} with ${res.status}: ${await res.text()} ${String(lastServerError ?? '')}`);
+        throw new Error(
+          `authorization stopped at ${url.pathname} with ${res.status}: ${await res.text()} ${(lastServerError as Error | undefined)?.message ?? ''}`,
+        );
       await res.body?.cancel();
       url = new URL(location, url);
       if (url.href.startsWith(REDIRECT_URI)) {

@@ -282,7 +282,7 @@ function deepEqual(a: unknown, b: unknown): boolean {
 
 function compare(a: unknown, b: unknown): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return String(a ?? '').localeCompare(String(b ?? ''));
+  return JSON.stringify(a ?? '').localeCompare(JSON.stringify(b ?? ''));
 }
 
 /** Evaluates Stream's MongoDB-like filters over a user record. */
@@ -302,7 +302,7 @@ function matchesFilter(user: Record<string, unknown>, filter: Record<string, unk
     const value = getPath(user, key);
     const isOperatorObject = isPlainObject(condition) && Object.keys(condition).some((k) => k.startsWith('$'));
     if (!isOperatorObject) return deepEqual(value, condition);
-    return Object.entries(condition as Record<string, unknown>).every(([op, operand]) => {
+    return Object.entries(condition).every(([op, operand]) => {
       switch (op) {
         case '$eq':
           return deepEqual(value, operand);
@@ -864,7 +864,7 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
       const deleted: Record<string, unknown> = {};
       for (const id of ids) {
         if (!users.has(id)) continue;
-        deleteUserRecord(id, (mode as 'soft' | 'hard' | 'pruning' | undefined) ?? 'soft');
+        deleteUserRecord(id, mode ?? 'soft');
         closeMatching(id, 1000, 'user deleted');
         deleted[id] = { status: 'ok' };
       }
@@ -1200,7 +1200,7 @@ export async function startStreamStandIn(options: StreamStandInOptions): Promise
     ws.on('message', (data) => {
       let message: unknown;
       try {
-        message = JSON.parse(data.toString());
+        message = JSON.parse((data as Buffer).toString());
       } catch {
         return;
       }

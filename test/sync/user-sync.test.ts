@@ -335,7 +335,7 @@ describe('StreamUserSync against the Stream stand-in', () => {
 
     it('onMembershipChanged sets role and teams with a partial update and forgets the hash', async () => {
       await sync.syncOnIssue(ada);
-      await stream.users.get('user_ada'); // exists
+      assert.ok(stream.users.get('user_ada')); // exists
       await sync.onMembershipChanged({ userId: 'user_ada', role: 'moderator', teams: ['org_2'] });
       const call = stream.calls.at(-1);
       assert.equal(call?.method, 'PATCH');

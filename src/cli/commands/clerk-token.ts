@@ -38,7 +38,7 @@ export const clerkTokenCommand: Command = {
       return 2;
     }
     const { createClerkClient } = await import('@clerk/backend');
-    const clerk = createClerkClient({ secretKey: secretKey as string, apiUrl: env.CLERK_API_URL ?? 'https://api.clerk.com' });
+    const clerk = createClerkClient({ secretKey: secretKey, apiUrl: env.CLERK_API_URL ?? 'https://api.clerk.com' });
     try {
       const session = await clerk.sessions.createSession({ userId });
       const token = await clerk.sessions.getToken(session.id, typeof values.template === 'string' ? values.template : undefined);

@@ -64,7 +64,7 @@ export const requestCommand: Command = {
       return 1;
     }
     if (!response.ok) {
-      context.stderr(`HTTP ${response.status} ${String(body.code ?? '')}\n${JSON.stringify(body, null, 2)}\n`);
+      context.stderr(`HTTP ${response.status} ${typeof body.code === 'string' ? body.code : ''}\n${JSON.stringify(body, null, 2)}\n`);
       return 1;
     }
     const token = typeof body.token === 'string' ? body.token : '';

@@ -78,7 +78,7 @@
     var claims;
     try {
       claims = buildClaims();
-    } catch (error) {
+    } catch {
       claims = null;
     }
     var body = { user_id: userId.value.trim() };
@@ -183,7 +183,7 @@
     var text = await response.text();
     try {
       return JSON.parse(text);
-    } catch (error) {
+    } catch {
       return text;
     }
   }
