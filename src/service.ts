@@ -12,7 +12,7 @@ import type { ClerkWebhookPluginOptions } from './clerk-webhooks/route.js';
 import type { MetricsExposition } from './cluster/metrics.js';
 import type { ServiceConfig } from './config/types.js';
 import { TokenExchange } from './exchange/token-exchange.js';
-import { createLogger, standardOutput } from './http/logging.js';
+import { createLogger, serializeError, standardOutput } from './http/logging.js';
 import { ServiceMetrics } from './http/metrics.js';
 import { loadOrCreateDevIssuer, type DevIssuer } from './dev/dev-issuer.js';
 import { SessionVerifier } from './identity/session-verifier.js';
@@ -170,7 +170,11 @@ export function createService(config: ServiceConfig, deps: AppDependencies = {})
 
 /** The service's logger, and the one for the per-request line; a supplied logger serves as both. */
 function loggers(config: ServiceConfig, deps: AppDependencies): { logger: Logger; requestLogger: Logger } {
-  if (deps.logger !== undefined) return { logger: deps.logger, requestLogger: deps.logger };
+  if (deps.logger !== undefined) {
+    // A supplied logger gets the safe error serializer too: pino's own would copy a Stream SDK error's request headers.
+    const logger = deps.logger.child({}, { serializers: { err: serializeError } });
+    return { logger, requestLogger: logger };
+  }
   const destination = deps.logDestination ?? standardOutput();
   const secrets = [
     config.stream.apiSecret.reveal(),

@@ -5,6 +5,7 @@
  * needs is `incomplete` and changes nothing.
  */
 
+import { isRecord } from '../shared/is-record.js';
 import type { ClerkUserPayload } from '../policy/clerk-user.js';
 import { clerkEventTime } from './event-time.js';
 import type { ClerkEventContext, ClerkMembershipChange, ClerkWebhookHandlers } from './handlers.js';
@@ -28,10 +29,6 @@ const MEMBERSHIP = new Map<string, ClerkMembershipChange['kind']>([
   ['organizationMembership.updated', 'updated'],
   ['organizationMembership.deleted', 'deleted'],
 ]);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 function nonEmptyString(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;

@@ -151,7 +151,7 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
       claimed = await store.claimWebhookId(svixId, replayTtl);
     } catch (error) {
       observer?.webhook?.(type, 'unavailable');
-      log.error({ svixId, type, err: { message: (error as Error).message } }, 'sync store unavailable for clerk webhook');
+      log.error({ svixId, type, err: error }, 'sync store unavailable for clerk webhook');
       throw new SyncStoreUnavailableError('the sync store did not answer', error);
     }
     if (!claimed) {
@@ -164,15 +164,12 @@ export const clerkWebhooksPlugin: FastifyPluginAsync<ClerkWebhookPluginOptions> 
       result = await event.apply(handlers, { type, id: svixId, deliveredAt, occurredAt });
     } catch (error) {
       await store.releaseWebhookId(svixId).catch((releaseError: unknown) => {
-        log.error({ svixId, err: { message: (releaseError as Error).message } }, 'could not release a clerk webhook claim');
+        log.error({ svixId, err: releaseError }, 'could not release a clerk webhook claim');
       });
       // Unavailable: worth Svix's retry as it is; failed: Stream refused the update, or a bug, which the error handler logs.
       const unavailable = error instanceof StreamUnavailableError || error instanceof SyncStoreUnavailableError;
       observer?.webhook?.(type, unavailable ? 'unavailable' : 'failed');
-      log.warn(
-        { reqId: request.id, svixId, type, err: { name: (error as Error).name, message: (error as Error).message } },
-        'clerk webhook not applied; will be retried',
-      );
+      log.warn({ reqId: request.id, svixId, type, err: error }, 'clerk webhook not applied; will be retried');
       throw error;
     }
     if (result === 'stale') {

@@ -119,11 +119,7 @@ export class TokenExchange {
       if (err instanceof UserRemovedError || this.#options.failureMode === 'closed') throw err;
       // A call refused by the breaker or the cap is not logged per request: the breaker logs its changes, metrics count them.
       const refused = err instanceof StreamUnavailableError && err.refusedBy !== null;
-      if (!refused)
-        this.#options.logger?.warn(
-          { userId: user.id, err: { type: (err as Error).name, message: (err as Error).message } },
-          'Stream user sync failed: issuing anyway (STREAM_SYNC_FAILURE=open)',
-        );
+      if (!refused) this.#options.logger?.warn({ userId: user.id, err }, 'Stream user sync failed: issuing anyway (STREAM_SYNC_FAILURE=open)');
       this.#options.onIssuedWithoutSync?.();
     }
   }

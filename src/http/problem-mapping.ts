@@ -52,8 +52,7 @@ export function toProblem(error: unknown, reqId: string, log: ProblemLog): Probl
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new ProblemError({ code: 'invalid_request', status, detail: 'The request could not be read.' });
   }
-  const err = error instanceof Error ? error : new Error(String(error));
-  log.error({ reqId, err: { type: err.name, message: err.message, stack: err.stack } }, 'unexpected error');
+  log.error({ reqId, err: error }, 'unexpected error');
   return new ProblemError({ code: 'internal', detail: 'Something went wrong; the request id identifies it in the logs.' });
 }
 
