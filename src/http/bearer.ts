@@ -15,7 +15,8 @@ function missingToken(): ProblemError {
  * query string or body.
  */
 export function bearerToken(header: string | undefined): string {
-  if (header === undefined || header === '') throw missingToken();
+  // An empty header fails both patterns below and is refused as missing too.
+  if (header === undefined) throw missingToken();
   const match = BEARER.exec(header);
   if (match !== null) return match[1]!;
   if (/^bearer\b/i.test(header) && header.trim().length > 6) {

@@ -21,7 +21,7 @@ export interface MintedStreamToken {
   issuedAt: number;
   /** `exp`, seconds since the epoch. */
   expiresAt: number;
-  /** `exp` as an ISO 8601 string, `new Date(expiresAt * 1000).toISOString()` (formatted once per second, not per token). */
+  /** `exp` as an ISO 8601 string, `new Date(expiresAt * 1000).toISOString()`. */
   expiresAtIso: string;
 }
 
@@ -37,20 +37,12 @@ export class StreamTokenMinter {
   readonly #ttlSeconds: number;
   readonly #backdateSeconds: number;
   readonly #now: () => number;
-  /** The second the fields below were computed for; they change at most once a second. */
-  #second = Number.NaN;
-  #issuedAt = 0;
-  #expiresAt = 0;
-  #expiresAtIso = '';
-  /** `,"exp":…,"iat":…}`: the end of the payload JSON, after the user id. */
-  #claimsTail = '';
-
   constructor(options: StreamTokenMinterOptions) {
     if (options.apiSecret === '') throw new Error('StreamTokenMinter: apiSecret must not be empty');
     if (!Number.isInteger(options.ttlSeconds) || options.ttlSeconds <= 0) {
       throw new Error('StreamTokenMinter: ttlSeconds must be a positive whole number');
     }
-    this.#key = createSecretKey(Buffer.from(options.apiSecret, 'utf8'));
+    this.#key = createSecretKey(Buffer.from(options.apiSecret));
     this.#ttlSeconds = options.ttlSeconds;
     this.#backdateSeconds = options.backdateSeconds ?? 5;
     this.#now = options.now ?? Date.now;
@@ -67,27 +59,15 @@ export class StreamTokenMinter {
   }
 
   mint(userId: string): MintedStreamToken {
-    const second = Math.floor(this.#now() / 1000);
-    if (second !== this.#second) this.#enterSecond(second);
-    // `{user_id, exp, iat}` in the SDK's order; JSON.stringify of the object writes exactly this text.
-    const payload = Buffer.from(`{"user_id":${JSON.stringify(userId)}${this.#claimsTail}`, 'utf8').toString('base64url');
-    return {
-      token: signedToken(this.#key, payload),
-      userId,
-      issuedAt: this.#issuedAt,
-      expiresAt: this.#expiresAt,
-      expiresAtIso: this.#expiresAtIso,
-    };
-  }
-
-  #enterSecond(second: number): void {
-    const issuedAt = second - this.#backdateSeconds;
+    const issuedAt = Math.floor(this.#now() / 1000) - this.#backdateSeconds;
     const expiresAt = issuedAt + this.#ttlSeconds;
-    this.#issuedAt = issuedAt;
-    this.#expiresAt = expiresAt;
-    this.#expiresAtIso = new Date(expiresAt * 1000).toISOString();
-    this.#claimsTail = `,"exp":${JSON.stringify(expiresAt)},"iat":${JSON.stringify(issuedAt)}}`;
-    this.#second = second;
+    return {
+      token: signStreamToken(this.#key, userId, expiresAt, issuedAt),
+      userId,
+      issuedAt,
+      expiresAt,
+      expiresAtIso: new Date(expiresAt * 1000).toISOString(),
+    };
   }
 }
 
