@@ -76,6 +76,8 @@ export interface ProblemInit {
   /** Seconds, sent as `Retry-After`. */
   retryAfterSeconds?: number;
   headers?: Record<string, string>;
+  /** Added to the request's log line, never sent: what the operator needs to see both sides of a mismatch. */
+  logFields?: Readonly<Record<string, unknown>>;
 }
 
 /** An error that becomes an RFC 9457 problem response. Its text is always safe to send. */
@@ -86,6 +88,7 @@ export class ProblemError extends Error {
   readonly detail: string | undefined;
   readonly retryAfterSeconds: number | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly logFields: Readonly<Record<string, unknown>> | undefined;
 
   constructor(init: ProblemInit) {
     super(init.detail ?? TITLES[init.code]);
@@ -94,6 +97,7 @@ export class ProblemError extends Error {
     this.detail = init.detail;
     this.retryAfterSeconds = init.retryAfterSeconds;
     this.headers = init.headers;
+    this.logFields = init.logFields;
   }
 }
 

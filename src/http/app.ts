@@ -59,6 +59,7 @@ export async function buildHttpApp(service: Service): Promise<FastifyInstance> {
   app.decorateRequest('outcome', null);
   app.decorateRequest('userId', null);
   app.decorateRequest('session', null);
+  app.decorateRequest('logFields', null);
   acceptEmptyJsonBody(app);
 
   // Cross-cutting hooks. Callback style and as few as possible: each hook is paid on every request.

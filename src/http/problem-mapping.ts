@@ -25,6 +25,7 @@ export function toProblem(error: unknown, reqId: string, log: ProblemLog): Probl
       code: error.code,
       detail: error.message,
       ...(error.code === 'keys_unavailable' ? { retryAfterSeconds: 5 } : {}),
+      ...(error.logFields !== undefined ? { logFields: error.logFields } : {}),
     });
   }
   const domain = domainProblem(error, reqId, log);
