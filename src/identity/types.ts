@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { DocumentFailure } from './fetch-json.js';
 
 /**
  * Asymmetric JWS algorithms a session token may be signed with. HMAC and `none` are never accepted.
@@ -87,8 +88,10 @@ export interface IssuerKeyStatus {
   /** Seconds since the keys in use were fetched (0 for static keys). */
   keyAgeSeconds: number | null;
   stale: boolean;
-  /** What went wrong with the last fetch, for logs and operators. */
+  /** What went wrong with the last fetch, for logs and operators: its class, the URL fetched and the cause. */
   lastError: string | null;
+  /** The class of that failure, which /readyz shows. */
+  lastErrorClass?: DocumentFailure;
   /** The same failure in words fit for a public endpoint: no address, port or error code. */
   publicError?: string;
 }
