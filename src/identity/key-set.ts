@@ -185,10 +185,12 @@ export class KeySet {
     } else if (staticCount > 0) {
       keyAgeSeconds = 0;
     }
+    const ready = staticCount > 0 || remote !== null;
     return {
       issuer: this.issuer,
       kind: this.options.kind,
-      ready: staticCount > 0 || remote !== null,
+      ready,
+      keyState: !ready ? 'no_keys' : stale ? 'stale' : 'fresh',
       keyCount: (remote?.entries.length ?? 0) + staticCount,
       keyAgeSeconds,
       stale,

@@ -79,13 +79,20 @@ export interface VerifiedSession {
   expiresAt: number;
 }
 
-/** Readiness detail of one issuer's keys, shown on /readyz. */
+/**
+ * Whether an issuer's keys can verify: `no_keys` (none loaded yet, or dropped past the stale
+ * limit), `stale` (the last refresh failed, or is overdue, and the last good keys are in use), `fresh`.
+ */
+export type KeyState = 'no_keys' | 'stale' | 'fresh';
+
+/** Readiness detail of one issuer's keys, shown on /readyz and read by /metrics, so the two agree. */
 export interface IssuerKeyStatus {
   issuer: string;
   kind: IssuerKind;
   ready: boolean;
+  keyState: KeyState;
   keyCount: number;
-  /** Seconds since the keys in use were fetched (0 for static keys). */
+  /** Seconds since the keys in use were fetched (0 for static keys); null without keys. */
   keyAgeSeconds: number | null;
   stale: boolean;
   /** What went wrong with the last fetch, for logs and operators: its class, the URL fetched and the cause. */
