@@ -4,6 +4,7 @@ import { keyFitsAlgorithm } from '../identity/jws.js';
 import { namespaceProblems } from '../identity/namespaces.js';
 import type { AsymmetricAlgorithm, IssuerOptions } from '../identity/types.js';
 import { isHttpsOrLoopback, type VariableReader } from './reader.js';
+import type { OidcIssuerField } from './variables.js';
 
 const ASYMMETRIC_ALGORITHMS = [
   'RS256',
@@ -44,7 +45,8 @@ const CLERK_SUBJECT_PREFIX = 'user_';
 const userIdPrefixSchema = z.string().regex(/^[A-Za-z0-9@_-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 @ _ - (Stream's user id alphabet)");
 const nonEmptyList = z.array(z.string().min(1)).min(1);
 
-const oidcIssuerSchema = z.strictObject({
+/** Exactly the fields the variable table documents: the compiler holds the two together. */
+const oidcIssuerFields = {
   issuer: z.string().url(),
   jwks_uri: z.string().url().optional(),
   audience: z.union([z.string().min(1), nonEmptyList]).optional(),
@@ -55,7 +57,8 @@ const oidcIssuerSchema = z.strictObject({
   authorized_parties: nonEmptyList.optional(),
   token_types: nonEmptyList.optional(),
   allow_machine_tokens: z.boolean().optional(),
-});
+} satisfies Record<OidcIssuerField, z.ZodType>;
+const oidcIssuerSchema = z.strictObject(oidcIssuerFields);
 const oidcIssuersSchema = z.array(oidcIssuerSchema);
 export type OidcIssuerEntry = z.infer<typeof oidcIssuerSchema>;
 
