@@ -4,7 +4,7 @@ import { keyFitsAlgorithm } from '../identity/jws.js';
 import { namespaceProblems } from '../identity/namespaces.js';
 import type { AsymmetricAlgorithm, IssuerOptions } from '../identity/types.js';
 import { isHttpsOrLoopback, type VariableReader } from './reader.js';
-import type { OidcIssuerField } from './variables.js';
+import { OIDC_ISSUER_FIELDS, type OidcIssuerField } from './variables.js';
 
 const ASYMMETRIC_ALGORITHMS = [
   'RS256',
@@ -81,7 +81,7 @@ export function readIssuers(read: VariableReader, devIssuer: string | null): Iss
   const clerk = readClerkIssuer(read, allowImpersonation);
   if (clerk !== null) issuers.push(clerk);
   const anyAudience: string[] = [];
-  for (const entry of read.json('OIDC_ISSUERS', oidcIssuersSchema) ?? []) {
+  for (const entry of read.json('OIDC_ISSUERS', oidcIssuersSchema, Object.keys(OIDC_ISSUER_FIELDS)) ?? []) {
     const issuer = oidcIssuer(entry, read, allowImpersonation);
     if (issuer === null) continue;
     if (issuers.some((i) => i.issuer === entry.issuer)) {
