@@ -122,7 +122,7 @@ function readClerkIssuer(read: VariableReader, allowImpersonation: boolean): Iss
   const jwksUri = read.url('CLERK_JWKS_URL') ?? `${issuer}/.well-known/jwks.json`;
   const pem = read.string('CLERK_JWT_KEY');
   const staticKeys: KeyObject[] = [];
-  if (pem !== undefined) {
+  if (pem !== undefined && !read.misplacedClerkCredential('CLERK_JWT_KEY', 'PEM public key', pem)) {
     try {
       const key = createPublicKey(pem.replace(/\\n/g, '\n'));
       if (keyFitsAlgorithm(key, 'RS256')) staticKeys.push(key);
@@ -201,6 +201,7 @@ function resolveClerkIssuer(read: VariableReader): string | null {
   const explicit = read.url('CLERK_JWT_ISSUER');
   if (explicit !== undefined) return explicit;
   const frontendApi = read.string('CLERK_FRONTEND_API');
+  if (read.misplacedClerkCredential('CLERK_FRONTEND_API', 'host name', frontendApi)) return null;
   if (frontendApi !== undefined) {
     const host = frontendApi.replace(/^https:\/\//, '').replace(/\/+$/, '');
     if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(host)) {
@@ -210,6 +211,7 @@ function resolveClerkIssuer(read: VariableReader): string | null {
     return `https://${host}`;
   }
   const publishableKey = read.string('CLERK_PUBLISHABLE_KEY');
+  if (read.misplacedClerkCredential('CLERK_PUBLISHABLE_KEY', 'publishable key', publishableKey)) return null;
   if (publishableKey !== undefined) {
     const host = frontendApiFromPublishableKey(publishableKey);
     if (host === null) {

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { isLoopbackHostname } from '../identity/fetch-json.js';
 import { parseRedisUrl, REDIS_URL_FORMS, RedisUrlError } from '../state/redis-url.js';
 import type { Environment } from './environment.js';
+import { misplacedClerkCredential, type ClerkSlot } from './clerk-keys.js';
 import type { ConfigProblem } from './problems.js';
 import { nearestName } from './spelling.js';
 import { variable, type VariableName, type Variables } from './variables.js';
@@ -206,6 +207,13 @@ export class VariableReader {
         `${where}unknown field ${JSON.stringify(key)}; did you mean ${JSON.stringify(meant)}?`,
         `rename it to ${JSON.stringify(meant)}; ${valid}`,
       );
+  }
+
+  /** Records the problem when a Clerk credential of another kind is set in `name` (see clerk-keys.ts); true if so. */
+  misplacedClerkCredential(name: VariableName, slot: ClerkSlot, value: string | undefined): boolean {
+    const problem = value === undefined ? null : misplacedClerkCredential(slot, value);
+    if (problem !== null) this.problem(name, problem.message, problem.fix);
+    return problem !== null;
   }
 
   private textDefault(name: VariableName): string | undefined {

@@ -147,6 +147,8 @@ export function checkDevMode(read: VariableReader, config: Pick<ServiceConfig, '
 }
 
 export function readClerkApi(read: VariableReader): Section<'clerk'> {
+  for (const name of ['CLERK_SECRET_KEY', 'CLERK_API_KEY'] as const) read.misplacedClerkCredential(name, 'secret key', read.string(name));
+  read.misplacedClerkCredential('CLERK_WEBHOOK_SECRET', 'webhook signing secret', read.string('CLERK_WEBHOOK_SECRET'));
   return {
     secretKey: secretOrNull(read.string('CLERK_SECRET_KEY') ?? read.string('CLERK_API_KEY')),
     apiUrl: read.url('CLERK_API_URL'),

@@ -13,6 +13,9 @@ const STREAM = { STREAM_API_KEY: 'k1', STREAM_API_SECRET: 'very-secret-value-xyz
 const FIELDS =
   'issuer, audience, jwks_uri, algorithms, user_id_claim, allow_mutable_user_id_claim, user_id_prefix, authorized_parties, token_types, allow_machine_tokens';
 const NO_PROVIDER = 'CLERK_JWT_ISSUER: no identity provider is configured, so no session token could ever be accepted';
+/** `pk_test_` and the base64 of "my-app.clerk.accounts.dev$". */
+const PUBLISHABLE_KEY = `pk_test_${Buffer.from('my-app.clerk.accounts.dev$').toString('base64')}`;
+const SECRET_KEY = 'sk_test_0123456789abcdefSECRET';
 
 interface Case {
   name: string;
@@ -46,6 +49,51 @@ const CASES: Case[] = [
     name: 'a malformed publishable key',
     env: { CLERK_PUBLISHABLE_KEY: 'pk_tset_abc' },
     problems: ['CLERK_PUBLISHABLE_KEY: is not a Clerk publishable key (pk_test_… or pk_live_…)'],
+  },
+  {
+    name: 'a secret key in the publishable key slot',
+    env: { CLERK_PUBLISHABLE_KEY: SECRET_KEY },
+    problems: [
+      [
+        'CLERK_PUBLISHABLE_KEY: holds a Clerk secret key (sk_test_…), not the publishable key',
+        'set it to the publishable key (pk_test_… or pk_live_…) from Clerk dashboard → API keys; the secret key belongs in CLERK_SECRET_KEY, which is secret',
+      ],
+    ],
+  },
+  {
+    name: 'a publishable key in the secret key slot, beside a working issuer',
+    env: { CLERK_PUBLISHABLE_KEY: PUBLISHABLE_KEY, CLERK_SECRET_KEY: PUBLISHABLE_KEY },
+    problems: [
+      [
+        'CLERK_SECRET_KEY: holds a Clerk publishable key (pk_test_…), not the secret key',
+        'set it to the secret key (sk_test_… or sk_live_…) from Clerk dashboard → API keys; the publishable key belongs in CLERK_PUBLISHABLE_KEY',
+      ],
+    ],
+  },
+  {
+    name: 'a publishable key in the secret key slot and no issuer: two problems, each its own',
+    env: { CLERK_SECRET_KEY: PUBLISHABLE_KEY },
+    problems: [NO_PROVIDER, 'CLERK_SECRET_KEY: holds a Clerk publishable key (pk_test_…), not the secret key'],
+  },
+  {
+    name: 'a secret key as the webhook secret',
+    env: { CLERK_PUBLISHABLE_KEY: PUBLISHABLE_KEY, CLERK_WEBHOOK_SECRET: SECRET_KEY },
+    problems: ['CLERK_WEBHOOK_SECRET: holds a Clerk secret key (sk_test_…), not the webhook signing secret'],
+  },
+  {
+    name: 'a publishable key as the Frontend API host',
+    env: { CLERK_FRONTEND_API: PUBLISHABLE_KEY },
+    problems: [
+      [
+        'CLERK_FRONTEND_API: holds a Clerk publishable key (pk_test_…), not a host name',
+        'set it to the Frontend API host from Clerk dashboard, e.g. your-app.clerk.accounts.dev; the publishable key belongs in CLERK_PUBLISHABLE_KEY',
+      ],
+    ],
+  },
+  {
+    name: 'a secret key as the PEM public key',
+    env: { CLERK_PUBLISHABLE_KEY: PUBLISHABLE_KEY, CLERK_JWT_KEY: SECRET_KEY },
+    problems: ['CLERK_JWT_KEY: holds a Clerk secret key (sk_test_…), not a PEM public key'],
   },
   {
     name: 'a plain http Clerk issuer',
@@ -95,7 +143,7 @@ describe('check-config over wrong configurations', () => {
       c.problems.forEach((p, i) => {
         if (typeof p !== 'string') assert.equal(printed[i]?.[1], p[1], p[0]);
       });
-      for (const secret of ['very-secret-value-xyz']) assert.ok(!err.includes(secret), 'no secret value is printed');
+      for (const secret of [SECRET_KEY.slice(8), 'very-secret-value-xyz']) assert.ok(!err.includes(secret), 'no secret value is printed');
     });
   }
 });
