@@ -8,6 +8,7 @@ export type ProblemCode =
   | SessionTokenErrorCode
   | 'invalid_request'
   | 'forbidden'
+  | 'origin_not_allowed'
   | 'not_found'
   | 'rate_limited'
   | 'upstream_unavailable'
@@ -33,6 +34,7 @@ const TITLES: Record<ProblemCode, string> = {
   keys_unavailable: "The identity provider's signing keys are not available",
   invalid_request: 'The request is not valid',
   forbidden: 'This user may not use chat',
+  origin_not_allowed: 'This origin may not call the service from a browser',
   not_found: 'Not found',
   rate_limited: 'Too many requests',
   upstream_unavailable: 'Stream is not available',
@@ -59,6 +61,7 @@ const STATUS: Partial<Record<ProblemCode, number>> = {
   keys_unavailable: 503,
   invalid_request: 400,
   forbidden: 403,
+  origin_not_allowed: 403,
   not_found: 404,
   rate_limited: 429,
   upstream_unavailable: 503,

@@ -4,7 +4,6 @@ import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { clerkWebhooksPlugin } from '../clerk-webhooks/route.js';
 import type { ServiceConfig } from '../config/types.js';
-import { ProblemError } from '../errors/problems.js';
 import { SessionTokenError } from '../identity/errors.js';
 import type { Service } from '../service.js';
 import { authenticator } from './authenticate.js';
@@ -20,6 +19,7 @@ import { devRoutes } from '../dev/routes.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { tokenRoutes } from './routes/token.js';
+import { unmatchedHandler } from './unmatched.js';
 
 /** Requests carry at most an empty JSON object. */
 export const BODY_LIMIT_BYTES = 1024;
@@ -89,10 +89,7 @@ export async function buildHttpApp(service: Service): Promise<FastifyInstance> {
       if (error instanceof SessionTokenError) metrics.verificationFailures.inc({ reason: error.code });
     }),
   );
-  // The path is not echoed: it may carry a token someone pasted into a URL.
-  app.setNotFoundHandler((_request, reply) =>
-    reply.send(new ProblemError({ code: 'not_found', detail: 'No such route. See /healthz, /readyz and POST /stream/token.' })),
-  );
+  app.setNotFoundHandler(unmatchedHandler({ corsOrigins: config.http.corsOrigins, onCorsRefusal: () => metrics.corsRefusals.inc() }));
   await allowCorsOrigins(app, config.http.corsOrigins);
 
   app.addHook('onReady', () => service.start());
@@ -145,7 +142,8 @@ async function allowCorsOrigins(app: FastifyInstance, origins: ServiceConfig['ht
   if (origins.length === 0) return;
   const allowedOrigins = new Set(origins);
   await app.register(cors, {
-    // Exact matches only; `null` (sandboxed frames, file://) and unknown origins get no CORS headers.
+    // Exact matches only; `null` (sandboxed frames, file://) and unknown origins get no CORS headers,
+    // and their preflights go on to the not-found handler, which refuses them (unmatched.ts).
     origin: (origin, callback) => callback(null, origin !== undefined && allowedOrigins.has(origin)),
     methods: ['GET', 'POST'],
     allowedHeaders: ['authorization', 'content-type', 'x-request-id'],

@@ -128,6 +128,12 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly corsRefusals = new Counter({
+    name: `${PREFIX}cors_refusals_total`,
+    help: 'Browser preflights refused (403 origin_not_allowed) because their origin is not in CORS_ORIGINS.',
+    registers: [this.registry],
+  });
+
   readonly connectionsDropped = new Counter({
     name: `${PREFIX}http_connections_dropped_total`,
     help: 'Connections closed as they arrived because HTTP_MAX_CONNECTIONS were already open.',
