@@ -89,7 +89,13 @@ export async function buildHttpApp(service: Service): Promise<FastifyInstance> {
       if (error instanceof SessionTokenError) metrics.verificationFailures.inc({ reason: error.code });
     }),
   );
-  app.setNotFoundHandler(unmatchedHandler({ corsOrigins: config.http.corsOrigins, onCorsRefusal: () => metrics.corsRefusals.inc() }));
+  app.setNotFoundHandler(
+    unmatchedHandler({
+      corsOrigins: config.http.corsOrigins,
+      onCorsRefusal: () => metrics.corsRefusals.inc(),
+      hasRoute: (method, url) => app.hasRoute({ method, url }),
+    }),
+  );
   await allowCorsOrigins(app, config.http.corsOrigins);
 
   app.addHook('onReady', () => service.start());

@@ -4,11 +4,24 @@ import { ProblemError } from '../errors/problems.js';
 /** Longest origin a log line shows: the header is the sender's to choose. */
 const MAX_ORIGIN_SHOWN = 200;
 
+/** Methods a route may answer, in the order `Allow` lists them. */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
 export interface UnmatchedOptions {
   /** `CORS_ORIGINS`, named beside a refused origin in the log. */
   corsOrigins: readonly string[];
   /** Counts a refused preflight. */
   onCorsRefusal: () => void;
+  /** Whether a route answers `method` at `path` (Fastify's `hasRoute`). */
+  hasRoute: (method: string, path: string) => boolean;
+}
+
+/** The methods the route at the request's path answers; none for a path no route has. */
+function allowedMethods(request: FastifyRequest, hasRoute: UnmatchedOptions['hasRoute']): string[] {
+  const path = request.url.split('?', 1)[0] as string;
+  // Only literal paths: the router would read ":" and "*" as parameters and wildcards.
+  if (!path.startsWith('/') || /[:*]/.test(path)) return [];
+  return METHODS.filter((method) => hasRoute(method, path));
 }
 
 /** A browser's CORS preflight: OPTIONS with the origin and the method it asks about. */
@@ -21,8 +34,9 @@ function isPreflight(request: FastifyRequest): request is FastifyRequest & { hea
  * preflight arrives here when its origin is not allowed (the CORS plugin
  * answers the others; without CORS_ORIGINS there is no plugin): 403
  * `origin_not_allowed` with no CORS headers, so the browser refuses the call,
- * and the log line names the origin and the setting. Anything else is a 404
- * that does not echo the path: it may carry a token someone pasted into a URL.
+ * and the log line names the origin and the setting. A path a route has,
+ * asked with another method: 405 with `Allow`. Anything else is a 404 that
+ * does not echo the path: it may carry a token someone pasted into a URL.
  */
 export function unmatchedHandler(options: UnmatchedOptions): (request: FastifyRequest, reply: FastifyReply) => FastifyReply {
   const allowed = new Set(options.corsOrigins);
@@ -39,6 +53,17 @@ export function unmatchedHandler(options: UnmatchedOptions): (request: FastifyRe
             setting: 'CORS_ORIGINS',
             allowedOrigins: options.corsOrigins,
           },
+        }),
+      );
+    }
+    const allow = allowedMethods(request, options.hasRoute);
+    if (allow.length > 0) {
+      return reply.send(
+        new ProblemError({
+          code: 'invalid_request',
+          status: 405,
+          detail: `This route answers only ${allow.join(' and ')}.`,
+          headers: { allow: allow.join(', ') },
         }),
       );
     }

@@ -1,0 +1,53 @@
+/**
+ * The edges of the HTTP surface: a known route asked with another method,
+ * bodies too large or of another media type, and the dev playground's door.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startDevApp, type TestApp } from '../support/harness.js';
+
+let t: TestApp;
+
+before(async () => {
+  t = await startDevApp();
+});
+
+after(() => t.app.close());
+
+describe('a route asked with a method it does not answer', () => {
+  const cases: Array<{ method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS'; url: string; allow: string }> = [
+    { method: 'GET', url: '/stream/token', allow: 'POST' },
+    { method: 'GET', url: '/stream/token?x=1', allow: 'POST' },
+    { method: 'HEAD', url: '/stream/token', allow: 'POST' },
+    { method: 'OPTIONS', url: '/stream/token', allow: 'POST' },
+    { method: 'PUT', url: '/stream/revoke', allow: 'POST' },
+    { method: 'POST', url: '/healthz', allow: 'GET, HEAD' },
+    { method: 'DELETE', url: '/readyz', allow: 'GET, HEAD' },
+    { method: 'POST', url: '/metrics', allow: 'GET, HEAD' },
+    { method: 'GET', url: '/dev/token', allow: 'POST' },
+    { method: 'POST', url: '/dev/', allow: 'GET, HEAD' },
+    { method: 'PATCH', url: '/dev/.well-known/jwks.json', allow: 'GET, HEAD' },
+  ];
+  for (const c of cases) {
+    it(`${c.method} ${c.url}: 405 with Allow: ${c.allow}`, async () => {
+      const res = await t.app.inject({ method: c.method, url: c.url });
+      assert.equal(res.statusCode, 405);
+      assert.equal(res.headers.allow, c.allow);
+      assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+      if (c.method !== 'HEAD') {
+        const body = res.json() as { code: string; detail: string };
+        assert.equal(body.code, 'invalid_request');
+        assert.equal(body.detail, `This route answers only ${c.allow.replace(', ', ' and ')}.`);
+      }
+    });
+  }
+
+  it('a path no route has is still 404, whatever the method', async () => {
+    for (const method of ['GET', 'POST', 'OPTIONS'] as const) {
+      const res = await t.app.inject({ method, url: '/stream/tokens' });
+      assert.equal(res.statusCode, 404, method);
+      assert.equal(res.json().code, 'not_found');
+      assert.equal(res.headers.allow, undefined);
+    }
+  });
+});
