@@ -7,6 +7,7 @@ import type { SessionTokenErrorCode } from '../identity/errors.js';
 export type ProblemCode =
   | SessionTokenErrorCode
   | 'invalid_request'
+  | 'body_too_large'
   | 'forbidden'
   | 'origin_not_allowed'
   | 'not_found'
@@ -33,6 +34,7 @@ const TITLES: Record<ProblemCode, string> = {
   impersonation_not_allowed: 'Impersonated sessions are not allowed',
   keys_unavailable: "The identity provider's signing keys are not available",
   invalid_request: 'The request is not valid',
+  body_too_large: 'The request body is too large',
   forbidden: 'This user may not use chat',
   origin_not_allowed: 'This origin may not call the service from a browser',
   not_found: 'Not found',
@@ -60,6 +62,7 @@ const STATUS: Partial<Record<ProblemCode, number>> = {
   impersonation_not_allowed: 403,
   keys_unavailable: 503,
   invalid_request: 400,
+  body_too_large: 413,
   forbidden: 403,
   origin_not_allowed: 403,
   not_found: 404,
@@ -73,7 +76,7 @@ const STATUS: Partial<Record<ProblemCode, number>> = {
 
 export interface ProblemInit {
   code: ProblemCode;
-  /** Overrides the code's usual status (413 and 415 are `invalid_request` too). */
+  /** Overrides the code's usual status (405, 408 and 431 are `invalid_request` too). */
   status?: number;
   detail?: string;
   /** Seconds, sent as `Retry-After`. */

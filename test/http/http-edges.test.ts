@@ -51,3 +51,23 @@ describe('a route asked with a method it does not answer', () => {
     }
   });
 });
+
+describe('a body larger than the route accepts', () => {
+  for (const [url, limit] of [
+    ['/stream/token', 1024],
+    ['/dev/token', 16 * 1024],
+  ] as const) {
+    it(`${url}: 413 body_too_large stating the limit, ${limit} bytes`, async () => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ user_id: 'a', pad: 'x'.repeat(limit) }),
+      });
+      assert.equal(res.statusCode, 413);
+      assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.equal(res.json().code, 'body_too_large');
+      assert.equal(res.json().detail, `The body is larger than the ${limit} bytes this route accepts.`);
+    });
+  }
+});
