@@ -8,6 +8,7 @@ export type ProblemCode =
   | SessionTokenErrorCode
   | 'invalid_request'
   | 'body_too_large'
+  | 'unsupported_media_type'
   | 'forbidden'
   | 'origin_not_allowed'
   | 'not_found'
@@ -35,6 +36,7 @@ const TITLES: Record<ProblemCode, string> = {
   keys_unavailable: "The identity provider's signing keys are not available",
   invalid_request: 'The request is not valid',
   body_too_large: 'The request body is too large',
+  unsupported_media_type: 'The request body is of a type this service does not read',
   forbidden: 'This user may not use chat',
   origin_not_allowed: 'This origin may not call the service from a browser',
   not_found: 'Not found',
@@ -63,6 +65,7 @@ const STATUS: Partial<Record<ProblemCode, number>> = {
   keys_unavailable: 503,
   invalid_request: 400,
   body_too_large: 413,
+  unsupported_media_type: 415,
   forbidden: 403,
   origin_not_allowed: 403,
   not_found: 404,

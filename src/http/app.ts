@@ -60,7 +60,7 @@ export async function buildHttpApp(service: Service): Promise<FastifyInstance> {
   app.decorateRequest('userId', null);
   app.decorateRequest('session', null);
   app.decorateRequest('logFields', null);
-  acceptEmptyJsonBody(app);
+  jsonBodiesOnly(app);
 
   // Cross-cutting hooks. Callback style and as few as possible: each hook is paid on every request.
   const limits = new RateLimits({
@@ -128,10 +128,13 @@ export async function buildMetricsApp(service: Service): Promise<FastifyInstance
 }
 
 /**
- * An empty body with a JSON content type counts as no body; anything else goes through Fastify's own
- * parser, which also refuses prototype-poisoning keys.
+ * JSON is the one media type read: text/plain, Fastify's other default, goes, so every other type is
+ * 415 alike (a route may add its own parser, as the webhook route does). An empty body with a JSON
+ * content type counts as no body; anything else goes through Fastify's own parser, which also refuses
+ * prototype-poisoning keys.
  */
-function acceptEmptyJsonBody(app: FastifyInstance): void {
+function jsonBodiesOnly(app: FastifyInstance): void {
+  app.removeContentTypeParser('text/plain');
   const defaultJsonParser = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {

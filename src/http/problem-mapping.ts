@@ -53,7 +53,7 @@ export function toProblem(error: unknown, reqId: string, log: ProblemLog, route:
             : 'The body is larger than this route accepts.',
       });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ProblemError({ code: 'invalid_request', status: 415, detail: 'Send no body, or a JSON body with Content-Type: application/json.' });
+      return new ProblemError({ code: 'unsupported_media_type', detail: 'Send no body, or a JSON body with Content-Type: application/json.' });
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

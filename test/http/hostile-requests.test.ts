@@ -152,7 +152,7 @@ const cases: Case[] = [
   },
   {
     name: 'a form body',
-    code: 'invalid_request',
+    code: 'unsupported_media_type',
     status: 415,
     token: () => issuer.sessionToken('user_alice'),
     body: 'user_id=user_mallory',

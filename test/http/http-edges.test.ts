@@ -71,3 +71,42 @@ describe('a body larger than the route accepts', () => {
     });
   }
 });
+
+describe('a body of another media type', () => {
+  const bodies: Array<{ contentType: string | undefined; payload: string }> = [
+    { contentType: 'text/plain', payload: '{}' },
+    { contentType: 'text/plain;charset=UTF-8', payload: '' },
+    { contentType: 'application/x-www-form-urlencoded', payload: 'user_id=mallory' },
+    { contentType: 'multipart/form-data; boundary=x', payload: '--x--' },
+    { contentType: 'application/xml', payload: '<a/>' },
+    { contentType: 'application/jwt', payload: 'a.b.c' },
+    { contentType: undefined, payload: '{}' },
+  ];
+  for (const url of ['/stream/token', '/stream/revoke', '/dev/token']) {
+    for (const { contentType, payload } of bodies) {
+      it(`${url} with ${contentType ?? 'no Content-Type'}: 415 unsupported_media_type`, async () => {
+        const res = await t.app.inject({
+          method: 'POST',
+          url,
+          headers: { authorization: `Bearer ${t.sessionToken('alice')}`, ...(contentType !== undefined ? { 'content-type': contentType } : {}) },
+          payload,
+        });
+        assert.equal(res.statusCode, 415, res.body);
+        assert.equal(res.json().code, 'unsupported_media_type');
+        assert.equal(res.json().detail, 'Send no body, or a JSON body with Content-Type: application/json.');
+      });
+    }
+  }
+
+  it('JSON, in any letter case and with a charset, and no body at all are read', async () => {
+    for (const headers of [{ 'content-type': 'application/json' }, { 'content-type': 'Application/JSON; charset=utf-8' }, {}]) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/stream/token',
+        headers: { authorization: `Bearer ${t.sessionToken('alice')}`, ...headers },
+        ...('content-type' in headers ? { payload: '{}' } : {}),
+      });
+      assert.equal(res.statusCode, 200, res.body);
+    }
+  });
+});
