@@ -45,3 +45,11 @@ export const devRoutes: FastifyPluginAsync<DevRoutesOptions> = async (app, { dev
     },
   );
 };
+
+/** `GET /` in dev mode: the playground is where someone opening the service in a browser wants to be. */
+export const devRootRedirect: FastifyPluginAsync = async (app) => {
+  app.get('/', async (request, reply) => {
+    request.outcome = 'ok';
+    return reply.redirect('/dev/', 302);
+  });
+};

@@ -15,7 +15,7 @@ import { RateLimits } from './rate-limits.js';
 import { RequestLog } from './request-log.js';
 import { securityHeaders } from './security-headers.js';
 import { serverOptions } from './server-options.js';
-import { devRoutes } from '../dev/routes.js';
+import { devRootRedirect, devRoutes } from '../dev/routes.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { tokenRoutes } from './routes/token.js';
@@ -110,7 +110,10 @@ export async function buildHttpApp(service: Service): Promise<FastifyInstance> {
   if (config.metrics.port === null) await app.register(metricsRoutes, { metrics, render: service.renderMetrics });
   await app.register(tokenRoutes, { exchange: service.exchange, authenticate: authenticator(verifier, limits) });
   if (service.clerkWebhooks !== null) await app.register(clerkWebhooksPlugin, service.clerkWebhooks);
-  if (service.devIssuer !== null) await app.register(devRoutes, { prefix: '/dev', devIssuer: service.devIssuer });
+  if (service.devIssuer !== null) {
+    await app.register(devRoutes, { prefix: '/dev', devIssuer: service.devIssuer });
+    await app.register(devRootRedirect);
+  }
   return app;
 }
 

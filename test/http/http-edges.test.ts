@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startDevApp, type TestApp } from '../support/harness.js';
+import { startDevApp, startProductionApp, type TestApp } from '../support/harness.js';
+import { startTestIssuer } from '../support/issuer.js';
 
 let t: TestApp;
 
@@ -107,6 +108,30 @@ describe('a body of another media type', () => {
         ...('content-type' in headers ? { payload: '{}' } : {}),
       });
       assert.equal(res.statusCode, 200, res.body);
+    }
+  });
+});
+
+describe('the service opened in a browser', () => {
+  it('in dev mode, GET / redirects to the playground at /dev/', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/' });
+    assert.equal(res.statusCode, 302);
+    assert.equal(res.headers.location, '/dev/');
+    const page = await t.app.inject({ method: 'GET', url: res.headers.location });
+    assert.equal(page.statusCode, 200);
+    assert.match(String(page.headers['content-type']), /^text\/html/);
+  });
+
+  it('outside dev mode, GET / is 404', async () => {
+    const issuer = await startTestIssuer();
+    const production = await startProductionApp(issuer);
+    try {
+      const res = await production.app.inject({ method: 'GET', url: '/' });
+      assert.equal(res.statusCode, 404);
+      assert.equal(res.json().code, 'not_found');
+    } finally {
+      await production.app.close();
+      await issuer.close();
     }
   });
 });
