@@ -77,9 +77,25 @@ const STATUS: Partial<Record<ProblemCode, number>> = {
   internal: 500,
 };
 
+/** Statuses a code is also sent with, besides its usual one (docs/errors.md lists every one). */
+const OTHER_STATUSES: Partial<Record<ProblemCode, readonly number[]>> = {
+  // A route asked with another method; a request Node's parser found too slow or its headers too large.
+  invalid_request: [405, 408, 431],
+  // The shared counters cannot be reached and RATE_LIMIT_ON_STORE_ERROR=deny.
+  rate_limited: [503],
+};
+
+/** Every problem code, in the order of the table above. */
+export const PROBLEM_CODES = Object.keys(TITLES) as ProblemCode[];
+
+/** The statuses `code` may be sent with: its usual one first. */
+export function statusesOf(code: ProblemCode): number[] {
+  return [statusOf(code), ...(OTHER_STATUSES[code] ?? [])];
+}
+
 export interface ProblemInit {
   code: ProblemCode;
-  /** Overrides the code's usual status (405, 408 and 431 are `invalid_request` too). */
+  /** Overrides the code's usual status with another of {@link statusesOf}. */
   status?: number;
   detail?: string;
   /** Seconds, sent as `Retry-After`. */

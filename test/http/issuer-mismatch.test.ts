@@ -6,29 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startProductionApp, type TestApp } from '../support/harness.js';
-import { startTestIssuer, type TestIssuer } from '../support/issuer.js';
+import { startNamedIssuerApp, type NamedIssuerApp } from '../support/harness.js';
 
 const CONFIGURED = 'https://my-app.clerk.accounts.dev';
 
-let issuer: TestIssuer;
-let t: TestApp;
+let named: NamedIssuerApp;
 
 before(async () => {
-  issuer = await startTestIssuer();
-  // A PEM key: no JWKS fetch, so the configured issuer can be any name.
-  t = await startProductionApp({ issuer: CONFIGURED }, { CLERK_JWT_KEY: issuer.publicKeyPem });
+  named = await startNamedIssuerApp(CONFIGURED);
 });
 
-after(async () => {
-  await t.app.close();
-  await issuer.close();
-});
+after(() => named.close());
 
 async function refusalFor(iss: string): Promise<{ status: number; code: string; detail: string; line: Record<string, unknown> | undefined }> {
-  const now = Math.floor(Date.now() / 1000);
-  const token = issuer.sign({ iss, sub: 'user_a', iat: now, nbf: now, exp: now + 60, sid: 'sess_1' });
-  const response = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${token}` } });
+  const { t } = named;
+  const response = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${named.token({ iss })}` } });
   const body = response.json() as { code: string; detail: string };
   const line = t.logs.records.find((r) => r.msg === 'request' && r.reqId === response.headers['x-request-id']);
   return { status: response.statusCode, code: body.code, detail: body.detail, line };
@@ -92,10 +84,10 @@ describe('a token from an issuer that is not configured', () => {
   });
 
   it('the configured issuer itself is accepted', async () => {
-    const response = await t.app.inject({
+    const response = await named.t.app.inject({
       method: 'POST',
       url: '/stream/token',
-      headers: { authorization: `Bearer ${issuer.sessionToken('user_a', { iss: CONFIGURED })}` },
+      headers: { authorization: `Bearer ${named.token()}` },
     });
     assert.equal(response.statusCode, 200, response.body);
   });
