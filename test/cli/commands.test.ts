@@ -128,6 +128,20 @@ describe('CLI request against a running service', () => {
     assert.match(res.out, /does not verify with this secret/);
   });
 
+  test('says which argument is missing before the usage', async () => {
+    const token = t.sessionToken('req_user');
+    for (const [args, message] of [
+      [['request', '--token', token], 'Missing --url: the service to call, e.g. --url http://localhost:8080.'],
+      [['request', '--url', base], 'Missing the session token: pass --token T, or --token-file F for a file that holds it.'],
+      [['request', '--url', base, '--token', token, '--token-file', 'f'], 'Pass either --token or --token-file, not both.'],
+    ] as const) {
+      const res = await run([...args]);
+      assert.equal(res.code, 1, args.join(' '));
+      assert.ok(res.err.startsWith(`${message}\n\nUsage: stream-token-service request`), res.err);
+      assert.ok(!res.err.includes(token), 'the token is not repeated');
+    }
+  });
+
   test('shows the problem and exits 1 when the service refuses', async () => {
     const res = await run(['request', '--url', base, '--token', 'not.a.token']);
     assert.equal(res.code, 1);
