@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -87,6 +89,35 @@ describe('CLI', () => {
     assert.equal((await run(['dev-token', 'bad user'])).code, 1);
     assert.equal((await run(['dev-token', 'u', '--claims', '[1]'])).code, 1);
     assert.equal((await run(['dev-token', 'u'], { NODE_ENV: 'production' })).code, 2);
+  });
+
+  test('clerk-token tells "could not reach Clerk" from "Clerk refused" and "Clerk failed"', async () => {
+    let answer: { status: number; body: unknown } = { status: 401, body: {} };
+    const clerk = createServer((_req, res) => {
+      res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
+    });
+    await new Promise<void>((resolve) => clerk.listen(0, '127.0.0.1', resolve));
+    const apiUrl = `http://127.0.0.1:${(clerk.address() as AddressInfo).port}`;
+    const key = { CLERK_SECRET_KEY: 'sk_test_0123456789secret' };
+    try {
+      answer = { status: 401, body: { errors: [{ code: 'authentication_invalid', message: 'Unauthorized', long_message: 'The secret key is invalid' }] } };
+      const refused = await run(['clerk-token', '--user-id', 'user_1'], { ...key, CLERK_API_URL: apiUrl });
+      assert.equal(refused.code, 1);
+      assert.equal(refused.err, 'Clerk refused: 401 authentication_invalid: The secret key is invalid\n');
+      answer = { status: 503, body: { errors: [{ code: 'service_unavailable', message: 'Try again later' }] } };
+      const failed = await run(['clerk-token', '--user-id', 'user_1'], { ...key, CLERK_API_URL: apiUrl });
+      assert.equal(failed.err, 'Clerk failed: HTTP 503 service_unavailable: Try again later; try again shortly.\n');
+    } finally {
+      await new Promise((resolve) => clerk.close(resolve));
+    }
+    const unreachable = await run(['clerk-token', '--user-id', 'user_1'], { ...key, CLERK_API_URL: apiUrl });
+    assert.equal(unreachable.code, 1);
+    assert.equal(unreachable.err, `Could not reach Clerk at ${apiUrl} (unexpected_error: fetch failed): check CLERK_API_URL and this machine's network.\n`);
+    assert.ok(!unreachable.err.includes('0123456789secret'), 'the secret key is never shown');
+
+    const publishable = await run(['clerk-token', '--user-id', 'user_1'], { CLERK_SECRET_KEY: 'pk_test_abc', CLERK_API_URL: apiUrl });
+    assert.equal(publishable.code, 2);
+    assert.match(publishable.err, /CLERK_SECRET_KEY: holds a Clerk publishable key \(pk_test_…\), not the secret key/);
   });
 
   test('inspect decodes without verifying and says so', async () => {
