@@ -179,3 +179,76 @@ describe('CLI request against a running service', () => {
     assert.match(res.err, /HTTP 401 malformed_token/);
   });
 });
+
+describe('CLI dev-token against a running dev server on another port', () => {
+  let t: TestApp;
+  let base: string;
+  before(async () => {
+    // The server's issuer names PORT 3001, wherever it listens.
+    t = await startDevApp({ PORT: '3001' });
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}`;
+  });
+  after(() => t.app.close());
+
+  async function exchanged(token: string): Promise<{ status: number; code?: string; detail?: string }> {
+    const res = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${token}` } });
+    const body = res.json() as { code?: string; detail?: string };
+    return { status: res.statusCode, ...(body.code !== undefined ? { code: body.code, detail: body.detail } : {}) };
+  }
+
+  test("without --issuer or --url the token names PORT's issuer, and this server refuses it, saying which", async () => {
+    const made = await run(['dev-token', 'alice'], { DEV_DIRECTORY: t.config.dev.directory });
+    assert.equal(made.code, 0, made.err);
+    assert.deepEqual(await exchanged(made.out.trim()), {
+      status: 401,
+      code: 'invalid_issuer',
+      detail: 'The token issuer "http://localhost:8080/dev" is not trusted.',
+    });
+  });
+
+  test('--url asks the server for its issuer; --issuer names it', async () => {
+    for (const args of [
+      ['--url', base],
+      ['--url', `${base}/dev/`],
+      ['--issuer', 'http://localhost:3001/dev'],
+    ]) {
+      const made = await run(['dev-token', 'alice', ...args], { DEV_DIRECTORY: t.config.dev.directory });
+      assert.equal(made.code, 0, made.err);
+      const claims = jwt.decode(made.out.trim()) as Record<string, unknown>;
+      assert.equal(claims.iss, 'http://localhost:3001/dev', args.join(' '));
+      assert.equal((await exchanged(made.out.trim())).status, 200, args.join(' '));
+    }
+  });
+
+  test('--url says when the server trusts another key, cannot be reached, or is not a dev server', async () => {
+    const otherKey = await run(['dev-token', 'alice', '--url', base]);
+    assert.equal(otherKey.code, 1);
+    assert.match(
+      otherKey.err,
+      /^The dev server at http:\/\/127\.0\.0\.1:\d+ trusts another key than the one in \S+\.dev: run dev-token in the directory the server runs in, or set DEV_DIRECTORY to its \.dev directory\.\n$/,
+    );
+
+    const notDev = createServer((_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{}'));
+    await new Promise<void>((resolve) => notDev.listen(0, '127.0.0.1', resolve));
+    const notDevUrl = `http://127.0.0.1:${(notDev.address() as AddressInfo).port}`;
+    try {
+      const answered = await run(['dev-token', 'alice', '--url', notDevUrl]);
+      assert.equal(answered.code, 1);
+      assert.equal(
+        answered.err,
+        `${notDevUrl} answered HTTP 404 for /dev/.well-known/openid-configuration: is it a stream-token-service in dev mode (npm run dev)?\n`,
+      );
+    } finally {
+      await new Promise((resolve) => notDev.close(resolve));
+    }
+    const unreachable = await run(['dev-token', 'alice', '--url', notDevUrl]);
+    assert.equal(unreachable.code, 1);
+    assert.equal(unreachable.err, `Cannot reach a dev server at ${notDevUrl} (ECONNREFUSED): is it running, and on that port?\n`);
+
+    const both = await run(['dev-token', 'alice', '--url', base, '--issuer', 'http://localhost:3001/dev']);
+    assert.equal(both.code, 1);
+    assert.equal(both.err, 'Pass either --issuer or --url, not both.\n');
+    assert.equal((await run(['dev-token', 'alice', '--issuer', 'localhost:3001'])).code, 1);
+  });
+});
