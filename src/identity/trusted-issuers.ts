@@ -78,7 +78,7 @@ export function trustIssuers(issuers: readonly IssuerOptions[], keys: KeySetSett
  */
 export function routeByIssuer(issuers: ReadonlyMap<string, TrustedIssuer>, payload: JsonObject): TrustedIssuer {
   const iss = ownMember(payload, 'iss');
-  if (iss === undefined) throw new SessionTokenError('invalid_issuer', 'The token names no issuer.');
+  if (iss === undefined) throw new SessionTokenError('invalid_issuer', 'The token names no issuer.', { trustedIssuers: [...issuers.keys()] });
   if (typeof iss !== 'string') throw new SessionTokenError('malformed_token', 'The token "iss" claim is not a string.');
   const issuer = issuers.get(iss);
   if (issuer === undefined) throw untrustedIssuer(iss, [...issuers.keys()]);

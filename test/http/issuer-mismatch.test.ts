@@ -18,7 +18,7 @@ before(async () => {
 
 after(() => named.close());
 
-async function refusalFor(iss: string): Promise<{ status: number; code: string; detail: string; line: Record<string, unknown> | undefined }> {
+async function refusalFor(iss: string | undefined): Promise<{ status: number; code: string; detail: string; line: Record<string, unknown> | undefined }> {
   const { t } = named;
   const response = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${named.token({ iss })}` } });
   const body = response.json() as { code: string; detail: string };
@@ -74,6 +74,13 @@ describe('a token from an issuer that is not configured', () => {
       assert.equal(refusal.line.nearestIssuer, c.differsOnlyBy === undefined ? undefined : CONFIGURED);
     });
   }
+
+  it('a token naming no issuer: the log line lists the trusted ones', async () => {
+    const refusal = await refusalFor(undefined);
+    assert.equal(refusal.code, 'invalid_issuer');
+    assert.equal(refusal.detail, 'The token names no issuer.');
+    assert.deepEqual(refusal.line?.trustedIssuers, [CONFIGURED]);
+  });
 
   it('shows at most 200 characters of a long iss, in the detail and the log', async () => {
     const iss = `https://${'a'.repeat(400)}.example.com`;
