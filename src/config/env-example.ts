@@ -4,7 +4,7 @@
  * this returns.
  */
 
-import { VARIABLE_NAMES, variable, type SectionId, type Variable, type VariableName } from './variables.js';
+import { OIDC_ISSUER_FIELDS, VARIABLE_NAMES, variable, type SectionId, type Variable, type VariableName } from './variables.js';
 
 const TITLES: Record<SectionId, string> = {
   mode: 'Mode',
@@ -25,25 +25,29 @@ const HEADER = [
   '# Generated from src/config/variables.ts by `npm run gen:env`: change the table, not this file.',
 ];
 
+/** Where the comment of a setting starts, how wide its lines may run, and the longest setting it follows. */
+const COMMENT_COLUMN = 33;
+const WIDTH = 120;
+const LONGEST_INLINE = 60;
+
+/** Joins words that a line break must not part, such as a range. */
+const KEEP = '\u00a0';
+
+/** Where the documentation of an `OIDC_ISSUERS` field starts, after `#`. */
+const FIELD_COLUMN = 31;
+
+/** The fields of an `OIDC_ISSUERS` entry, each with its documentation wrapped beside it. */
+function fieldLines(): string[] {
+  return Object.entries(OIDC_ISSUER_FIELDS).flatMap(([field, doc]) => {
+    const [first = '', ...rest] = wrap(doc, WIDTH - 2 - FIELD_COLUMN);
+    return [`  ${field}`.padEnd(FIELD_COLUMN) + first, ...rest.map((line) => `${' '.repeat(FIELD_COLUMN)}${line}`)];
+  });
+}
+
 /** Comment lines before a variable, for what one line of documentation cannot hold. */
 const NOTES: Partial<Record<VariableName, readonly string[]>> = {
   CLERK_JWT_ISSUER: ['One of these names the issuer (first one set wins):'],
-  OIDC_ISSUERS: [
-    'Fields of each entry:',
-    '  issuer                       exact "iss" value (required)',
-    '  audience                     required: your API identifier (access tokens) or client id (ID tokens), or a',
-    '                               JSON list of them; "*" accepts any audience and logs a warning at start',
-    '  jwks_uri                     discovered from <issuer>/.well-known/openid-configuration when absent',
-    '  algorithms                   default ["RS256"]: RS256-512, PS256-512, ES256-512, EdDSA, Ed25519 (RFC 9864),',
-    '                               matched as spelled',
-    '  user_id_claim                default "sub"; must be issuer-assigned and immutable (email, name,',
-    '                               preferred_username … are refused unless "allow_mutable_user_id_claim": true)',
-    '  user_id_prefix               prepended to the user id; required with more than one issuer (Clerk or dev',
-    '                               included), distinct, none the beginning of another ("auth0_", "okta_")',
-    "  authorized_parties           allowed clients: the token's azp, else client_id, else an ID token's audience",
-    '  token_types                  required "typ" values, e.g. ["at+jwt"] for providers that type access tokens',
-    '  allow_machine_tokens         true: accept client-credentials tokens (no end user); default refused (401)',
-  ],
+  OIDC_ISSUERS: ['Fields of each entry:', ...fieldLines()],
   RATE_LIMIT_ON_STORE_ERROR: ['While Redis cannot be reached (a circuit breaker stops asking it after 3 failures; docs/deploy.md):'],
 };
 
@@ -53,14 +57,6 @@ const MORE_EXAMPLES: Partial<Record<VariableName, readonly string[]>> = {
     '[{"issuer":"https://securetoken.google.com/my-project","audience":"my-project","jwks_uri":"https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"}]',
   ],
 };
-
-/** Where the comment of a setting starts, how wide its lines may run, and the longest setting it follows. */
-const COMMENT_COLUMN = 33;
-const WIDTH = 120;
-const LONGEST_INLINE = 60;
-
-/** Joins words that a line break must not part, such as a range. */
-const KEEP = '\u00a0';
 
 function shownValue(spec: Variable): string {
   if (spec.example !== undefined) return spec.example;

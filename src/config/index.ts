@@ -1,5 +1,6 @@
 export { loadConfig, type LoadConfigOptions } from './load.js';
 export { frontendApiFromPublishableKey } from './issuers.js';
+export { misplacedClerkCredential } from './clerk-keys.js';
 export { isLoopbackHost } from './reader.js';
 export { readEnvironment, resolveSecretFiles, type Environment } from './environment.js';
 export { MAX_RATE_LIMIT_PER_MINUTE, SECRET_VARIABLES } from './variables.js';

@@ -4,6 +4,7 @@ import { keyFitsAlgorithm } from '../identity/jws.js';
 import { namespaceProblems } from '../identity/namespaces.js';
 import type { AsymmetricAlgorithm, IssuerOptions } from '../identity/types.js';
 import { isHttpsOrLoopback, type VariableReader } from './reader.js';
+import { OIDC_ISSUER_FIELDS, type OidcIssuerField } from './variables.js';
 
 const ASYMMETRIC_ALGORITHMS = [
   'RS256',
@@ -44,7 +45,8 @@ const CLERK_SUBJECT_PREFIX = 'user_';
 const userIdPrefixSchema = z.string().regex(/^[A-Za-z0-9@_-]{1,64}$/, "must be 1-64 characters of A-Z a-z 0-9 @ _ - (Stream's user id alphabet)");
 const nonEmptyList = z.array(z.string().min(1)).min(1);
 
-const oidcIssuerSchema = z.strictObject({
+/** Exactly the fields the variable table documents: the compiler holds the two together. */
+const oidcIssuerFields = {
   issuer: z.string().url(),
   jwks_uri: z.string().url().optional(),
   audience: z.union([z.string().min(1), nonEmptyList]).optional(),
@@ -55,7 +57,8 @@ const oidcIssuerSchema = z.strictObject({
   authorized_parties: nonEmptyList.optional(),
   token_types: nonEmptyList.optional(),
   allow_machine_tokens: z.boolean().optional(),
-});
+} satisfies Record<OidcIssuerField, z.ZodType>;
+const oidcIssuerSchema = z.strictObject(oidcIssuerFields);
 const oidcIssuersSchema = z.array(oidcIssuerSchema);
 export type OidcIssuerEntry = z.infer<typeof oidcIssuerSchema>;
 
@@ -78,7 +81,7 @@ export function readIssuers(read: VariableReader, devIssuer: string | null): Iss
   const clerk = readClerkIssuer(read, allowImpersonation);
   if (clerk !== null) issuers.push(clerk);
   const anyAudience: string[] = [];
-  for (const entry of read.json('OIDC_ISSUERS', oidcIssuersSchema) ?? []) {
+  for (const entry of read.json('OIDC_ISSUERS', oidcIssuersSchema, Object.keys(OIDC_ISSUER_FIELDS)) ?? []) {
     const issuer = oidcIssuer(entry, read, allowImpersonation);
     if (issuer === null) continue;
     if (issuers.some((i) => i.issuer === entry.issuer)) {
@@ -119,7 +122,7 @@ function readClerkIssuer(read: VariableReader, allowImpersonation: boolean): Iss
   const jwksUri = read.url('CLERK_JWKS_URL') ?? `${issuer}/.well-known/jwks.json`;
   const pem = read.string('CLERK_JWT_KEY');
   const staticKeys: KeyObject[] = [];
-  if (pem !== undefined) {
+  if (pem !== undefined && !read.misplacedClerkCredential('CLERK_JWT_KEY', 'PEM public key', pem)) {
     try {
       const key = createPublicKey(pem.replace(/\\n/g, '\n'));
       if (keyFitsAlgorithm(key, 'RS256')) staticKeys.push(key);
@@ -198,6 +201,7 @@ function resolveClerkIssuer(read: VariableReader): string | null {
   const explicit = read.url('CLERK_JWT_ISSUER');
   if (explicit !== undefined) return explicit;
   const frontendApi = read.string('CLERK_FRONTEND_API');
+  if (read.misplacedClerkCredential('CLERK_FRONTEND_API', 'host name', frontendApi)) return null;
   if (frontendApi !== undefined) {
     const host = frontendApi.replace(/^https:\/\//, '').replace(/\/+$/, '');
     if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(host)) {
@@ -207,6 +211,7 @@ function resolveClerkIssuer(read: VariableReader): string | null {
     return `https://${host}`;
   }
   const publishableKey = read.string('CLERK_PUBLISHABLE_KEY');
+  if (read.misplacedClerkCredential('CLERK_PUBLISHABLE_KEY', 'publishable key', publishableKey)) return null;
   if (publishableKey !== undefined) {
     const host = frontendApiFromPublishableKey(publishableKey);
     if (host === null) {

@@ -3,7 +3,9 @@ import type { z } from 'zod';
 import { isLoopbackHostname } from '../identity/fetch-json.js';
 import { parseRedisUrl, REDIS_URL_FORMS, RedisUrlError } from '../state/redis-url.js';
 import type { Environment } from './environment.js';
+import { misplacedClerkCredential, type ClerkSlot } from './clerk-keys.js';
 import type { ConfigProblem } from './problems.js';
+import { nearestName } from './spelling.js';
 import { variable, type VariableName, type Variables } from './variables.js';
 
 /** The one loopback rule, shared with the key fetches' "https unless loopback". */
@@ -168,7 +170,8 @@ export class VariableReader {
     }
   }
 
-  json<T>(name: NamesWhere<{ kind: 'json' }>, schema: z.ZodType<T>): T | undefined {
+  /** `fields`: the keys an object in the value may have, so an unknown one is named with the nearest. */
+  json<T>(name: NamesWhere<{ kind: 'json' }>, schema: z.ZodType<T>, fields: readonly string[] = []): T | undefined {
     const value = this.string(name);
     if (value === undefined) return undefined;
     let parsed: unknown;
@@ -181,11 +184,36 @@ export class VariableReader {
     const result = schema.safeParse(parsed);
     if (!result.success) {
       for (const issue of result.error.issues) {
-        this.problem(name, `${issue.path.length > 0 ? `[${issue.path.join('.')}] ` : ''}${issue.message}`);
+        const where = issue.path.length > 0 ? `[${issue.path.join('.')}] ` : '';
+        if (issue.code === 'unrecognized_keys' && fields.length > 0) {
+          for (const key of issue.keys) this.unknownField(name, where, key, fields);
+        } else {
+          this.problem(name, `${where}${issue.message}`);
+        }
       }
       return undefined;
     }
     return result.data;
+  }
+
+  /** An unknown field, with the one most likely meant and every valid one. */
+  private unknownField(name: VariableName, where: string, key: string, fields: readonly string[]): void {
+    const meant = nearestName(key, fields);
+    const valid = `the fields are ${fields.join(', ')}`;
+    if (meant === undefined) this.problem(name, `${where}unknown field ${JSON.stringify(key)}`, `remove it; ${valid}`);
+    else
+      this.problem(
+        name,
+        `${where}unknown field ${JSON.stringify(key)}; did you mean ${JSON.stringify(meant)}?`,
+        `rename it to ${JSON.stringify(meant)}; ${valid}`,
+      );
+  }
+
+  /** Records the problem when a Clerk credential of another kind is set in `name` (see clerk-keys.ts); true if so. */
+  misplacedClerkCredential(name: VariableName, slot: ClerkSlot, value: string | undefined): boolean {
+    const problem = value === undefined ? null : misplacedClerkCredential(slot, value);
+    if (problem !== null) this.problem(name, problem.message, problem.fix);
+    return problem !== null;
   }
 
   private textDefault(name: VariableName): string | undefined {

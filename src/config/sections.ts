@@ -101,6 +101,17 @@ export function readStream(read: VariableReader, devDirectory: string, productio
   };
 }
 
+/** The settings that name an issuer or its keys (a secret given as a file included). */
+const ISSUER_SETTINGS: ReadonlySet<string> = new Set([
+  'CLERK_JWT_ISSUER',
+  'CLERK_FRONTEND_API',
+  'CLERK_PUBLISHABLE_KEY',
+  'CLERK_JWKS_URL',
+  'CLERK_JWT_KEY',
+  'CLERK_JWT_KEY_FILE',
+  'OIDC_ISSUERS',
+]);
+
 /** Key-set timing and every issuer; refused when none could ever accept a token. */
 export function readIdentity(read: VariableReader, devIssuer: string | null): { identity: Section<'identity'>; devUserIdPrefix: string | undefined } {
   const clockSkewSeconds = read.integer('CLOCK_SKEW_SECONDS');
@@ -112,7 +123,8 @@ export function readIdentity(read: VariableReader, devIssuer: string | null): { 
     fetchWaitMs: read.integer('JWKS_FETCH_WAIT_MS'),
   };
   const { issuers, anyAudience, devUserIdPrefix } = readIssuers(read, devIssuer);
-  if (issuers.length === 0 && devIssuer === null && !read.hasProblem((v) => v.startsWith('CLERK_') || v === 'OIDC_ISSUERS')) {
+  // A problem in a setting that names an issuer already says why there is none; other settings' problems do not.
+  if (issuers.length === 0 && devIssuer === null && !read.hasProblem((v) => ISSUER_SETTINGS.has(v))) {
     read.problem(
       'CLERK_JWT_ISSUER',
       'no identity provider is configured, so no session token could ever be accepted',
@@ -135,6 +147,8 @@ export function checkDevMode(read: VariableReader, config: Pick<ServiceConfig, '
 }
 
 export function readClerkApi(read: VariableReader): Section<'clerk'> {
+  for (const name of ['CLERK_SECRET_KEY', 'CLERK_API_KEY'] as const) read.misplacedClerkCredential(name, 'secret key', read.string(name));
+  read.misplacedClerkCredential('CLERK_WEBHOOK_SECRET', 'webhook signing secret', read.string('CLERK_WEBHOOK_SECRET'));
   return {
     secretKey: secretOrNull(read.string('CLERK_SECRET_KEY') ?? read.string('CLERK_API_KEY')),
     apiUrl: read.url('CLERK_API_URL'),

@@ -5,7 +5,7 @@ import { SECRET_VARIABLES, VARIABLE_NAMES } from './variables.js';
 const KNOWN: readonly string[] = [...VARIABLE_NAMES, ...SECRET_VARIABLES.map((name) => `${name}_FILE`)];
 
 /** Edits (insert, delete, replace, swap two neighbours) from one name to the other. */
-function distance(a: string, b: string): number {
+export function distance(a: string, b: string): number {
   const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j += 1) (rows[0] as number[])[j] = j;
   for (let i = 1; i <= a.length; i += 1) {
@@ -39,4 +39,19 @@ export function misspeltVariables(env: Environment): Array<{ name: string; meant
     if (meant !== undefined) found.push({ name, meant });
   }
   return found;
+}
+
+/**
+ * The name among `known` that `name` most likely meant, ignoring letter case, `_` and `-` (so
+ * `jwksUri` is `jwks_uri`) and allowing one edit in four letters; undefined when none is that close.
+ */
+export function nearestName(name: string, known: readonly string[]): string | undefined {
+  const fold = (value: string) => value.toLowerCase().replace(/[_-]/g, '');
+  const allowed = Math.max(1, Math.floor(fold(name).length / 4));
+  let best: { name: string; edits: number } | undefined;
+  for (const candidate of known) {
+    const edits = distance(fold(name), fold(candidate));
+    if (edits <= allowed && (best === undefined || edits < best.edits)) best = { name: candidate, edits };
+  }
+  return best?.name;
 }

@@ -148,7 +148,13 @@ export const VARIABLES = {
     max: 31_536_000,
     doc: 'lifetime of issued Stream tokens (at most STREAM_TOKEN_MAX_TTL_SECONDS)',
   }),
-  STREAM_TOKEN_MAX_TTL_SECONDS: integer({ section: 'stream', default: 86_400, min: 60, max: 31_536_000, doc: 'the longest lifetime a Stream token gets' }),
+  STREAM_TOKEN_MAX_TTL_SECONDS: integer({
+    section: 'stream',
+    default: 86_400,
+    min: 60,
+    max: 31_536_000,
+    doc: 'a ceiling on STREAM_TOKEN_TTL_SECONDS: a longer TTL is lowered to this, so a mistyped TTL cannot issue tokens that live for months',
+  }),
   STREAM_API_BASE_URL: text('url', { section: 'stream', doc: "override Stream's API endpoint (e.g. an edge or a local stand-in)" }),
   STREAM_API_TIMEOUT_MS: integer({ section: 'stream', default: 3000, min: 100, max: 60_000, doc: "how long one call to Stream's API may take" }),
   STREAM_API_MAX_CONCURRENCY: integer({ section: 'stream', default: 64, min: 1, max: 10_000, doc: "calls to Stream's API under way at once, per process" }),
@@ -288,6 +294,29 @@ export const VARIABLES = {
     doc: 'allow: issue tokens, still refusing users this process saw removed (applied or read in the last 24 h); deny: 503 upstream_unavailable',
   }),
 } as const satisfies Record<string, Variable>;
+
+/**
+ * Every field of an `OIDC_ISSUERS` entry, with one line of documentation: the entry schema has
+ * exactly these fields, `.env.example` lists them, and an unknown field is named with the nearest.
+ */
+export const OIDC_ISSUER_FIELDS = {
+  issuer: 'exact "iss" value (required), compared byte for byte: a trailing slash counts (Auth0 issuers end in "/", most others do not)',
+  audience:
+    'required: your API identifier (access tokens) or client id (ID tokens), or a JSON list of them; "*" accepts any audience and logs a warning at start',
+  jwks_uri: 'where the signing keys are; discovered from <issuer>/.well-known/openid-configuration when absent; https unless loopback',
+  algorithms:
+    'the "alg" values accepted, a JSON list, default ["RS256"]: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519 (RFC 9864), matched as spelled; a token signed otherwise is refused with invalid_signature',
+  user_id_claim:
+    'the claim that names the user, default "sub"; it must be issuer-assigned and immutable (email, name, preferred_username … are refused unless allow_mutable_user_id_claim is true); a token without it is refused with invalid_subject',
+  allow_mutable_user_id_claim: 'true: accept a user_id_claim users can change, for a provider that never lets them; default false',
+  user_id_prefix:
+    'prepended to the user id to make the Stream user id; required with more than one issuer (Clerk or dev included), distinct, none the beginning of another ("auth0_", "okta_")',
+  authorized_parties: "allowed clients, a JSON list: the token's azp, else client_id, else an ID token's audience",
+  token_types: 'required "typ" values, a JSON list, e.g. ["at+jwt"] for providers that type access tokens',
+  allow_machine_tokens: 'true: accept client-credentials tokens (no end user); default false (refused with unsupported_token_type)',
+} as const;
+
+export type OidcIssuerField = keyof typeof OIDC_ISSUER_FIELDS;
 
 export type Variables = typeof VARIABLES;
 export type VariableName = keyof Variables;

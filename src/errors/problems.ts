@@ -7,7 +7,10 @@ import type { SessionTokenErrorCode } from '../identity/errors.js';
 export type ProblemCode =
   | SessionTokenErrorCode
   | 'invalid_request'
+  | 'body_too_large'
+  | 'unsupported_media_type'
   | 'forbidden'
+  | 'origin_not_allowed'
   | 'not_found'
   | 'rate_limited'
   | 'upstream_unavailable'
@@ -32,7 +35,10 @@ const TITLES: Record<ProblemCode, string> = {
   impersonation_not_allowed: 'Impersonated sessions are not allowed',
   keys_unavailable: "The identity provider's signing keys are not available",
   invalid_request: 'The request is not valid',
+  body_too_large: 'The request body is too large',
+  unsupported_media_type: 'The request body is of a type this service does not read',
   forbidden: 'This user may not use chat',
+  origin_not_allowed: 'This origin may not call the service from a browser',
   not_found: 'Not found',
   rate_limited: 'Too many requests',
   upstream_unavailable: 'Stream is not available',
@@ -58,7 +64,10 @@ const STATUS: Partial<Record<ProblemCode, number>> = {
   impersonation_not_allowed: 403,
   keys_unavailable: 503,
   invalid_request: 400,
+  body_too_large: 413,
+  unsupported_media_type: 415,
   forbidden: 403,
+  origin_not_allowed: 403,
   not_found: 404,
   rate_limited: 429,
   upstream_unavailable: 503,
@@ -68,14 +77,32 @@ const STATUS: Partial<Record<ProblemCode, number>> = {
   internal: 500,
 };
 
+/** Statuses a code is also sent with, besides its usual one (docs/errors.md lists every one). */
+const OTHER_STATUSES: Partial<Record<ProblemCode, readonly number[]>> = {
+  // A route asked with another method; a request Node's parser found too slow or its headers too large.
+  invalid_request: [405, 408, 431],
+  // The shared counters cannot be reached and RATE_LIMIT_ON_STORE_ERROR=deny.
+  rate_limited: [503],
+};
+
+/** Every problem code, in the order of the table above. */
+export const PROBLEM_CODES = Object.keys(TITLES) as ProblemCode[];
+
+/** The statuses `code` may be sent with: its usual one first. */
+export function statusesOf(code: ProblemCode): number[] {
+  return [statusOf(code), ...(OTHER_STATUSES[code] ?? [])];
+}
+
 export interface ProblemInit {
   code: ProblemCode;
-  /** Overrides the code's usual status (413 and 415 are `invalid_request` too). */
+  /** Overrides the code's usual status with another of {@link statusesOf}. */
   status?: number;
   detail?: string;
   /** Seconds, sent as `Retry-After`. */
   retryAfterSeconds?: number;
   headers?: Record<string, string>;
+  /** Added to the request's log line, never sent: what the operator needs to see both sides of a mismatch. */
+  logFields?: Readonly<Record<string, unknown>>;
 }
 
 /** An error that becomes an RFC 9457 problem response. Its text is always safe to send. */
@@ -86,6 +113,7 @@ export class ProblemError extends Error {
   readonly detail: string | undefined;
   readonly retryAfterSeconds: number | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly logFields: Readonly<Record<string, unknown>> | undefined;
 
   constructor(init: ProblemInit) {
     super(init.detail ?? TITLES[init.code]);
@@ -94,6 +122,7 @@ export class ProblemError extends Error {
     this.detail = init.detail;
     this.retryAfterSeconds = init.retryAfterSeconds;
     this.headers = init.headers;
+    this.logFields = init.logFields;
   }
 }
 

@@ -4,7 +4,6 @@ import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { clerkWebhooksPlugin } from '../clerk-webhooks/route.js';
 import type { ServiceConfig } from '../config/types.js';
-import { ProblemError } from '../errors/problems.js';
 import { SessionTokenError } from '../identity/errors.js';
 import type { Service } from '../service.js';
 import { authenticator } from './authenticate.js';
@@ -16,10 +15,11 @@ import { RateLimits } from './rate-limits.js';
 import { RequestLog } from './request-log.js';
 import { securityHeaders } from './security-headers.js';
 import { serverOptions } from './server-options.js';
-import { devRoutes } from '../dev/routes.js';
+import { devRootRedirect, devRoutes } from '../dev/routes.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { tokenRoutes } from './routes/token.js';
+import { unmatchedHandler } from './unmatched.js';
 
 /** Requests carry at most an empty JSON object. */
 export const BODY_LIMIT_BYTES = 1024;
@@ -59,7 +59,8 @@ export async function buildHttpApp(service: Service): Promise<FastifyInstance> {
   app.decorateRequest('outcome', null);
   app.decorateRequest('userId', null);
   app.decorateRequest('session', null);
-  acceptEmptyJsonBody(app);
+  app.decorateRequest('logFields', null);
+  jsonBodiesOnly(app);
 
   // Cross-cutting hooks. Callback style and as few as possible: each hook is paid on every request.
   const limits = new RateLimits({
@@ -88,9 +89,12 @@ export async function buildHttpApp(service: Service): Promise<FastifyInstance> {
       if (error instanceof SessionTokenError) metrics.verificationFailures.inc({ reason: error.code });
     }),
   );
-  // The path is not echoed: it may carry a token someone pasted into a URL.
-  app.setNotFoundHandler((_request, reply) =>
-    reply.send(new ProblemError({ code: 'not_found', detail: 'No such route. See /healthz, /readyz and POST /stream/token.' })),
+  app.setNotFoundHandler(
+    unmatchedHandler({
+      corsOrigins: config.http.corsOrigins,
+      onCorsRefusal: () => metrics.corsRefusals.inc(),
+      hasRoute: (method, url) => app.hasRoute({ method, url }),
+    }),
   );
   await allowCorsOrigins(app, config.http.corsOrigins);
 
@@ -106,7 +110,10 @@ export async function buildHttpApp(service: Service): Promise<FastifyInstance> {
   if (config.metrics.port === null) await app.register(metricsRoutes, { metrics, render: service.renderMetrics });
   await app.register(tokenRoutes, { exchange: service.exchange, authenticate: authenticator(verifier, limits) });
   if (service.clerkWebhooks !== null) await app.register(clerkWebhooksPlugin, service.clerkWebhooks);
-  if (service.devIssuer !== null) await app.register(devRoutes, { prefix: '/dev', devIssuer: service.devIssuer });
+  if (service.devIssuer !== null) {
+    await app.register(devRoutes, { prefix: '/dev', devIssuer: service.devIssuer });
+    await app.register(devRootRedirect);
+  }
   return app;
 }
 
@@ -124,10 +131,13 @@ export async function buildMetricsApp(service: Service): Promise<FastifyInstance
 }
 
 /**
- * An empty body with a JSON content type counts as no body; anything else goes through Fastify's own
- * parser, which also refuses prototype-poisoning keys.
+ * JSON is the one media type read: text/plain, Fastify's other default, goes, so every other type is
+ * 415 alike (a route may add its own parser, as the webhook route does). An empty body with a JSON
+ * content type counts as no body; anything else goes through Fastify's own parser, which also refuses
+ * prototype-poisoning keys.
  */
-function acceptEmptyJsonBody(app: FastifyInstance): void {
+function jsonBodiesOnly(app: FastifyInstance): void {
+  app.removeContentTypeParser('text/plain');
   const defaultJsonParser = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
@@ -144,7 +154,8 @@ async function allowCorsOrigins(app: FastifyInstance, origins: ServiceConfig['ht
   if (origins.length === 0) return;
   const allowedOrigins = new Set(origins);
   await app.register(cors, {
-    // Exact matches only; `null` (sandboxed frames, file://) and unknown origins get no CORS headers.
+    // Exact matches only; `null` (sandboxed frames, file://) and unknown origins get no CORS headers,
+    // and their preflights go on to the not-found handler, which refuses them (unmatched.ts).
     origin: (origin, callback) => callback(null, origin !== undefined && allowedOrigins.has(origin)),
     methods: ['GET', 'POST'],
     allowedHeaders: ['authorization', 'content-type', 'x-request-id'],

@@ -128,6 +128,12 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly corsRefusals = new Counter({
+    name: `${PREFIX}cors_refusals_total`,
+    help: 'Browser preflights refused (403 origin_not_allowed) because their origin is not in CORS_ORIGINS.',
+    registers: [this.registry],
+  });
+
   readonly connectionsDropped = new Counter({
     name: `${PREFIX}http_connections_dropped_total`,
     help: 'Connections closed as they arrived because HTTP_MAX_CONNECTIONS were already open.',
@@ -164,24 +170,37 @@ export class ServiceMetrics {
   }
 
   constructor(options: ServiceMetricsOptions) {
-    const keyAge = new Gauge({
-      name: `${PREFIX}jwks_key_age_seconds`,
-      help: 'Seconds since the signing keys in use were fetched, by issuer (0 for static keys; -1 when none are loaded).',
-      labelNames: ['issuer'] as const,
-      registers: [this.registry],
-      collect() {
-        for (const s of options.issuerStatus()) keyAge.set({ issuer: s.issuer }, s.keyAgeSeconds ?? -1);
-      },
-    });
-    const stale = new Gauge({
-      name: `${PREFIX}jwks_keys_stale`,
-      help: "1 when an issuer's keys could not be refreshed and the last good ones are in use (or none are usable), else 0.",
-      labelNames: ['issuer'] as const,
-      registers: [this.registry],
-      collect() {
-        for (const s of options.issuerStatus()) stale.set({ issuer: s.issuer }, s.stale || !s.ready ? 1 : 0);
-      },
-    });
+    // Read from the same status /readyz shows, so the two never disagree.
+    const issuerGauge = (name: string, help: string, value: (status: IssuerKeyStatus) => number | null): void => {
+      const gauge = new Gauge({
+        name: `${PREFIX}${name}`,
+        help,
+        labelNames: ['issuer'] as const,
+        registers: [this.registry],
+        collect() {
+          gauge.reset();
+          for (const status of options.issuerStatus()) {
+            const sample = value(status);
+            if (sample !== null) gauge.set({ issuer: status.issuer }, sample);
+          }
+        },
+      });
+    };
+    issuerGauge(
+      'jwks_key_age_seconds',
+      'Seconds since the signing keys in use were fetched, by issuer (0 for static keys; no sample while an issuer has none).',
+      (s) => s.keyAgeSeconds,
+    );
+    issuerGauge(
+      'jwks_keys_stale',
+      "1 when an issuer's keys could not be refreshed (or the refresh is overdue) and the last good ones are in use, else 0; 0 too while none are loaded (see jwks_keys_loaded).",
+      (s) => (s.stale ? 1 : 0),
+    );
+    issuerGauge(
+      'jwks_keys_loaded',
+      'Signing keys usable, by issuer: 0 while none have loaded yet, or after they were dropped past JWKS_MAX_STALE_SECONDS.',
+      (s) => s.keyCount,
+    );
     const guard = options.streamGuardStatus;
     if (guard !== undefined) streamGuardGauges(this.registry, guard);
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: PREFIX });

@@ -10,6 +10,12 @@ export interface ProblemLog {
   error(obj: object, msg?: string): void;
 }
 
+/** What the route that failed allows, for problems that state it. */
+export interface RouteLimits {
+  /** The largest body the route accepts, bytes. */
+  bodyLimit?: number;
+}
+
 /** A 4xx from Stream is this service's configuration (unknown role, teams not enabled), not the caller's: retry much later. */
 const STREAM_REJECTED_RETRY_SECONDS = 30;
 
@@ -18,13 +24,14 @@ const STREAM_REJECTED_RETRY_SECONDS = 30;
  * that answers it: the same failure gets the same answer everywhere. Only
  * unexpected errors, and Stream refusing a call, are logged with detail.
  */
-export function toProblem(error: unknown, reqId: string, log: ProblemLog): ProblemError {
+export function toProblem(error: unknown, reqId: string, log: ProblemLog, route: RouteLimits = {}): ProblemError {
   if (error instanceof ProblemError) return error;
   if (error instanceof SessionTokenError) {
     return new ProblemError({
       code: error.code,
       detail: error.message,
       ...(error.code === 'keys_unavailable' ? { retryAfterSeconds: 5 } : {}),
+      ...(error.logFields !== undefined ? { logFields: error.logFields } : {}),
     });
   }
   const domain = domainProblem(error, reqId, log);
@@ -38,9 +45,15 @@ export function toProblem(error: unknown, reqId: string, log: ProblemLog): Probl
   }
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ProblemError({ code: 'invalid_request', status: 413, detail: 'The body is larger than allowed.' });
+      return new ProblemError({
+        code: 'body_too_large',
+        detail:
+          route.bodyLimit !== undefined
+            ? `The body is larger than the ${route.bodyLimit} bytes this route accepts.`
+            : 'The body is larger than this route accepts.',
+      });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ProblemError({ code: 'invalid_request', status: 415, detail: 'Send no body, or a JSON body with Content-Type: application/json.' });
+      return new ProblemError({ code: 'unsupported_media_type', detail: 'Send no body, or a JSON body with Content-Type: application/json.' });
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
@@ -102,7 +115,7 @@ export function clientErrorProblem(code: string | undefined): ProblemError {
 /** Fastify's error handler: every error becomes a problem; `observe` sees each error and its answer first. */
 export function problemHandler(observe?: (error: unknown, problem: ProblemError) => void) {
   return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    const problem = toProblem(error, request.id, request.log);
+    const problem = toProblem(error, request.id, request.log, { bodyLimit: request.routeOptions.bodyLimit });
     observe?.(error, problem);
     return sendProblem(reply, problem);
   };

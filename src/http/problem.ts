@@ -17,5 +17,6 @@ export function sendProblem(reply: FastifyReply, problem: ProblemError): Fastify
   if (problem.retryAfterSeconds !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(problem.retryAfterSeconds))));
   if (problem.headers !== undefined) reply.headers(problem.headers);
   reply.request.outcome = problem.code;
+  if (problem.logFields !== undefined) reply.request.logFields = problem.logFields;
   return reply.code(problem.status).type('application/problem+json').send(body);
 }

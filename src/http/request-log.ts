@@ -29,7 +29,16 @@ export class RequestLog extends LogController {
     const ms = reply.elapsedTime;
     this.#metrics.recordRequest(route, request.method, reply.statusCode, code, ms / 1000);
     this.#logger.info(
-      { reqId: request.id, method: request.method, route, status: reply.statusCode, code, userId: request.userId ?? undefined, ms: Math.round(ms * 100) / 100 },
+      {
+        reqId: request.id,
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        code,
+        userId: request.userId ?? undefined,
+        ms: Math.round(ms * 100) / 100,
+        ...request.logFields,
+      },
       'request',
     );
   }

@@ -20,12 +20,17 @@ export type SessionTokenErrorCode =
   | 'impersonation_not_allowed'
   | 'keys_unavailable';
 
+/** Fields for the operator's log line of a refusal, never sent to the client: values that are not secret. */
+export type RefusalLogFields = Readonly<Record<string, string | readonly string[]>>;
+
 export class SessionTokenError extends Error {
   override readonly name = 'SessionTokenError';
   readonly code: SessionTokenErrorCode;
+  readonly logFields: RefusalLogFields | undefined;
 
-  constructor(code: SessionTokenErrorCode, message: string) {
+  constructor(code: SessionTokenErrorCode, message: string, logFields?: RefusalLogFields) {
     super(message);
     this.code = code;
+    this.logFields = logFields;
   }
 }

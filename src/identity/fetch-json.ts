@@ -15,6 +15,13 @@ export const DOCUMENT_FAILURE_TEXT: Readonly<Record<DocumentFailure, string>> = 
   jwks_uri_refused: 'the discovery document names a jwks_uri that is not allowed',
 };
 
+export interface DocumentFetchErrorDetails {
+  /** The document that was fetched. */
+  url?: URL;
+  /** Public wording when the class's fixed words say less than is safe to show (an issuer mismatch names both issuers). */
+  publicText?: string;
+}
+
 /**
  * A failed document fetch. The message is safe to log: it names what went
  * wrong, never the response body or key material. `failure` is the coarse
@@ -23,10 +30,24 @@ export const DOCUMENT_FAILURE_TEXT: Readonly<Record<DocumentFailure, string>> = 
 export class DocumentFetchError extends Error {
   override readonly name = 'DocumentFetchError';
   readonly failure: DocumentFailure;
+  readonly url: URL | undefined;
+  readonly publicText: string;
 
-  constructor(message: string, failure: DocumentFailure = 'invalid_document') {
+  constructor(message: string, failure: DocumentFailure = 'invalid_document', details: DocumentFetchErrorDetails = {}) {
     super(message);
     this.failure = failure;
+    this.url = details.url;
+    this.publicText = details.publicText ?? DOCUMENT_FAILURE_TEXT[failure];
+  }
+
+  /**
+   * For operators' logs: the class, the document fetched and what went wrong, e.g.
+   * `unreachable (GET https://example.com/.well-known/jwks.json): request failed (ENOTFOUND)`.
+   * The URL is shown without query or credentials.
+   */
+  describe(): string {
+    const where = this.url !== undefined ? ` (GET ${this.url.origin}${this.url.pathname})` : '';
+    return `${this.failure}${where}: ${this.message}`;
   }
 }
 
@@ -131,7 +152,7 @@ export async function fetchJsonDocument(url: URL, options: FetchJsonOptions): Pr
       throw new DocumentFetchError('response is not valid JSON');
     }
   } catch (error) {
-    throw new DocumentFetchError(describeFailure(error, options.timeoutMs), error instanceof DocumentFetchError ? error.failure : 'unreachable');
+    throw new DocumentFetchError(describeFailure(error, options.timeoutMs), error instanceof DocumentFetchError ? error.failure : 'unreachable', { url });
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { DOCUMENT_FAILURE_TEXT, DocumentFetchError } from './fetch-json.js';
+import { DocumentFetchError, type DocumentFailure } from './fetch-json.js';
 import { FetchSchedule, settlesWithin } from './fetch-schedule.js';
 import { indexStaticKeys } from './jwk-import.js';
 import { JwksSource } from './jwks-source.js';
@@ -78,8 +78,8 @@ export class KeySet {
   private inFlight: Promise<void> | null = null;
   private startPromise: Promise<void> | null = null;
   private lastError: string | null = null;
-  /** Public wording of the last failure, for /readyz. */
-  private lastFailure: string | null = null;
+  /** The last failure's class and public wording, for /readyz. */
+  private lastFailure: { failure: DocumentFailure; text: string } | null = null;
   private closed = false;
 
   constructor(options: KeySetOptions) {
@@ -185,15 +185,17 @@ export class KeySet {
     } else if (staticCount > 0) {
       keyAgeSeconds = 0;
     }
+    const ready = staticCount > 0 || remote !== null;
     return {
       issuer: this.issuer,
       kind: this.options.kind,
-      ready: staticCount > 0 || remote !== null,
+      ready,
+      keyState: !ready ? 'no_keys' : stale ? 'stale' : 'fresh',
       keyCount: (remote?.entries.length ?? 0) + staticCount,
       keyAgeSeconds,
       stale,
       lastError: this.lastError,
-      ...(this.lastFailure !== null ? { publicError: this.lastFailure } : {}),
+      ...(this.lastFailure !== null ? { lastErrorClass: this.lastFailure.failure, publicError: this.lastFailure.text } : {}),
     };
   }
 
@@ -255,9 +257,10 @@ export class KeySet {
       this.report('success');
     } catch (error) {
       if (this.closed) return;
-      const reason = error instanceof DocumentFetchError ? error.message : 'unexpected error while loading keys';
+      const failure = error instanceof DocumentFetchError ? error : new DocumentFetchError('unexpected error while loading keys');
+      const reason = failure.describe();
       this.lastError = reason;
-      this.lastFailure = DOCUMENT_FAILURE_TEXT[error instanceof DocumentFetchError ? error.failure : 'invalid_document'];
+      this.lastFailure = { failure: failure.failure, text: failure.publicText };
       const keptKeys = this.remote !== null;
       const retryInMs = this.schedule.failed(keptKeys || this.staticKeys.entries.length > 0);
       this.logger.warn(

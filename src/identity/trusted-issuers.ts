@@ -1,5 +1,6 @@
 import { SessionTokenError } from './errors.js';
 import { isAsymmetricAlgorithm, ownMember, type JsonObject } from './jws.js';
+import { issuerForLog, nearestTrustedIssuer, quoteIssuer } from './issuer-names.js';
 import { KeySet } from './key-set.js';
 import { namespaceProblems } from './namespaces.js';
 import { tokenTypesFor, type HeaderRules } from './token-header.js';
@@ -77,9 +78,27 @@ export function trustIssuers(issuers: readonly IssuerOptions[], keys: KeySetSett
  */
 export function routeByIssuer(issuers: ReadonlyMap<string, TrustedIssuer>, payload: JsonObject): TrustedIssuer {
   const iss = ownMember(payload, 'iss');
-  if (iss === undefined) throw new SessionTokenError('invalid_issuer', 'The token names no issuer.');
+  if (iss === undefined) throw new SessionTokenError('invalid_issuer', 'The token names no issuer.', { trustedIssuers: [...issuers.keys()] });
   if (typeof iss !== 'string') throw new SessionTokenError('malformed_token', 'The token "iss" claim is not a string.');
   const issuer = issuers.get(iss);
-  if (issuer === undefined) throw new SessionTokenError('invalid_issuer', 'The token issuer is not trusted.');
+  if (issuer === undefined) throw untrustedIssuer(iss, [...issuers.keys()]);
   return issuer;
+}
+
+/**
+ * The refusal of a token from an issuer not configured: the detail names the token's `iss` (not a
+ * secret) and says when only a trailing slash or letter case differs; the log line also lists the
+ * configured issuers, so the operator sees both sides.
+ */
+function untrustedIssuer(iss: string, trusted: readonly string[]): SessionTokenError {
+  const near = nearestTrustedIssuer(iss, trusted);
+  const detail =
+    near === null
+      ? `The token issuer ${quoteIssuer(iss)} is not trusted.`
+      : `The token issuer ${quoteIssuer(iss)} is not trusted: it differs from a trusted issuer only by ${near.difference}.`;
+  return new SessionTokenError('invalid_issuer', detail, {
+    iss: issuerForLog(iss),
+    trustedIssuers: trusted,
+    ...(near !== null ? { nearestIssuer: near.issuer, differsOnlyBy: near.difference } : {}),
+  });
 }

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { DocumentFailure } from './fetch-json.js';
 
 /**
  * Asymmetric JWS algorithms a session token may be signed with. HMAC and `none` are never accepted.
@@ -78,17 +79,26 @@ export interface VerifiedSession {
   expiresAt: number;
 }
 
-/** Readiness detail of one issuer's keys, shown on /readyz. */
+/**
+ * Whether an issuer's keys can verify: `no_keys` (none loaded yet, or dropped past the stale
+ * limit), `stale` (the last refresh failed, or is overdue, and the last good keys are in use), `fresh`.
+ */
+export type KeyState = 'no_keys' | 'stale' | 'fresh';
+
+/** Readiness detail of one issuer's keys, shown on /readyz and read by /metrics, so the two agree. */
 export interface IssuerKeyStatus {
   issuer: string;
   kind: IssuerKind;
   ready: boolean;
+  keyState: KeyState;
   keyCount: number;
-  /** Seconds since the keys in use were fetched (0 for static keys). */
+  /** Seconds since the keys in use were fetched (0 for static keys); null without keys. */
   keyAgeSeconds: number | null;
   stale: boolean;
-  /** What went wrong with the last fetch, for logs and operators. */
+  /** What went wrong with the last fetch, for logs and operators: its class, the URL fetched and the cause. */
   lastError: string | null;
+  /** The class of that failure, which /readyz shows. */
+  lastErrorClass?: DocumentFailure;
   /** The same failure in words fit for a public endpoint: no address, port or error code. */
   publicError?: string;
 }

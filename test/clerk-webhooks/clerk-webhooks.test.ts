@@ -526,7 +526,8 @@ describe('POST /webhooks/clerk', () => {
     const small = await buildApp({ bodyLimit: 1024 });
     try {
       const response = await deliver(event('user.created', clerkUser('user_ada', { public_metadata: { pad: 'x'.repeat(4096) } })), {}, small);
-      assertProblem(response, 413, 'invalid_request');
+      assertProblem(response, 413, 'body_too_large');
+      assert.equal(response.json().detail, 'The body is larger than the 1024 bytes this route accepts.');
       assert.equal(stream.calls.length, 0);
     } finally {
       await small.close();

@@ -24,7 +24,9 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 
 function workerMetrics(keyAgeSeconds: number, stale: boolean, requests: number): ServiceMetrics {
   const metrics = new ServiceMetrics({
-    issuerStatus: (): IssuerKeyStatus[] => [{ issuer: ISSUER, kind: 'clerk', ready: true, stale, keyCount: 1, keyAgeSeconds, lastError: null }],
+    issuerStatus: (): IssuerKeyStatus[] => [
+      { issuer: ISSUER, kind: 'clerk', ready: true, keyState: stale ? 'stale' : 'fresh', stale, keyCount: 1, keyAgeSeconds, lastError: null },
+    ],
   });
   for (let i = 0; i < requests; i += 1) metrics.recordRequest('/stream/token', 'POST', 200, 'ok', 0.002);
   return metrics;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { renderEnvExample } from '../../src/config/env-example.js';
 import { misspeltVariables } from '../../src/config/spelling.js';
-import { SECRET_VARIABLES, VARIABLE_NAMES, variable, VARIABLES } from '../../src/config/variables.js';
+import { OIDC_ISSUER_FIELDS, SECRET_VARIABLES, VARIABLE_NAMES, variable, VARIABLES } from '../../src/config/variables.js';
 
 const ROOT = new URL('../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, ROOT), 'utf8');
@@ -28,6 +28,26 @@ describe('the variable table', () => {
   it('has every variable set in .env.example, and nothing else set there', () => {
     const set = [...read('.env.example').matchAll(/^(?:# )?([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1] as string);
     assert.deepEqual([...new Set(set)].sort(), [...VARIABLE_NAMES].sort());
+  });
+
+  it('explains every variable in .env.example, between its neighbours', () => {
+    const lines = read('.env.example').split('\n');
+    const at = VARIABLE_NAMES.map((name) => lines.findIndex((l) => new RegExp(`^(?:# )?${name}=`).test(l)));
+    const words = (text: string) => text.replace(/#/g, ' ').replace(/\s+/g, ' ').trim();
+    VARIABLE_NAMES.forEach((name, i) => {
+      const own = lines.slice((at[i - 1] ?? -1) + 1, at[i + 1] ?? lines.length).join(' ');
+      assert.ok(words(own).includes(words(variable(name).doc)), `${name} is explained in .env.example`);
+    });
+  });
+
+  it('explains every field of an OIDC_ISSUERS entry in .env.example', () => {
+    const text = read('.env.example');
+    for (const [field, doc] of Object.entries(OIDC_ISSUER_FIELDS)) {
+      assert.ok(doc.length > 0 && !doc.includes('\n'), `${field}: one line of doc`);
+      const firstWords = doc.split(' ').slice(0, 3).join(' ');
+      assert.match(text, new RegExp(`^#   ${field} +${firstWords.replace(/[.*+?^${}()|[\]\\"]/g, '\\$&')}`, 'm'), field);
+    }
+    for (const field of ['algorithms', 'user_id_claim', 'allow_mutable_user_id_claim']) assert.ok(field in OIDC_ISSUER_FIELDS, field);
   });
 
   it('knows every variable-like name the README and the service docs mention', () => {

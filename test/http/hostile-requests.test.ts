@@ -145,14 +145,14 @@ const cases: Case[] = [
   { name: 'a body that is not JSON', code: 'invalid_request', token: () => issuer.sessionToken('user_alice'), body: '{"user_id":' },
   {
     name: 'a body over 1 KiB',
-    code: 'invalid_request',
+    code: 'body_too_large',
     status: 413,
     token: () => issuer.sessionToken('user_alice'),
     body: JSON.stringify({ x: 'y'.repeat(2000) }),
   },
   {
     name: 'a form body',
-    code: 'invalid_request',
+    code: 'unsupported_media_type',
     status: 415,
     token: () => issuer.sessionToken('user_alice'),
     body: 'user_id=user_mallory',

@@ -101,6 +101,43 @@ describe('CORS and security headers', () => {
     }
   });
 
+  test('a preflight from an origin not in CORS_ORIGINS: 403 origin_not_allowed, no CORS headers, logged with the setting, counted', async () => {
+    const refusals = async (app: TestApp['app']) => {
+      const line = (await app.inject('/metrics')).body.split('\n').find((l) => l.startsWith('stream_token_service_cors_refusals_total '));
+      return Number(line?.split(' ').pop());
+    };
+    const without = await startDevApp();
+    try {
+      for (const [app, logs, allowed] of [
+        [t.app, t.logs, ['https://app.example.com', 'http://localhost:5173']],
+        [without.app, without.logs, []],
+      ] as const) {
+        const before = await refusals(app);
+        const res = await app.inject({
+          method: 'OPTIONS',
+          url: '/stream/token',
+          headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+        });
+        assert.equal(res.statusCode, 403);
+        assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+        assert.equal(res.json().code, 'origin_not_allowed');
+        assert.equal(res.json().detail, 'Browsers on this origin may not call the service: it is not listed in CORS_ORIGINS.');
+        assert.deepEqual(
+          Object.keys(res.headers).filter((h) => h.startsWith('access-control-')),
+          [],
+        );
+        const line = logs.records.find((r) => r.reqId === res.headers['x-request-id']);
+        assert.equal(line?.code, 'origin_not_allowed');
+        assert.equal(line?.origin, 'https://evil.example.com');
+        assert.equal(line?.setting, 'CORS_ORIGINS');
+        assert.deepEqual(line?.allowedOrigins, allowed);
+        assert.equal((await refusals(app)) - before, 1);
+      }
+    } finally {
+      await without.app.close();
+    }
+  });
+
   test('requests without Origin (native apps) work', async () => {
     const res = await t.app.inject({ method: 'POST', url: '/stream/token', headers: { authorization: `Bearer ${t.sessionToken('alice')}` } });
     assert.equal(res.statusCode, 200);

@@ -406,7 +406,7 @@ describe('tokens without kid', () => {
     await rejectsWith(verifier.verify(token(keyB, undefined)), 'invalid_signature');
     await rejectsWith(verifier.verify(token(keyB, 'ins_2abc')), 'invalid_signature');
     const [status] = verifier.status();
-    assert.deepEqual(status, { issuer: ISSUER, kind: 'clerk', ready: true, keyCount: 1, keyAgeSeconds: 0, stale: false, lastError: null });
+    assert.deepEqual(status, { issuer: ISSUER, kind: 'clerk', ready: true, keyState: 'fresh', keyCount: 1, keyAgeSeconds: 0, stale: false, lastError: null });
   });
 
   it('are refused when the set holds more than one key for the algorithm', async () => {

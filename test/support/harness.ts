@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig, type ServiceConfig } from '../../src/config/index.js';
 import { buildApp, type AppDependencies } from '../../src/server.js';
 import { loadOrCreateDevIssuer, type DevIssuer } from '../../src/dev/dev-issuer.js';
-import type { TestIssuer } from './issuer.js';
+import { startTestIssuer, type TestIssuer } from './issuer.js';
 
 export const TEST_STREAM_KEY = 'teststreamkey';
 export const TEST_STREAM_SECRET = 'test-stream-secret-do-not-log-0123456789';
@@ -72,6 +72,34 @@ export async function startProductionApp(issuer: Pick<TestIssuer, 'issuer'>, env
     cwd: tmpdir(),
   });
   return startApp(config, deps);
+}
+
+/** A production app trusting one Clerk issuer by name, and a signer of tokens from any issuer with its key. */
+export interface NamedIssuerApp {
+  t: TestApp;
+  /** A session token for `user_a` from the configured issuer, valid for a minute; `claims` add to or override that. */
+  token(claims?: Record<string, unknown>): string;
+  close(): Promise<void>;
+}
+
+/**
+ * The app trusts `name` as `CLERK_JWT_ISSUER` with a test issuer's key as `CLERK_JWT_KEY`: no JWKS is
+ * fetched, so `name` can be any issuer, such as a real Clerk instance's.
+ */
+export async function startNamedIssuerApp(name: string): Promise<NamedIssuerApp> {
+  const issuer = await startTestIssuer();
+  const t = await startProductionApp({ issuer: name }, { CLERK_JWT_KEY: issuer.publicKeyPem });
+  return {
+    t,
+    token: (claims = {}) => {
+      const now = Math.floor(Date.now() / 1000);
+      return issuer.sign({ iss: name, sub: 'user_a', sid: 'sess_1', iat: now, nbf: now, exp: now + 60, ...claims });
+    },
+    close: async () => {
+      await t.app.close();
+      await issuer.close();
+    },
+  };
 }
 
 export async function startApp(config: ServiceConfig, deps: AppDependencies = {}): Promise<TestApp> {

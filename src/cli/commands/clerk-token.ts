@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { readEnvironment, resolveSecretFiles, formatProblems, type ConfigProblem } from '../../config/index.js';
+import { formatProblems, misplacedClerkCredential, readEnvironment, resolveSecretFiles, type ConfigProblem } from '../../config/index.js';
 import type { Command } from '../context.js';
 
 export const clerkTokenCommand: Command = {
@@ -32,29 +32,47 @@ export const clerkTokenCommand: Command = {
         message: "is required to call Clerk's Backend API",
         fix: 'set CLERK_SECRET_KEY (sk_test_...) from Clerk dashboard → API keys',
       });
+    } else {
+      const misplaced = misplacedClerkCredential('secret key', secretKey);
+      if (misplaced !== null) problems.push({ variable: env.CLERK_SECRET_KEY !== undefined ? 'CLERK_SECRET_KEY' : 'CLERK_API_KEY', ...misplaced });
     }
     if (problems.length > 0) {
       context.stderr(`${formatProblems(problems)}\n`);
       return 2;
     }
     const { createClerkClient } = await import('@clerk/backend');
-    const clerk = createClerkClient({ secretKey: secretKey, apiUrl: env.CLERK_API_URL ?? 'https://api.clerk.com' });
+    const apiUrl = env.CLERK_API_URL ?? 'https://api.clerk.com';
+    const clerk = createClerkClient({ secretKey, apiUrl });
     try {
       const session = await clerk.sessions.createSession({ userId });
       const token = await clerk.sessions.getToken(session.id, typeof values.template === 'string' ? values.template : undefined);
       context.stdout(`${token.jwt}\n`);
       return 0;
     } catch (err) {
-      context.stderr(`Clerk refused: ${describeClerkError(err)}\n`);
+      context.stderr(`${describeClerkFailure(err, apiUrl)}\n`);
       return 1;
     }
   },
 };
 
-function describeClerkError(err: unknown): string {
-  const e = err as { status?: number; errors?: Array<{ code?: string; message?: string; longMessage?: string }>; message?: string };
-  if (Array.isArray(e.errors) && e.errors.length > 0) {
-    return `${e.status ?? ''} ${e.errors.map((x) => `${x.code ?? ''}: ${x.longMessage ?? x.message ?? ''}`).join('; ')}`.trim();
+interface ClerkFailure {
+  status?: number;
+  errors?: Array<{ code?: string; message?: string; longMessage?: string }>;
+  message?: string;
+}
+
+/**
+ * Whether Clerk answered, and what: Clerk's client reports a request that never got an answer as an
+ * error without a status, so the URL and the network are what to check; with a status, Clerk itself
+ * refused (4xx: the key, the user id, the template) or failed (5xx).
+ */
+function describeClerkFailure(err: unknown, apiUrl: string): string {
+  const e = err as ClerkFailure;
+  const errors = Array.isArray(e.errors) ? e.errors : [];
+  const said = errors.map((x) => [x.code, x.longMessage ?? x.message].filter(Boolean).join(': ')).join('; ') || e.message || 'no reason given';
+  if (typeof e.status !== 'number') {
+    return `Could not reach Clerk at ${apiUrl} (${said}): check CLERK_API_URL and this machine's network.`;
   }
-  return e.message ?? 'unknown error';
+  if (e.status >= 500) return `Clerk failed: HTTP ${e.status} ${said}; try again shortly.`;
+  return `Clerk refused: ${e.status} ${said}`;
 }

@@ -26,10 +26,16 @@ export const requestCommand: Command = {
   async run(values, _positionals, context) {
     const url = typeof values.url === 'string' ? values.url : undefined;
     const tokenFile = typeof values['token-file'] === 'string' ? values['token-file'] : undefined;
-    if (url === undefined || (values.token === undefined) === (tokenFile === undefined)) {
-      context.stderr(`${this.usage}\n`);
+    // What is wrong is said first, so it is not lost in the usage.
+    const wrongArguments = (message: string): number => {
+      context.stderr(`${message}\n\n${this.usage}\n`);
       return 1;
+    };
+    if (url === undefined) return wrongArguments('Missing --url: the service to call, e.g. --url http://localhost:8080.');
+    if (values.token === undefined && tokenFile === undefined) {
+      return wrongArguments('Missing the session token: pass --token T, or --token-file F for a file that holds it.');
     }
+    if (values.token !== undefined && tokenFile !== undefined) return wrongArguments('Pass either --token or --token-file, not both.');
     let sessionToken: string;
     try {
       sessionToken = typeof values.token === 'string' ? values.token : readFileSync(tokenFile as string, 'utf8');
