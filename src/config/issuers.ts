@@ -1,24 +1,10 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { keyFitsAlgorithm } from '../identity/jws.js';
+import { ASYMMETRIC_ALGORITHMS, keyFitsAlgorithm } from '../identity/jws.js';
 import { namespaceProblems } from '../identity/namespaces.js';
-import type { AsymmetricAlgorithm, IssuerOptions } from '../identity/types.js';
+import type { IssuerOptions } from '../identity/types.js';
 import { isHttpsOrLoopback, type VariableReader } from './reader.js';
 import { OIDC_ISSUER_FIELDS, type OidcIssuerField } from './variables.js';
-
-const ASYMMETRIC_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-] as const satisfies readonly AsymmetricAlgorithm[];
 
 /** Claims a user can change in most providers: an id taken from one could be taken over by renaming. */
 export const MUTABLE_CLAIMS: ReadonlySet<string> = new Set([

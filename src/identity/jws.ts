@@ -23,7 +23,8 @@ export interface ParsedJws {
   signature: Buffer;
 }
 
-const ALGORITHMS: ReadonlySet<string> = new Set<AsymmetricAlgorithm>([
+/** Every asymmetric algorithm the verifier accepts; the configuration's `algorithms` field allows these. */
+export const ASYMMETRIC_ALGORITHMS = [
   'RS256',
   'RS384',
   'RS512',
@@ -35,7 +36,8 @@ const ALGORITHMS: ReadonlySet<string> = new Set<AsymmetricAlgorithm>([
   'ES512',
   'EdDSA',
   'Ed25519',
-]);
+] as const satisfies readonly AsymmetricAlgorithm[];
+const ALGORITHMS: ReadonlySet<string> = new Set<string>(ASYMMETRIC_ALGORITHMS);
 
 /** Whether `value` names an asymmetric algorithm this module can verify. */
 export function isAsymmetricAlgorithm(value: unknown): value is AsymmetricAlgorithm {
